@@ -1,0 +1,46 @@
+/**
+ * The provider port: one language-model call. Adapters (extractive, OpenAI, ...) implement it;
+ * the prompt builder is the only code that decides what goes into a ChatRequest.
+ */
+
+/** A passage retrieved for the question, numbered as the model sees it ([1], [2], ...). */
+export interface Passage {
+  number: number;
+  documentId: string;
+  title: string;
+  url?: string;
+  sourceRef: string;
+  heading?: string;
+  text: string;
+  score: number;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatRequest {
+  /** The complete message list that leaves Kluis for a remote provider. */
+  messages: ChatMessage[];
+  /** The question on its own (the extractive provider works from it and the passages). */
+  question: string;
+  /** The passages already embedded in `messages`, for providers that compose from them. */
+  passages: Passage[];
+  /** Reply language hint, e.g. 'nl' or 'en'. */
+  language: 'nl' | 'en';
+}
+
+export interface ChatResult {
+  text: string;
+  provider: string;
+  model: string;
+  /** Passage numbers the answer relies on. */
+  usedPassages: number[];
+  usage?: { inputTokens: number; outputTokens: number };
+}
+
+export interface ChatProvider {
+  readonly name: string;
+  complete(request: ChatRequest, signal?: AbortSignal): Promise<ChatResult>;
+}

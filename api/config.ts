@@ -1,0 +1,174 @@
+/**
+ * Every Kluis setting, read from the environment (and an optional `.env`) and validated once.
+ *
+ * Nothing else in Kluis reads `process.env`. A wrong or missing value stops start-up with one
+ * line that names the setting and what is expected (`ConfigError.message`).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+import { KluisError } from './errors';
+
+/** The tenant id the Microsoft 365 Agents Playground puts on every activity. */
+export const PLAYGROUND_TENANT_ID = '00000000-0000-0000-0000-0000000000001';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const port = z.coerce
+  .number({ message: 'expected a TCP port number' })
+  .int('expected a whole TCP port number')
+  .min(1, 'expected a TCP port from 1 to 65535')
+  .max(65535, 'expected a TCP port from 1 to 65535');
+
+const guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12,13}$/, 'expected a GUID like 00000000-0000-0000-0000-000000000000');
+
+const httpUrl = z.string().url('expected an http(s) URL').refine((u) => /^https?:\/\//.test(u), 'expected an http(s) URL');
+
+const mysqlUrl = z
+  .string()
+  .refine((u) => /^(mysql|mariadb):\/\/[^/]+\/[^/?]+/.test(u), 'expected mysql://user:password@host:port/database');
+
+/** The schema of the environment: names are the variables, values their rules and defaults. */
+const environmentSchema = z
+  .object({
+    LOCAL_MODE: bool.default('false'),
+    PORT: port.default('3978'),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PUBLIC_URL: httpUrl.optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+
+    BOT_ID: guid.optional(),
+    BOT_PASSWORD: z.string().min(1, 'expected the bot client secret').optional(),
+    BOT_TYPE: z.enum(['SingleTenant', 'MultiTenant', 'UserAssignedMSI'], { message: 'expected SingleTenant, MultiTenant or UserAssignedMSI' }).default('SingleTenant'),
+    BOT_TENANT_ID: guid.optional(),
+
+    DATA_DIR: z.string().min(1).default('.data'),
+    DATABASE_URL: mysqlUrl.optional(),
+    DATABASE_POOL_SIZE: z.coerce.number({ message: 'expected a number' }).int().min(1).max(200).default(10),
+
+    KNOWLEDGE_DIR: z.string().min(1).optional(),
+    KNOWLEDGE_WATCH: bool.default('true'),
+    INDEX_DIR: z.string().min(1).optional(),
+    BLOB_DIR: z.string().min(1).optional(),
+    RETRIEVAL_TOP_K: z.coerce.number({ message: 'expected a number' }).int().min(1, 'expected 1 to 20').max(20, 'expected 1 to 20').default(4),
+
+    ASSISTANT_PROVIDER: z.enum(['extractive', 'openai'], { message: 'expected extractive or openai' }).optional(),
+    OPENAI_API_KEY: z.string().min(1).optional(),
+    OPENAI_BASE_URL: httpUrl.optional(),
+    OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+    OPENAI_TIMEOUT_MS: z.coerce.number({ message: 'expected milliseconds' }).int().min(1000).max(600000).default(60000),
+    OPENAI_MAX_RETRIES: z.coerce.number({ message: 'expected a number' }).int().min(0).max(10).default(2),
+
+    LOCAL_TENANT_ID: guid.default(PLAYGROUND_TENANT_ID),
+    PLAYGROUND_PORT: port.default('56150'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.BOT_ID && !env.BOT_PASSWORD && env.BOT_TYPE !== 'UserAssignedMSI') {
+      ctx.addIssue({ code: 'custom', path: ['BOT_PASSWORD'], message: 'required when BOT_ID is set (the bot client secret)' });
+    }
+    if (env.BOT_ID && env.BOT_TYPE !== 'MultiTenant' && !env.BOT_TENANT_ID) {
+      ctx.addIssue({ code: 'custom', path: ['BOT_TENANT_ID'], message: `required when BOT_TYPE is ${env.BOT_TYPE} (the bot's home tenant id)` });
+    }
+    if (!env.BOT_ID && !env.LOCAL_MODE) {
+      ctx.addIssue({ code: 'custom', path: ['BOT_ID'], message: 'required unless LOCAL_MODE=true (local mode serves the Agents Playground on 127.0.0.1 only)' });
+    }
+    if (env.ASSISTANT_PROVIDER === 'openai' && !env.OPENAI_API_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['OPENAI_API_KEY'], message: 'required when ASSISTANT_PROVIDER=openai' });
+    }
+  });
+
+export type Environment = z.infer<typeof environmentSchema>;
+
+export interface Config {
+  localMode: boolean;
+  http: { host: string; port: number; publicUrl?: string };
+  logLevel: Environment['LOG_LEVEL'];
+  bot: { appId?: string; appPassword?: string; appType: Environment['BOT_TYPE']; tenantId?: string };
+  dataDir: string;
+  database: { url?: string; poolSize: number };
+  knowledge: { dir?: string; watch: boolean; indexDir: string; topK: number };
+  blobDir: string;
+  assistant: {
+    provider: 'extractive' | 'openai';
+    openai: { apiKey?: string; baseUrl?: string; model: string; timeoutMs: number; maxRetries: number };
+  };
+  localTenantId: string;
+  playgroundPort: number;
+}
+
+export class ConfigError extends KluisError {
+  constructor(message: string) {
+    super('config_invalid', message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Settings a profile fills in when the environment leaves them unset. */
+const profileDefaults: Record<'production' | 'local', Record<string, string>> = {
+  production: {},
+  // `npm start`: explicit local mode with the demo documents, so a newcomer can chat at once.
+  local: { LOCAL_MODE: 'true', KNOWLEDGE_DIR: 'demo/knowledge' },
+};
+
+export interface LoadOptions {
+  profile?: 'production' | 'local';
+  /** Directory the relative paths and the `.env` file are resolved against. */
+  cwd?: string;
+  /** Read `.env` from cwd (default true). */
+  dotenv?: boolean;
+}
+
+/** Parse and validate settings; throws ConfigError with one clear line on the first problem. */
+export function loadConfig(env: Record<string, string | undefined>, options: LoadOptions = {}): Config {
+  const cwd = options.cwd ?? process.cwd();
+  const fromFile = options.dotenv === false ? {} : readDotenv(path.join(cwd, '.env'));
+  const merged: Record<string, string | undefined> = { ...profileDefaults[options.profile ?? 'production'], ...fromFile };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') merged[k] = v;
+  for (const k of Object.keys(merged)) if (merged[k] === '') delete merged[k];
+
+  const parsed = environmentSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    const got = merged[name];
+    const shown = got === undefined ? 'it is not set' : name.includes('PASSWORD') || name.includes('KEY') || name.includes('URL') ? 'the value given is not valid' : `got "${got.slice(0, 60)}"`;
+    throw new ConfigError(`Setting ${name}: ${issue.message} (${shown}). See .env.example.`);
+  }
+  const e = parsed.data;
+  const resolve = (p: string) => path.resolve(cwd, p);
+  const dataDir = resolve(e.DATA_DIR);
+  return {
+    localMode: e.LOCAL_MODE,
+    // Local mode never listens beyond this machine, whatever HOST says.
+    http: { host: e.LOCAL_MODE ? '127.0.0.1' : e.HOST, port: e.PORT, publicUrl: e.PUBLIC_URL },
+    logLevel: e.LOG_LEVEL,
+    bot: { appId: e.BOT_ID, appPassword: e.BOT_PASSWORD, appType: e.BOT_TYPE, tenantId: e.BOT_TENANT_ID },
+    dataDir,
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
+    knowledge: {
+      dir: e.KNOWLEDGE_DIR ? resolve(e.KNOWLEDGE_DIR) : undefined,
+      watch: e.KNOWLEDGE_WATCH,
+      indexDir: e.INDEX_DIR ? resolve(e.INDEX_DIR) : path.join(dataDir, 'index'),
+      topK: e.RETRIEVAL_TOP_K,
+    },
+    blobDir: e.BLOB_DIR ? resolve(e.BLOB_DIR) : path.join(dataDir, 'blobs'),
+    assistant: {
+      provider: e.ASSISTANT_PROVIDER ?? (e.OPENAI_API_KEY ? 'openai' : 'extractive'),
+      openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, timeoutMs: e.OPENAI_TIMEOUT_MS, maxRetries: e.OPENAI_MAX_RETRIES },
+    },
+    localTenantId: e.LOCAL_TENANT_ID,
+    playgroundPort: e.PLAYGROUND_PORT,
+  };
+}
+
+function readDotenv(file: string): Record<string, string> {
+  try {
+    return parseDotenv(fs.readFileSync(file));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new ConfigError(`The .env file could not be read: ${(error as Error).message}`);
+  }
+}

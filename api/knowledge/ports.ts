@@ -1,0 +1,37 @@
+/**
+ * The search-index port. Every call carries the workspace: an adapter must never return, change
+ * or delete a row of another workspace. One shared conformance suite
+ * (`tests/conformance/searchIndex.suite.ts`) proves each adapter keeps these rules.
+ */
+export interface ChunkRecord {
+  /** Stable id: `${documentId}:${ordinal}`. */
+  id: string;
+  documentId: string;
+  ordinal: number;
+  title: string;
+  sourceRef: string;
+  url?: string;
+  heading?: string;
+  text: string;
+  language: 'nl' | 'en';
+}
+
+export interface SearchHit extends ChunkRecord {
+  score: number;
+}
+
+export interface SearchOptions {
+  limit: number;
+}
+
+export interface SearchIndex {
+  /** Replace all chunks of one document with these. */
+  replaceDocument(workspaceId: string, documentId: string, chunks: ChunkRecord[]): Promise<void>;
+  deleteDocument(workspaceId: string, documentId: string): Promise<void>;
+  deleteWorkspace(workspaceId: string): Promise<void>;
+  search(workspaceId: string, query: string, options: SearchOptions): Promise<SearchHit[]>;
+  countChunks(workspaceId: string): Promise<number>;
+  /** Throws when the index cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,17 @@
+/** Jest: unit tests next to the code, integration and end-to-end suites under tests/. */
+const transform = { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] };
+const common = {
+  transform,
+  testEnvironment: 'node',
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  transformIgnorePatterns: ['/node_modules/(?!(jose|unpdf)/)'],
+};
+module.exports = {
+  testTimeout: 30000,
+  globalSetup: '<rootDir>/tests/setup/globalSetup.ts',
+  globalTeardown: '<rootDir>/tests/setup/globalTeardown.ts',
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{api,bot,scripts}/**/*.test.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/tests/**/*.test.ts'] },
+  ],
+};
