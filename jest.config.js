@@ -8,10 +8,15 @@ const common = {
 };
 module.exports = {
   testTimeout: 30000,
-  globalSetup: '<rootDir>/tests/setup/globalSetup.ts',
-  globalTeardown: '<rootDir>/tests/setup/globalTeardown.ts',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{api,bot,scripts}/**/*.test.ts'] },
-    { ...common, displayName: 'integration', testMatch: ['<rootDir>/tests/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/tests/**/*.test.ts'],
+      // Only the integration project needs the private MariaDB instance.
+      globalSetup: '<rootDir>/tests/setup/globalSetup.ts',
+      globalTeardown: '<rootDir>/tests/setup/globalTeardown.ts',
+    },
   ],
 };

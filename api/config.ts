@@ -20,8 +20,8 @@ const bool = z
 const port = z.coerce
   .number({ message: 'expected a TCP port number' })
   .int('expected a whole TCP port number')
-  .min(1, 'expected a TCP port from 1 to 65535')
-  .max(65535, 'expected a TCP port from 1 to 65535');
+  .min(0, 'expected a TCP port from 0 (any free port) to 65535')
+  .max(65535, 'expected a TCP port from 0 (any free port) to 65535');
 
 const guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12,13}$/, 'expected a GUID like 00000000-0000-0000-0000-000000000000');
 
@@ -35,7 +35,7 @@ const mysqlUrl = z
 const environmentSchema = z
   .object({
     LOCAL_MODE: bool.default('false'),
-    PORT: port.default('3978'),
+    PORT: port.default(3978),
     HOST: z.string().min(1).default('0.0.0.0'),
     PUBLIC_URL: httpUrl.optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
@@ -63,7 +63,14 @@ const environmentSchema = z
     OPENAI_MAX_RETRIES: z.coerce.number({ message: 'expected a number' }).int().min(0).max(10).default(2),
 
     LOCAL_TENANT_ID: guid.default(PLAYGROUND_TENANT_ID),
-    PLAYGROUND_PORT: port.default('56150'),
+    ONBOARD_TENANTS: z
+      .string()
+      .regex(/^\s*[0-9a-fA-F-]{36,37}=[^,=]{1,200}(\s*,\s*[0-9a-fA-F-]{36,37}=[^,=]{1,200})*\s*$/, 'expected tenantId=Name pairs separated by commas')
+      .optional(),
+    KNOWLEDGE_TENANT_ID: guid.optional(),
+    KNOWLEDGE_MAX_FILE_MB: z.coerce.number({ message: 'expected megabytes' }).min(0.001).max(1024).default(50),
+    RETRIEVAL_MIN_COVERAGE: z.coerce.number({ message: 'expected a number from 0 to 1' }).min(0, 'expected a number from 0 to 1').max(1, 'expected a number from 0 to 1').default(0.5),
+    PLAYGROUND_PORT: port.default(56150),
   })
   .superRefine((env, ctx) => {
     if (env.BOT_ID && !env.BOT_PASSWORD && env.BOT_TYPE !== 'UserAssignedMSI') {
@@ -74,6 +81,9 @@ const environmentSchema = z
     }
     if (!env.BOT_ID && !env.LOCAL_MODE) {
       ctx.addIssue({ code: 'custom', path: ['BOT_ID'], message: 'required unless LOCAL_MODE=true (local mode serves the Agents Playground on 127.0.0.1 only)' });
+    }
+    if (env.KNOWLEDGE_DIR && !env.LOCAL_MODE && !env.KNOWLEDGE_TENANT_ID) {
+      ctx.addIssue({ code: 'custom', path: ['KNOWLEDGE_TENANT_ID'], message: 'required when KNOWLEDGE_DIR is set outside local mode (the tenant whose workspace the folder feeds)' });
     }
     if (env.ASSISTANT_PROVIDER === 'openai' && !env.OPENAI_API_KEY) {
       ctx.addIssue({ code: 'custom', path: ['OPENAI_API_KEY'], message: 'required when ASSISTANT_PROVIDER=openai' });
@@ -89,7 +99,8 @@ export interface Config {
   bot: { appId?: string; appPassword?: string; appType: Environment['BOT_TYPE']; tenantId?: string };
   dataDir: string;
   database: { url?: string; poolSize: number };
-  knowledge: { dir?: string; watch: boolean; indexDir: string; topK: number };
+  knowledge: { dir?: string; tenantId?: string; watch: boolean; maxFileBytes: number; indexDir: string; topK: number; minCoverage: number };
+  onboardTenants: Array<{ tenantId: string; name: string }>;
   blobDir: string;
   assistant: {
     provider: 'extractive' | 'openai';
@@ -150,7 +161,10 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
     knowledge: {
       dir: e.KNOWLEDGE_DIR ? resolve(e.KNOWLEDGE_DIR) : undefined,
+      tenantId: e.KNOWLEDGE_TENANT_ID ?? (e.LOCAL_MODE ? e.LOCAL_TENANT_ID : undefined),
       watch: e.KNOWLEDGE_WATCH,
+      maxFileBytes: Math.round(e.KNOWLEDGE_MAX_FILE_MB * 1024 * 1024),
+      minCoverage: e.RETRIEVAL_MIN_COVERAGE,
       indexDir: e.INDEX_DIR ? resolve(e.INDEX_DIR) : path.join(dataDir, 'index'),
       topK: e.RETRIEVAL_TOP_K,
     },
@@ -160,6 +174,14 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, timeoutMs: e.OPENAI_TIMEOUT_MS, maxRetries: e.OPENAI_MAX_RETRIES },
     },
     localTenantId: e.LOCAL_TENANT_ID,
+    onboardTenants: (e.ONBOARD_TENANTS ?? '')
+      .split(',')
+      .map((pair) => pair.trim())
+      .filter(Boolean)
+      .map((pair) => {
+        const [tenantId, name] = pair.split('=') as [string, string];
+        return { tenantId: tenantId.trim().toLowerCase(), name: name.trim() };
+      }),
     playgroundPort: e.PLAYGROUND_PORT,
   };
 }

@@ -16,6 +16,7 @@ export const errorCatalogue = {
   tenant_not_onboarded: { status: 403, message: 'This organisation is not connected to Kluis.' },
   forbidden: { status: 403, message: 'You may not do this.' },
   not_found: { status: 404, message: 'Not found.' },
+  method_not_allowed: { status: 405, message: 'This method is not allowed here.' },
   tenant_scope_missing: { status: 500, message: 'Internal error.' },
   provider_unavailable: { status: 503, message: 'The language model is unavailable right now. Please try again shortly.' },
   provider_rejected: { status: 502, message: 'The language model refused the request.' },

@@ -44,3 +44,31 @@ export interface ChatProvider {
   readonly name: string;
   complete(request: ChatRequest, signal?: AbortSignal): Promise<ChatResult>;
 }
+
+/** A source shown with an answer. */
+export interface Citation {
+  number: number;
+  documentId: string;
+  title: string;
+  url?: string;
+  sourceRef: string;
+  passage: string;
+}
+
+export interface StoredMessage {
+  role: 'user' | 'assistant';
+  text: string;
+  createdAt: Date;
+}
+
+/** Where conversations and their messages are kept. */
+export interface ConversationStore {
+  /** Find or create the conversation for a channel's own conversation id. */
+  openConversation(workspaceId: string, key: { channel: string; externalId: string; userId?: string }): Promise<{ id: string }>;
+  appendMessage(
+    workspaceId: string,
+    conversationId: string,
+    message: { role: 'user' | 'assistant'; text: string; authorUserId?: string; citations?: Citation[]; provider?: string; model?: string },
+  ): Promise<{ id: string }>;
+  recentMessages(workspaceId: string, conversationId: string, limit: number): Promise<StoredMessage[]>;
+}

@@ -35,3 +35,29 @@ export interface SearchIndex {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** What Kluis remembers of an indexed file (the text itself lives only in the search index). */
+export interface DocumentRecord {
+  id: string;
+  workspaceId: string;
+  sourceKind: string;
+  sourceRef: string;
+  title: string;
+  url?: string;
+  mimeType: string;
+  contentHash: string;
+  sizeBytes: number;
+  chunkCount: number;
+  status: 'indexed' | 'failed';
+  error?: string;
+  indexedAt: Date;
+}
+
+export type DocumentDraft = Omit<DocumentRecord, 'id'>;
+
+export interface DocumentStore {
+  listBySource(workspaceId: string, sourceKind: string): Promise<DocumentRecord[]>;
+  /** Insert or update by (workspaceId, sourceKind, sourceRef); returns the stored record. */
+  save(draft: DocumentDraft): Promise<DocumentRecord>;
+  remove(workspaceId: string, documentId: string): Promise<void>;
+}

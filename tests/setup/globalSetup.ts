@@ -1,1 +1,29 @@
-export default async function globalSetup(): Promise<void> {}
+/**
+ * Test-run set-up: a private MariaDB instance under .data/test-mariadb (never the system
+ * database), unless TEST_DATABASE_URL points at one. The migrated test database's URL and a
+ * scratch database's URL reach the tests through the environment.
+ */
+import path from 'node:path';
+import { startEmbeddedMariadb, type EmbeddedMariadb } from '../../api/db/embeddedMariadb';
+import { migrateDatabase } from '../../api/db/migrate';
+
+declare global {
+  // Shared with globalTeardown, which runs in the same process.
+  var __kluisTestDatabase: EmbeddedMariadb | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  let url = process.env.TEST_DATABASE_URL;
+  let scratch = process.env.TEST_SCRATCH_DATABASE_URL;
+  if (!url) {
+    const instance = await startEmbeddedMariadb({ dir: path.resolve(__dirname, '..', '..', '.data', 'test-mariadb') });
+    globalThis.__kluisTestDatabase = instance;
+    await instance.dropDatabase('kluis_test');
+    await instance.dropDatabase('kluis_scratch');
+    url = await instance.createDatabase('kluis_test');
+    scratch = await instance.createDatabase('kluis_scratch');
+  }
+  await migrateDatabase(url);
+  process.env.KLUIS_TEST_DATABASE_URL = url;
+  if (scratch) process.env.KLUIS_TEST_SCRATCH_DATABASE_URL = scratch;
+}

@@ -1,0 +1,43 @@
+/** ConversationStore on MySQL through Prisma. */
+import { randomUUID } from 'node:crypto';
+import type { Database } from '../db/client';
+import type { ConversationStore } from './ports';
+
+export function createPrismaConversationStore(db: Database): ConversationStore {
+  return {
+    async openConversation(workspaceId, key) {
+      const row = await db.conversation.upsert({
+        where: { workspaceId_channel_externalId: { workspaceId, channel: key.channel, externalId: key.externalId } },
+        create: { id: randomUUID(), workspaceId, channel: key.channel, externalId: key.externalId, userId: key.userId ?? null },
+        update: {},
+        select: { id: true },
+      });
+      return row;
+    },
+    async appendMessage(workspaceId, conversationId, message) {
+      return db.message.create({
+        data: {
+          id: randomUUID(),
+          workspaceId,
+          conversationId,
+          role: message.role,
+          text: message.text,
+          authorUserId: message.authorUserId ?? null,
+          citations: message.citations ? JSON.parse(JSON.stringify(message.citations)) : undefined,
+          provider: message.provider ?? null,
+          model: message.model ?? null,
+        },
+        select: { id: true },
+      });
+    },
+    async recentMessages(workspaceId, conversationId, limit) {
+      const rows = await db.message.findMany({
+        where: { workspaceId, conversationId },
+        orderBy: { createdAt: 'desc' },
+        take: limit,
+        select: { role: true, text: true, createdAt: true },
+      });
+      return rows.reverse();
+    },
+  };
+}

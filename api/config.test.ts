@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig, PLAYGROUND_TENANT_ID } from './config';
+
+const BOT = { BOT_ID: '11111111-2222-3333-4444-555555555555', BOT_PASSWORD: 'secret', BOT_TENANT_ID: '99999999-2222-3333-4444-555555555555' };
+const load = (env: Record<string, string | undefined>) => loadConfig(env, { dotenv: false, cwd: '/srv/kluis' });
+
+describe('loadConfig', () => {
+  it('gives embedded defaults in local mode', () => {
+    const c = loadConfig({}, { profile: 'local', dotenv: false, cwd: '/srv/kluis' });
+    expect(c.localMode).toBe(true);
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 3978, publicUrl: undefined });
+    expect(c.database.url).toBeUndefined();
+    expect(c.knowledge.dir).toBe('/srv/kluis/demo/knowledge');
+    expect(c.knowledge.tenantId).toBe(PLAYGROUND_TENANT_ID);
+    expect(c.knowledge.indexDir).toBe('/srv/kluis/.data/index');
+    expect(c.assistant.provider).toBe('extractive');
+  });
+
+  it('forces 127.0.0.1 in local mode even when HOST says otherwise', () => {
+    expect(load({ LOCAL_MODE: 'true', HOST: '0.0.0.0' }).http.host).toBe('127.0.0.1');
+  });
+
+  it('reads a production configuration', () => {
+    const c = load({ ...BOT, HOST: '0.0.0.0', PORT: '8080', DATABASE_URL: 'mysql://u:p@db:3306/kluis', OPENAI_API_KEY: 'sk-x', ONBOARD_TENANTS: 'AAAAAAAA-2222-3333-4444-555555555555=Contoso BV, bbbbbbbb-2222-3333-4444-555555555555=Fabrikam' });
+    expect(c.localMode).toBe(false);
+    expect(c.http.port).toBe(8080);
+    expect(c.bot).toEqual({ appId: BOT.BOT_ID, appPassword: 'secret', appType: 'SingleTenant', tenantId: BOT.BOT_TENANT_ID });
+    expect(c.assistant.provider).toBe('openai');
+    expect(c.onboardTenants).toEqual([
+      { tenantId: 'aaaaaaaa-2222-3333-4444-555555555555', name: 'Contoso BV' },
+      { tenantId: 'bbbbbbbb-2222-3333-4444-555555555555', name: 'Fabrikam' },
+    ]);
+  });
+
+  it.each([
+    ['no BOT_ID outside local mode', {}, /^Setting BOT_ID: required unless LOCAL_MODE=true/],
+    ['BOT_ID that is not a GUID', { ...BOT, BOT_ID: 'my-bot' }, /^Setting BOT_ID: expected a GUID .*got "my-bot"/],
+    ['BOT_ID without a password', { ...BOT, BOT_PASSWORD: undefined }, /^Setting BOT_PASSWORD: required when BOT_ID is set/],
+    ['single-tenant bot without its tenant', { ...BOT, BOT_TENANT_ID: undefined }, /^Setting BOT_TENANT_ID: required when BOT_TYPE is SingleTenant/],
+    ['unknown BOT_TYPE', { ...BOT, BOT_TYPE: 'Anything' }, /^Setting BOT_TYPE: expected SingleTenant, MultiTenant or UserAssignedMSI/],
+    ['PORT that is not a number', { LOCAL_MODE: 'true', PORT: 'eighty' }, /^Setting PORT: expected a TCP port number/],
+    ['PORT out of range', { LOCAL_MODE: 'true', PORT: '70000' }, /^Setting PORT: expected a TCP port from 0/],
+    ['LOCAL_MODE that is not a boolean', { LOCAL_MODE: 'maybe' }, /^Setting LOCAL_MODE: expected true or false/],
+    ['DATABASE_URL of another kind', { LOCAL_MODE: 'true', DATABASE_URL: 'postgres://u:p@h/db' }, /^Setting DATABASE_URL: expected mysql:\/\/.*the value given is not valid/],
+    ['OPENAI_BASE_URL that is not a URL', { LOCAL_MODE: 'true', OPENAI_BASE_URL: 'localhost:8080' }, /^Setting OPENAI_BASE_URL: expected an http\(s\) URL/],
+    ['openai provider without a key', { LOCAL_MODE: 'true', ASSISTANT_PROVIDER: 'openai' }, /^Setting OPENAI_API_KEY: required when ASSISTANT_PROVIDER=openai/],
+    ['unknown provider', { LOCAL_MODE: 'true', ASSISTANT_PROVIDER: 'gpt' }, /^Setting ASSISTANT_PROVIDER: expected extractive or openai/],
+    ['LOG_LEVEL unknown', { LOCAL_MODE: 'true', LOG_LEVEL: 'loud' }, /^Setting LOG_LEVEL: expected one of/],
+    ['RETRIEVAL_TOP_K too large', { LOCAL_MODE: 'true', RETRIEVAL_TOP_K: '50' }, /^Setting RETRIEVAL_TOP_K: expected 1 to 20/],
+    ['RETRIEVAL_MIN_COVERAGE above 1', { LOCAL_MODE: 'true', RETRIEVAL_MIN_COVERAGE: '1.5' }, /^Setting RETRIEVAL_MIN_COVERAGE: expected a number from 0 to 1/],
+    ['KNOWLEDGE_DIR in production without its tenant', { ...BOT, KNOWLEDGE_DIR: 'docs' }, /^Setting KNOWLEDGE_TENANT_ID: required when KNOWLEDGE_DIR is set outside local mode/],
+    ['ONBOARD_TENANTS malformed', { LOCAL_MODE: 'true', ONBOARD_TENANTS: 'contoso' }, /^Setting ONBOARD_TENANTS: expected tenantId=Name pairs/],
+  ])('rejects %s with one clear line', (_name, env, message) => {
+    let error: unknown;
+    try {
+      load(env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('never echoes a secret value in its message', () => {
+    expect(() => load({ LOCAL_MODE: 'true', DATABASE_URL: 'postgres://admin:hunter2@h/db' })).toThrow(/^(?!.*hunter2)/);
+  });
+
+  it('reads .env from the working directory, with the environment taking precedence', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kluis-config-'));
+    try {
+      fs.writeFileSync(path.join(dir, '.env'), 'LOCAL_MODE=true\nPORT=4000\nRETRIEVAL_TOP_K=7\n');
+      const c = loadConfig({ PORT: '5000' }, { cwd: dir });
+      expect(c.localMode).toBe(true);
+      expect(c.http.port).toBe(5000);
+      expect(c.knowledge.topK).toBe(7);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,29 @@
+/** How errors leave Kluis over HTTP: the catalogue's id and public message, never the detail. */
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { errorCatalogue, isKluisError, type ErrorId } from '../errors';
+
+export function sendError(res: Response, id: ErrorId, retryAfterSeconds?: number): void {
+  const entry = errorCatalogue[id];
+  if (retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(retryAfterSeconds));
+  res.status(entry.status).json({ error: { id, message: entry.message } });
+}
+
+/** Maps body-parser failures and catalogued errors to clear responses; everything else is a logged 500. */
+export function errorHandler(logger: Logger) {
+  return (error: unknown, _req: Request, res: Response, next: NextFunction): void => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const type = (error as { type?: string }).type;
+    if (type === 'entity.too.large') return sendError(res, 'request_too_large');
+    if (type === 'entity.parse.failed' || type === 'encoding.unsupported' || type === 'charset.unsupported') return sendError(res, 'request_malformed');
+    if (isKluisError(error)) {
+      if (error.status >= 500) logger.error({ errorId: error.id, detail: error.message }, 'request failed');
+      return sendError(res, error.id, error.retryAfterSeconds);
+    }
+    logger.error({ err: error }, 'request failed');
+    sendError(res, 'internal');
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * The composition root: config -> adapters -> domain modules -> HTTP app and bot endpoint.
+ * Nothing else in Kluis constructs adapters; tests build the same graph through startKluis with
+ * their own Config.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { createAssistant, type Assistant } from './assistant/assistant';
+import type { ChatProvider } from './assistant/ports';
+import { createPrismaConversationStore } from './assistant/prismaConversationStore';
+import { createExtractiveProvider } from './assistant/providers/extractiveProvider';
+import { createOpenAiProvider } from './assistant/providers/openaiProvider';
+import { createPrismaAuditLog } from './audit/prismaAuditLog';
+import type { Config } from './config';
+import { createDatabase, type Database } from './db/client';
+import { startEmbeddedMariadb, type EmbeddedMariadb } from './db/embeddedMariadb';
+import { migrateDatabase } from './db/migrate';
+import { fail } from './errors';
+import { createEncryptedFolderStore } from './files/encryptedFolderStore';
+import { createHttpApp } from './http/app';
+import { createFolderSource, type SyncReport } from './knowledge/folderSource';
+import { createIndexer } from './knowledge/indexer';
+import { createKnowledge } from './knowledge/knowledge';
+import { openLanceDbIndex } from './knowledge/lancedbIndex';
+import type { SearchIndex } from './knowledge/ports';
+import { createPrismaDocumentStore } from './knowledge/prismaDocumentStore';
+import { createLogger } from './logger';
+import { createPrincipals, type Principals } from './tenancy/principals';
+import { createPrismaWorkspaceDirectory } from './tenancy/prismaWorkspaceDirectory';
+import type { WorkspaceDirectory } from './tenancy/ports';
+import { createBotAdapter } from '../bot/botAdapter';
+import { createMessagesHandler } from '../bot/messagesRoute';
+import { createTeamsBot } from '../bot/teamsBot';
+
+export interface Kluis {
+  /** Base URL the server listens on, e.g. http://127.0.0.1:3978 */
+  url: string;
+  server: Server;
+  logger: Logger;
+  databaseUrl: string;
+  /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
+  initialSync?: SyncReport;
+  /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
+  modules: { assistant: Assistant; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; syncKnowledge?: () => Promise<SyncReport> };
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+}
+
+export async function startKluis(config: Config, options: StartOptions = {}): Promise<Kluis> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  // botbuilder switches inbound auth off without an app id: that is only acceptable on loopback.
+  if (!config.bot.appId && !config.localMode) fail('config_invalid', 'BOT_ID is required outside local mode');
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        logger.warn({ err: error }, 'shutdown step failed');
+      }
+    }
+  };
+
+  try {
+    let databaseUrl = config.database.url;
+    if (!databaseUrl) {
+      const instance: EmbeddedMariadb = await startEmbeddedMariadb({ dir: path.join(config.dataDir, 'mariadb'), log: (m) => logger.info(m) });
+      cleanups.push(() => instance.stop());
+      databaseUrl = instance.url;
+      logger.info({ port: instance.port }, 'private MariaDB instance started (encrypted at rest)');
+    }
+    const migrations = await migrateDatabase(databaseUrl);
+    if (migrations.applied.length) logger.info({ applied: migrations.applied }, 'database migrated');
+
+    const db = createDatabase(databaseUrl, config.database.poolSize);
+    cleanups.push(() => db.$disconnect());
+    const index = await openLanceDbIndex(config.knowledge.indexDir);
+    cleanups.push(() => index.close());
+    const blobs = createEncryptedFolderStore(config.blobDir);
+
+    const audit = createPrismaAuditLog(db);
+    const directory = createPrismaWorkspaceDirectory(db);
+    const documents = createPrismaDocumentStore(db);
+    const conversations = createPrismaConversationStore(db);
+    const principals = createPrincipals({ directory, audit });
+    const knowledge = createKnowledge({ index }, { minCoverage: config.knowledge.minCoverage });
+    const provider = createProvider(config, logger);
+    const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK });
+
+    if (config.localMode) await directory.onboard(config.localTenantId, 'Local workspace (Agents Playground)');
+    for (const tenant of config.onboardTenants) await directory.onboard(tenant.tenantId, tenant.name);
+
+    let initialSync: SyncReport | undefined;
+    let syncKnowledge: (() => Promise<SyncReport>) | undefined;
+    if (config.knowledge.dir && config.knowledge.tenantId) {
+      const workspace = await directory.onboard(config.knowledge.tenantId, 'Knowledge folder workspace');
+      const source = createFolderSource({ dir: config.knowledge.dir, workspaceId: workspace.id, indexer: createIndexer({ documents, index }), documents, maxFileBytes: config.knowledge.maxFileBytes });
+      const started = performance.now();
+      initialSync = await source.sync();
+      logger.info({ ...initialSync, failed: initialSync.failed.length, ms: Math.round(performance.now() - started) }, 'knowledge folder indexed');
+      for (const f of initialSync.failed) logger.warn({ sourceRef: f.sourceRef, reason: f.reason }, 'knowledge file not indexed');
+      syncKnowledge = source.sync;
+      if (config.knowledge.watch) {
+        const unwatch = source.watch((report) => {
+          if (report instanceof Error) logger.error({ err: report }, 'knowledge folder sync failed');
+          else logger.info({ ...report, failed: report.failed.length }, 'knowledge folder re-synced');
+        });
+        cleanups.push(unwatch);
+      }
+    }
+
+    const adapter = createBotAdapter(config.bot);
+    const bot = createTeamsBot({ adapter, botAppId: config.bot.appId, assistant, logger });
+    const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, authMethod: config.bot.appId ? 'bot-framework' : 'local-playground' });
+    const app = createHttpApp({
+      logger,
+      messagesHandler,
+      readiness: [
+        { name: 'database', check: async () => void (await db.$queryRawUnsafe('SELECT 1')) },
+        { name: 'index', check: () => index.ping() },
+        { name: 'blobs', check: () => blobs.ping() },
+      ],
+    });
+
+    const server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.http.port, config.http.host, () => resolve(s));
+      s.once('error', reject);
+    });
+    cleanups.push(() => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }));
+    const address = server.address() as AddressInfo;
+    const url = `http://${address.address}:${address.port}`;
+    if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
+    else logger.info({ url }, 'Kluis is listening');
+
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, principals, directory, index, db, syncKnowledge }, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function createProvider(config: Config, logger: Logger): ChatProvider {
+  if (config.assistant.provider === 'openai') {
+    const o = config.assistant.openai;
+    return createOpenAiProvider({ apiKey: o.apiKey!, baseUrl: o.baseUrl, model: o.model, timeoutMs: o.timeoutMs, maxRetries: o.maxRetries, logger });
+  }
+  return createExtractiveProvider();
+}

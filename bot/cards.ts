@@ -1,0 +1,76 @@
+/**
+ * Adaptive Cards the bot sends. Text from documents, models and users goes into RichTextBlock
+ * TextRuns, which render it literally: a passage cannot inject markdown links or formatting.
+ */
+import type { Answer } from '../api/assistant/assistant';
+
+export interface AdaptiveCard {
+  type: 'AdaptiveCard';
+  $schema: string;
+  version: '1.5';
+  body: unknown[];
+  actions?: unknown[];
+}
+
+const SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
+const MAX_PASSAGE_PREVIEW = 400;
+
+const LABELS = {
+  en: { sources: 'Sources', nothing: 'No matching documents', provider: 'Answered by', quotes: 'quotes from your documents' },
+  nl: { sources: 'Bronnen', nothing: 'Geen passende documenten', provider: 'Beantwoord door', quotes: 'citaten uit jullie documenten' },
+};
+
+function literal(text: string, extra: Record<string, unknown> = {}) {
+  return { type: 'RichTextBlock', inlines: [{ type: 'TextRun', text, ...extra }] };
+}
+
+export function answerCard(answer: Answer): AdaptiveCard {
+  const l = LABELS[answer.language];
+  const body: unknown[] = [literal(answer.text)];
+  if (answer.nothingFound) {
+    body.push(literal(l.nothing, { isSubtle: true, size: 'Small' }));
+  } else {
+    body.push(literal(l.sources, { weight: 'Bolder' }));
+    for (const c of answer.citations) {
+      const preview = c.passage.length > MAX_PASSAGE_PREVIEW ? `${c.passage.slice(0, MAX_PASSAGE_PREVIEW - 1)}…` : c.passage;
+      body.push({
+        type: 'Container',
+        spacing: 'Small',
+        items: [
+          { type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: `[${c.number}] ${c.title}`, weight: 'Bolder', ...(c.url ? { selectAction: { type: 'Action.OpenUrl', url: c.url } } : {}) }, { type: 'TextRun', text: ` (${c.sourceRef})`, isSubtle: true }] },
+          literal(preview, { isSubtle: true, size: 'Small' }),
+        ],
+      });
+    }
+    const by = answer.provider === 'extractive' ? l.quotes : answer.provider;
+    body.push(literal(`${l.provider}: ${by}`, { isSubtle: true, size: 'Small' }));
+  }
+  return { type: 'AdaptiveCard', $schema: SCHEMA, version: '1.5', body };
+}
+
+export const HELP_TEXT = {
+  en: 'Ask me a question about your organisation\'s documents, in English or Dutch, and I answer with the passages I used as sources. Type "help" to see this again.',
+  nl: 'Stel me een vraag over de documenten van je organisatie, in het Nederlands of het Engels, en ik antwoord met de passages die ik als bron gebruikte. Typ "help" om dit opnieuw te zien.',
+};
+
+export function helpCard(): AdaptiveCard {
+  return {
+    type: 'AdaptiveCard',
+    $schema: SCHEMA,
+    version: '1.5',
+    body: [literal('Kluis', { weight: 'Bolder', size: 'Large' }), literal(HELP_TEXT.en), literal(HELP_TEXT.nl, { isSubtle: true })],
+  };
+}
+
+export function welcomeCard(): AdaptiveCard {
+  return {
+    type: 'AdaptiveCard',
+    $schema: SCHEMA,
+    version: '1.5',
+    body: [
+      literal('Welcome to Kluis — welkom bij Kluis', { weight: 'Bolder', size: 'Large' }),
+      literal('I answer from your organisation\'s own documents and always show my sources. Your data stays in your organisation\'s Kluis.'),
+      literal(HELP_TEXT.en, { isSubtle: true }),
+    ],
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * POST /api/messages: validate the activity, authenticate it (botbuilder), check its tenant is
+ * onboarded, resolve the Principal, then run the bot. Rejected input stops before anything is
+ * stored or any reply is sent, and gets a catalogued 4xx.
+ */
+import type { Activity } from 'botbuilder';
+import type { Application, TurnState } from '@microsoft/teams-ai';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { fail, isKluisError } from '../api/errors';
+import type { Principals } from '../api/tenancy/principals';
+import { parseActivity } from './activity';
+import type { KluisBotAdapter } from './botAdapter';
+import { setTurnPrincipal } from './teamsBot';
+import { sendError } from '../api/http/errors';
+
+export interface MessagesRouteDeps {
+  adapter: KluisBotAdapter;
+  bot: Application<TurnState>;
+  principals: Principals;
+  logger: Logger;
+  authMethod: 'bot-framework' | 'local-playground';
+}
+
+export function createMessagesHandler(deps: MessagesRouteDeps) {
+  return async (req: Request, res: Response): Promise<void> => {
+    try {
+      const activity = parseActivity(req.body);
+      const authHeader = typeof req.headers.authorization === 'string' ? req.headers.authorization : '';
+      const invokeResponse = await deps.adapter.handle(authHeader, activity as unknown as Activity, async (context) => {
+        // Only after authentication: an unauthenticated caller learns nothing about which tenants exist.
+        if (!(await deps.principals.isOnboarded(activity.tenantId))) fail('tenant_not_onboarded', `Activity from tenant ${activity.tenantId}`);
+        if (activity.type === 'message') {
+          const oid = activity.from.aadObjectId;
+          if (!oid) fail('activity_invalid', 'Message activity without from.aadObjectId');
+          setTurnPrincipal(context, await deps.principals.resolve({ tenantId: activity.tenantId, entraObjectId: oid, displayName: activity.from.name, authMethod: deps.authMethod }));
+        }
+        await deps.bot.run(context);
+      });
+      if (invokeResponse) res.status(invokeResponse.status).json(invokeResponse.body ?? {});
+      else res.status(200).end();
+    } catch (error) {
+      if ((error as { name?: string }).name === 'AuthenticationError' || (error as { statusCode?: number }).statusCode === 401) {
+        deps.logger.warn({ reason: (error as Error).message }, 'bot activity refused: authentication failed');
+        sendError(res, 'unauthenticated');
+        return;
+      }
+      if (isKluisError(error)) {
+        deps.logger.warn({ errorId: error.id, detail: error.message }, 'bot activity refused');
+        sendError(res, error.id, error.retryAfterSeconds);
+        return;
+      }
+      deps.logger.error({ err: error }, 'bot turn failed');
+      sendError(res, 'internal');
+    }
+  };
+}
