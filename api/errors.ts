@@ -13,6 +13,7 @@ export const errorCatalogue = {
   activity_invalid: { status: 400, message: 'The activity is missing required fields.' },
   activity_type_unsupported: { status: 400, message: 'This activity type is not supported.' },
   unauthenticated: { status: 401, message: 'Authentication is required.' },
+  identity_provider_unavailable: { status: 503, message: 'Sign-in cannot be checked right now. Please try again shortly.' },
   tenant_not_onboarded: { status: 403, message: 'This organisation is not connected to Kluis.' },
   forbidden: { status: 403, message: 'You may not do this.' },
   not_found: { status: 404, message: 'Not found.' },

@@ -99,7 +99,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     let syncKnowledge: (() => Promise<SyncReport>) | undefined;
     if (config.knowledge.dir && config.knowledge.tenantId) {
       const workspace = await directory.onboard(config.knowledge.tenantId, 'Knowledge folder workspace');
-      const source = createFolderSource({ dir: config.knowledge.dir, workspaceId: workspace.id, indexer: createIndexer({ documents, index }), documents, maxFileBytes: config.knowledge.maxFileBytes });
+      const source = createFolderSource({ dir: config.knowledge.dir, workspaceId: workspace.id, indexer: createIndexer({ documents, index }), documents, index, maxFileBytes: config.knowledge.maxFileBytes });
       const started = performance.now();
       initialSync = await source.sync();
       logger.info({ ...initialSync, failed: initialSync.failed.length, ms: Math.round(performance.now() - started) }, 'knowledge folder indexed');

@@ -14,7 +14,7 @@ const activitySchema = z
     type: z.string().min(1).max(64),
     id: z.string().max(512).optional(),
     channelId: z.string().min(1).max(64),
-    serviceUrl: z.string().url().max(2048),
+    serviceUrl: z.string().max(2048).url().refine((u) => /^https?:\/\//i.test(u), 'must be an http(s) URL'),
     from: account,
     recipient: account.optional(),
     conversation: z.object({ id: z.string().min(1).max(1024), tenantId: z.string().max(64).optional(), conversationType: z.string().max(64).optional() }).passthrough(),

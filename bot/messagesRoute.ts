@@ -13,6 +13,7 @@ import { parseActivity } from './activity';
 import type { KluisBotAdapter } from './botAdapter';
 import { setTurnPrincipal } from './teamsBot';
 import { sendError } from '../api/http/errors';
+import { decodeProtectedHeader } from 'jose';
 
 export interface MessagesRouteDeps {
   adapter: KluisBotAdapter;
@@ -27,6 +28,7 @@ export function createMessagesHandler(deps: MessagesRouteDeps) {
     try {
       const activity = parseActivity(req.body);
       const authHeader = typeof req.headers.authorization === 'string' ? req.headers.authorization : '';
+      if (deps.authMethod === 'bot-framework') prescreenBotToken(authHeader);
       const invokeResponse = await deps.adapter.handle(authHeader, activity as unknown as Activity, async (context) => {
         // Only after authentication: an unauthenticated caller learns nothing about which tenants exist.
         if (!(await deps.principals.isOnboarded(activity.tenantId))) fail('tenant_not_onboarded', `Activity from tenant ${activity.tenantId}`);
@@ -45,6 +47,12 @@ export function createMessagesHandler(deps: MessagesRouteDeps) {
         sendError(res, 'unauthenticated');
         return;
       }
+      if ((error as { name?: string }).name === 'FetchError') {
+        // botbuilder could not fetch the Bot Framework signing keys: not the caller's fault.
+        deps.logger.error({ reason: (error as Error).message }, 'bot activity not checked: signing keys unreachable');
+        sendError(res, 'identity_provider_unavailable');
+        return;
+      }
       if (isKluisError(error)) {
         deps.logger.warn({ errorId: error.id, detail: error.message }, 'bot activity refused');
         sendError(res, error.id, error.retryAfterSeconds);
@@ -54,4 +62,22 @@ export function createMessagesHandler(deps: MessagesRouteDeps) {
       sendError(res, 'internal');
     }
   };
+}
+
+/**
+ * Cheap checks before botbuilder's full validation. Bot Framework and Teams sign every token with
+ * RS256 (Bot Framework authentication spec, "Connector to bot"); anything else — no token, another
+ * scheme, `alg: none`, HS256 made with a public key — is refused here without a network round trip
+ * for signing keys.
+ */
+export function prescreenBotToken(authHeader: string): void {
+  const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(authHeader);
+  if (!match) fail('unauthenticated', 'No Bearer JWT on the activity');
+  let alg: unknown;
+  try {
+    alg = decodeProtectedHeader(match[1]!).alg;
+  } catch {
+    fail('unauthenticated', 'Unreadable JWT header');
+  }
+  if (alg !== 'RS256') fail('unauthenticated', `JWT alg ${String(alg)} is not accepted`);
 }

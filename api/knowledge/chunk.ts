@@ -74,11 +74,17 @@ function splitIntoUnits(text: string, max: number): string[] {
   return units;
 }
 
-/** The last `chars` characters of `text`, starting at a word boundary. */
+/**
+ * The overlap carried into the next chunk: the last `chars` characters of `text`, starting at a
+ * sentence or line start when there is one in that window (a passage that starts mid-sentence
+ * loses the subject of what follows), else at a word boundary.
+ */
 function tail(text: string, chars: number): string {
   if (chars <= 0) return '';
   if (text.length <= chars) return text.trim();
   const slice = text.slice(-chars);
+  const sentence = /(?:[.!?:]\s+|\n)(?=\S)/.exec(slice);
+  if (sentence) return slice.slice(sentence.index + sentence[0].length).trim();
   const space = slice.indexOf(' ');
   return (space >= 0 ? slice.slice(space + 1) : slice).trim();
 }

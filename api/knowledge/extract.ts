@@ -124,8 +124,10 @@ function stripMarkdownInline(line: string): string {
     .replace(/\s*\|\s*$/, '');
 }
 
+/** A plain-text file's first line is its title when it is short enough to be one. */
 function extractPlainText(source: string): { title?: string; sections: Section[] } {
-  return { sections: [{ text: source }] };
+  const firstLine = source.split(/\r?\n/).find((line) => line.trim())?.trim();
+  return { title: firstLine && firstLine.length <= 150 ? firstLine : undefined, sections: [{ text: source }] };
 }
 
 const SKIPPED_HTML = new Set(['script', 'style', 'noscript', 'template', 'svg', 'head', 'nav', 'iframe', 'object']);

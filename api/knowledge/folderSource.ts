@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isSupportedFile } from './extract';
 import { contentHash, type Indexer } from './indexer';
-import type { DocumentStore } from './ports';
+import type { DocumentStore, SearchIndex } from './ports';
 
 export const FOLDER_SOURCE_KIND = 'folder';
 
@@ -31,6 +31,7 @@ export interface FolderSourceOptions {
   workspaceId: string;
   indexer: Indexer;
   documents: DocumentStore;
+  index: SearchIndex;
   maxFileBytes: number;
 }
 
@@ -59,7 +60,8 @@ export function createFolderSource(options: FolderSourceOptions): FolderSource {
         report.failed.push({ sourceRef, reason: (error as Error).message });
         continue;
       }
-      if (previous && previous.contentHash === contentHash(bytes) && previous.status === 'indexed') {
+      // Unchanged only if the index still holds the document too (an index folder can be rebuilt or lost).
+      if (previous && previous.contentHash === contentHash(bytes) && previous.status === 'indexed' && (await options.index.countChunks(options.workspaceId, previous.id)) === previous.chunkCount) {
         report.unchanged++;
         continue;
       }

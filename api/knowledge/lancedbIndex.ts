@@ -80,8 +80,10 @@ export async function openLanceDbIndex(directory: string): Promise<SearchIndex> 
     pendingRows = 0;
   }
 
+  // The mutating methods are async so that a refused identifier arrives as a rejected promise, as the
+  // port promises, and not as a synchronous throw that `.catch()` or `Promise.all` would miss.
   const index: SearchIndex = {
-    replaceDocument(workspaceId, documentId, chunks) {
+    async replaceDocument(workspaceId, documentId, chunks) {
       const filter = `workspace_id = ${literal(workspaceId)} AND document_id = ${literal(documentId)}`;
       return serialise(async () => {
         await table.delete(filter);
@@ -92,13 +94,13 @@ export async function openLanceDbIndex(directory: string): Promise<SearchIndex> 
         await ensureIndexes();
       });
     },
-    deleteDocument(workspaceId, documentId) {
+    async deleteDocument(workspaceId, documentId) {
       const filter = `workspace_id = ${literal(workspaceId)} AND document_id = ${literal(documentId)}`;
       return serialise(async () => {
         await table.delete(filter);
       });
     },
-    deleteWorkspace(workspaceId) {
+    async deleteWorkspace(workspaceId) {
       const filter = `workspace_id = ${literal(workspaceId)}`;
       return serialise(async () => {
         await table.delete(filter);
@@ -117,8 +119,9 @@ export async function openLanceDbIndex(directory: string): Promise<SearchIndex> 
       // Belt and braces: the filter above is the guarantee; this makes a regression loud.
       return rows.filter((r) => r.workspace_id === workspaceId).map(toHit);
     },
-    async countChunks(workspaceId) {
-      return table.countRows(`workspace_id = ${literal(workspaceId)}`);
+    async countChunks(workspaceId, documentId) {
+      const filter = `workspace_id = ${literal(workspaceId)}${documentId === undefined ? '' : ` AND document_id = ${literal(documentId)}`}`;
+      return table.countRows(filter);
     },
     async ping() {
       await table.countRows();

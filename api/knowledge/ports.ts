@@ -30,7 +30,8 @@ export interface SearchIndex {
   deleteDocument(workspaceId: string, documentId: string): Promise<void>;
   deleteWorkspace(workspaceId: string): Promise<void>;
   search(workspaceId: string, query: string, options: SearchOptions): Promise<SearchHit[]>;
-  countChunks(workspaceId: string): Promise<number>;
+  /** Chunks of a workspace, or of one of its documents. */
+  countChunks(workspaceId: string, documentId?: string): Promise<number>;
   /** Throws when the index cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

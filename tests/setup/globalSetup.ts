@@ -1,6 +1,7 @@
 /**
- * Test-run set-up: a private MariaDB instance under .data/test-mariadb (never the system
- * database), unless TEST_DATABASE_URL points at one. The migrated test database's URL and a
+ * Test-run set-up: a private MariaDB instance under .data/test-mariadb-<pid> (never the system
+ * database; one per run, so two runs on one machine never meet), unless TEST_DATABASE_URL points
+ * at one. The migrated test database's URL and a
  * scratch database's URL reach the tests through the environment.
  */
 import path from 'node:path';
@@ -9,15 +10,16 @@ import { migrateDatabase } from '../../api/db/migrate';
 
 declare global {
   // Shared with globalTeardown, which runs in the same process.
-  var __kluisTestDatabase: EmbeddedMariadb | undefined;
+  var __kluisTestDatabase: { instance: EmbeddedMariadb; dir: string } | undefined;
 }
 
 export default async function globalSetup(): Promise<void> {
   let url = process.env.TEST_DATABASE_URL;
   let scratch = process.env.TEST_SCRATCH_DATABASE_URL;
   if (!url) {
-    const instance = await startEmbeddedMariadb({ dir: path.resolve(__dirname, '..', '..', '.data', 'test-mariadb') });
-    globalThis.__kluisTestDatabase = instance;
+    const dir = path.resolve(__dirname, '..', '..', '.data', `test-mariadb-${process.pid}`);
+    const instance = await startEmbeddedMariadb({ dir });
+    globalThis.__kluisTestDatabase = { instance, dir };
     await instance.dropDatabase('kluis_test');
     await instance.dropDatabase('kluis_scratch');
     url = await instance.createDatabase('kluis_test');

@@ -1,4 +1,9 @@
+import fs from 'node:fs';
+
 export default async function globalTeardown(): Promise<void> {
-  await globalThis.__kluisTestDatabase?.stop();
+  const database = globalThis.__kluisTestDatabase;
   globalThis.__kluisTestDatabase = undefined;
+  if (!database) return;
+  await database.instance.stop();
+  fs.rmSync(database.dir, { recursive: true, force: true });
 }

@@ -1,0 +1,161 @@
+/**
+ * The embedded LanceDB index: the shared SearchIndex conformance suite, plus what only this adapter
+ * can get wrong — rows written after the full-text index was built (searched flat until the index
+ * is optimised) and a large workspace sharing the one table with small ones.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as lancedb from '@lancedb/lancedb';
+import { isKluisError } from '../../api/errors';
+import { openLanceDbIndex } from '../../api/knowledge/lancedbIndex';
+import type { SearchIndex } from '../../api/knowledge/ports';
+import { chunksOf, searchIndexConformance, uniqueWord } from '../conformance/searchIndex.suite';
+
+let conformanceDir: string;
+
+beforeAll(() => {
+  conformanceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kluis-lancedb-conformance-'));
+});
+
+afterAll(() => {
+  fs.rmSync(conformanceDir, { recursive: true, force: true });
+});
+
+// Every open() reads the same directory, which is what the persistence case relies on.
+searchIndexConformance('LanceDB (embedded)', () => openLanceDbIndex(conformanceDir));
+
+/** What LanceDB reports about the full-text indexes of the adapter's table. */
+async function ftsStats(directory: string): Promise<Array<{ numIndexedRows: number; numUnindexedRows: number }>> {
+  const connection = await lancedb.connect(directory);
+  try {
+    const table = await connection.openTable('chunks');
+    try {
+      const indices = await table.listIndices();
+      const stats = [];
+      for (const i of indices) {
+        const s = await table.indexStats(i.name);
+        if (s) stats.push({ numIndexedRows: s.numIndexedRows, numUnindexedRows: s.numUnindexedRows });
+      }
+      return stats;
+    } finally {
+      table.close();
+    }
+  } finally {
+    connection.close();
+  }
+}
+
+async function optimizeTable(directory: string): Promise<void> {
+  const connection = await lancedb.connect(directory);
+  const table = await connection.openTable('chunks');
+  await table.optimize();
+  table.close();
+  connection.close();
+}
+
+describe('LanceDB index specifics', () => {
+  let dir: string;
+  let index: SearchIndex;
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kluis-lancedb-'));
+    index = await openLanceDbIndex(dir);
+  });
+
+  afterEach(async () => {
+    await index.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finds rows added after the full-text index was built, before any optimize', async () => {
+    const workspace = randomUUID();
+    // The first write builds both full-text indexes over what is there.
+    await index.replaceDocument(workspace, 'first', chunksOf('first', [{ text: 'The canteen opens at eight in the morning.' }]));
+    const word = uniqueWord('late');
+    await index.replaceDocument(workspace, 'late-en', chunksOf('late-en', [{ text: `Parking permits for the ${word} garage are issued by reception.` }]));
+    await index.replaceDocument(workspace, 'late-nl', chunksOf('late-nl', [{ text: 'Fietsvergoedingen worden maandelijks uitbetaald via de loonstrook.', language: 'nl' }]));
+
+    // The case is only meaningful while the new rows are outside the index.
+    const stats = await ftsStats(dir);
+    expect(stats).toHaveLength(2);
+    for (const s of stats) expect(s.numUnindexedRows).toBeGreaterThan(0);
+
+    expect((await index.search(workspace, word, { limit: 5 })).map((h) => h.id)).toEqual(['late-en:0']);
+    expect((await index.search(workspace, 'parking permit', { limit: 5 }))[0]?.id).toBe('late-en:0');
+    expect((await index.search(workspace, 'Wanneer wordt de fietsvergoeding uitbetaald?', { limit: 5 }))[0]?.id).toBe('late-nl:0');
+  });
+
+  it("a 2,000-chunk workspace among others returns only its own rows, and others still find theirs", async () => {
+    const big = randomUUID();
+    const small = randomUUID();
+    const other = randomUUID();
+    // Every workspace uses the same vocabulary, so only the workspace filter tells rows apart.
+    const passage = (tag: string, i: number) => `Expense policy receipt rules, section ${i}. Receipts and expense claims for ${tag}.`;
+    await index.replaceDocument(small, 'small-doc', chunksOf('small-doc', [{ text: passage('small workspace', 0) }]));
+    await index.replaceDocument(other, 'other-doc', chunksOf('other-doc', Array.from({ length: 30 }, (_, i) => ({ text: passage('other workspace', i) }))));
+    for (let d = 0; d < 20; d++) {
+      const documentId = `big-${d}`;
+      await index.replaceDocument(big, documentId, chunksOf(documentId, Array.from({ length: 100 }, (_, i) => ({ text: passage('big workspace', d * 100 + i) }))));
+    }
+
+    const check = async () => {
+      expect(await index.countChunks(big)).toBe(2000);
+      expect(await index.countChunks(small)).toBe(1);
+      expect(await index.countChunks(other)).toBe(30);
+
+      const bigHits = await index.search(big, 'expense receipt rules', { limit: 100 });
+      expect(bigHits).toHaveLength(100);
+      expect(bigHits.every((h) => h.documentId.startsWith('big-'))).toBe(true);
+
+      // The big workspace's many better-or-equal matches must not crowd out the small one's row.
+      expect((await index.search(small, 'expense receipt rules', { limit: 5 })).map((h) => h.id)).toEqual(['small-doc:0']);
+      const otherHits = await index.search(other, 'expense receipt rules', { limit: 50 });
+      expect(otherHits).toHaveLength(30);
+      expect(otherHits.every((h) => h.documentId === 'other-doc')).toBe(true);
+    };
+
+    // Most rows are still outside the full-text index here (searched flat) ...
+    expect((await ftsStats(dir)).some((s) => s.numUnindexedRows >= 2000)).toBe(true);
+    await check();
+
+    // ... and the same holds once everything is merged into the index.
+    await index.close();
+    await optimizeTable(dir);
+    expect((await ftsStats(dir)).every((s) => s.numUnindexedRows === 0)).toBe(true);
+    index = await openLanceDbIndex(dir);
+    await check();
+  });
+
+  it('stays correct across the automatic merge of waiting rows into the index', async () => {
+    const heavy = randomUUID();
+    const light = randomUUID();
+    const word = uniqueWord();
+    await index.replaceDocument(light, 'light', chunksOf('light', [{ text: `Badge ${word} opens the archive room.` }]));
+    for (let d = 0; d < 60; d++) {
+      const documentId = `heavy-${d}`;
+      await index.replaceDocument(heavy, documentId, chunksOf(documentId, Array.from({ length: 100 }, (_, i) => ({ text: `Archive room badge log entry ${d}-${i}.` }))));
+    }
+
+    // 6,000 rows were written after the index was built; a merge must have folded most of them in.
+    for (const s of await ftsStats(dir)) expect(s.numUnindexedRows).toBeLessThan(6000);
+    expect((await index.search(light, 'archive room badge', { limit: 10 })).map((h) => h.id)).toEqual(['light:0']);
+    expect(await index.search(heavy, word, { limit: 10 })).toEqual([]);
+    expect(await index.countChunks(heavy)).toBe(6000);
+  });
+
+  it("refuses a filter-injection identifier with request_malformed", async () => {
+    const workspace = randomUUID();
+    await index.replaceDocument(workspace, 'doc', chunksOf('doc', [{ text: 'kept' }]));
+
+    for (const call of [() => index.search("w1' OR '1'='1", 'kept', { limit: 5 }), () => index.deleteWorkspace("w1' OR '1'='1"), () => index.deleteDocument(workspace, "doc' OR '1'='1")]) {
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isKluisError(error, 'request_malformed')).toBe(true);
+    }
+    expect(await index.countChunks(workspace)).toBe(1);
+  });
+});
