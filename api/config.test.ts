@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig, PLAYGROUND_TENANT_ID } from './config';
+import { ConfigError, loadConfig, PLAYGROUND_TENANT_ID, SETTING_NAMES } from './config';
 
 const BOT = { BOT_ID: '11111111-2222-3333-4444-555555555555', BOT_PASSWORD: 'secret', BOT_TENANT_ID: '99999999-2222-3333-4444-555555555555' };
 const load = (env: Record<string, string | undefined>) => loadConfig(env, { dotenv: false, cwd: '/srv/kluis' });
@@ -78,6 +78,15 @@ describe('loadConfig', () => {
       expect(c.knowledge.topK).toBe(7);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('has every setting documented in .env.example and README', () => {
+    const example = fs.readFileSync(path.join(__dirname, '..', '.env.example'), 'utf8');
+    const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    for (const name of SETTING_NAMES) {
+      expect(example).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
+      expect(readme).toContain(`\`${name}\``);
     }
   });
 });

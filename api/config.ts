@@ -92,6 +92,9 @@ const environmentSchema = z
 
 export type Environment = z.infer<typeof environmentSchema>;
 
+/** Every setting's name, for documentation checks. */
+export const SETTING_NAMES: readonly string[] = Object.keys(environmentSchema.innerType().shape);
+
 export interface Config {
   localMode: boolean;
   http: { host: string; port: number; publicUrl?: string };

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     playground.on('exit', (code) => kluis.logger.info({ code }, 'Agents Playground stopped'));
-    console.log(`\n  Kluis is ready. Chat with it in the Agents Playground: http://localhost:${config.playgroundPort}\n  Try: "How many days of annual leave do I get?" or "Hoeveel bedraagt de thuiswerkvergoeding per maand?"\n  Stop with Ctrl+C.\n`);
+    console.log(`\n  Kluis is ready. Chat with it in the Agents Playground: http://localhost:${config.playgroundPort}\n  Try: "What is the maximum hotel rate per night in London?" or "Hoeveel bedraagt de thuiswerkvergoeding per maand?"\n  Stop with Ctrl+C.\n`);
   }
 
   let stopping = false;

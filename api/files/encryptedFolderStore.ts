@@ -23,6 +23,14 @@ function loadOrCreateKey(file: string): Buffer {
   return key;
 }
 
+/**
+ * The associated data of a blob. JSON keeps the pair unambiguous: with a plain separator,
+ * ("a\nb", "c") and ("a", "b\nc") would share it and a blob could be moved between them.
+ */
+function associatedData(workspaceId: string, name: string): Buffer {
+  return Buffer.from(JSON.stringify([workspaceId, name]));
+}
+
 export function createEncryptedFolderStore(dir: string): BlobStore {
   const root = path.resolve(dir);
   mkdirSync(root, { recursive: true, mode: 0o700 });
@@ -35,7 +43,7 @@ export function createEncryptedFolderStore(dir: string): BlobStore {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       // The workspace and name are bound as associated data: a blob moved to another name fails to open.
-      cipher.setAAD(Buffer.from(`${workspaceId}\n${name}`));
+      cipher.setAAD(associatedData(workspaceId, name));
       const sealed = Buffer.concat([MAGIC, iv, cipher.update(bytes), cipher.final(), cipher.getAuthTag()]);
       const file = blobPath(workspaceId, name);
       await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -55,7 +63,7 @@ export function createEncryptedFolderStore(dir: string): BlobStore {
       const iv = sealed.subarray(4, 16);
       const tag = sealed.subarray(sealed.length - 16);
       const decipher = createDecipheriv('aes-256-gcm', key, iv);
-      decipher.setAAD(Buffer.from(`${workspaceId}\n${name}`));
+      decipher.setAAD(associatedData(workspaceId, name));
       decipher.setAuthTag(tag);
       try {
         return Buffer.concat([decipher.update(sealed.subarray(16, sealed.length - 16)), decipher.final()]);

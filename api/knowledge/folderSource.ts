@@ -48,21 +48,29 @@ export function createFolderSource(options: FolderSourceOptions): FolderSource {
       report.seen++;
       const previous = known.get(sourceRef);
       known.delete(sourceRef);
-      let bytes: Buffer;
+      let bytes: Buffer | undefined;
+      let reason = 'unreadable';
       try {
-        const stat = fs.statSync(file);
-        if (stat.size > options.maxFileBytes) {
-          report.failed.push({ sourceRef, reason: `larger than ${options.maxFileBytes} bytes` });
-          continue;
-        }
-        bytes = fs.readFileSync(file);
+        bytes = readRegularFile(file, options.maxFileBytes);
+        if (bytes === undefined) reason = `larger than ${options.maxFileBytes} bytes`;
       } catch (error) {
-        report.failed.push({ sourceRef, reason: (error as Error).message });
+        reason = (error as NodeJS.ErrnoException).code === 'ELOOP' ? 'is a symbolic link' : (error as Error).message;
+      }
+      if (bytes === undefined) {
+        report.failed.push({ sourceRef, reason });
+        // A file that grew too large or became unreadable must not keep answering from its old version.
+        if (previous) await options.indexer.removeDocument(options.workspaceId, previous.id);
         continue;
       }
+      const hash = contentHash(bytes);
       // Unchanged only if the index still holds the document too (an index folder can be rebuilt or lost).
-      if (previous && previous.contentHash === contentHash(bytes) && previous.status === 'indexed' && (await options.index.countChunks(options.workspaceId, previous.id)) === previous.chunkCount) {
+      if (previous && previous.contentHash === hash && previous.status === 'indexed' && (await options.index.countChunks(options.workspaceId, previous.id)) === previous.chunkCount) {
         report.unchanged++;
+        continue;
+      }
+      // The same unreadable bytes fail the same way: report the stored reason instead of extracting again.
+      if (previous && previous.contentHash === hash && previous.status === 'failed') {
+        report.failed.push({ sourceRef, reason: previous.error ?? 'unreadable' });
         continue;
       }
       const record = await options.indexer.indexFile(options.workspaceId, { sourceKind: FOLDER_SOURCE_KIND, sourceRef, fileName: file, bytes });
@@ -112,6 +120,22 @@ export function createFolderSource(options: FolderSourceOptions): FolderSource {
   }
 
   return { sync, watch };
+}
+
+/**
+ * Read a file only if it is still a regular file (O_NOFOLLOW: a file swapped for a symbolic link
+ * between listing and reading is refused) and not larger than `maxBytes`; undefined when too large.
+ */
+function readRegularFile(file: string, maxBytes: number): Buffer | undefined {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
+    if (stat.size > maxBytes) return undefined;
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Supported files below `root`, skipping hidden entries and symbolic links (which could leave the folder). */

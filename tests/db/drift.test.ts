@@ -308,8 +308,8 @@ interface ForeignKeyRow {
 }
 
 async function actualShape(connection: mariadb.Connection): Promise<DatabaseShape> {
-  const [{ version }] = await connection.query<Array<{ version: string }>>('SELECT VERSION() AS version');
-  const isMariadb = /mariadb/i.test(version);
+  const [server] = await connection.query<Array<{ version: string }>>('SELECT VERSION() AS version');
+  const isMariadb = /mariadb/i.test(server?.version ?? '');
   const tables = await connection.query<Array<{ TABLE_NAME: string }>>(
     "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME <> '_prisma_migrations'",
   );

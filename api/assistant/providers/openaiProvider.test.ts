@@ -4,7 +4,7 @@
  * at most, and a 200 ms timeout for the hanging reply.
  */
 import OpenAI from 'openai';
-import { isKluisError, KluisError } from '../../errors';
+import { isKluisError, type KluisError } from '../../errors';
 import type { ChatRequest, Passage } from '../ports';
 import { startFakeOpenAi, DEFAULT_ANSWER, type FakeOpenAi } from '../../../tests/fakes/openaiServer';
 import { citedPassages, createOpenAiProvider, retryAfterFrom, type OpenAiProviderOptions } from './openaiProvider';
