@@ -16,7 +16,7 @@ const activitySchema = z
     channelId: z.string().min(1).max(64),
     serviceUrl: z.string().max(2048).url().refine((u) => /^https?:\/\//i.test(u), 'must be an http(s) URL'),
     from: account,
-    recipient: account.optional(),
+    recipient: account,
     conversation: z.object({ id: z.string().min(1).max(1024), tenantId: z.string().max(64).optional(), conversationType: z.string().max(64).optional() }).passthrough(),
     text: z.string().max(28000).optional(),
     channelData: z.object({ tenant: z.object({ id: z.string().min(1).max(64) }).passthrough().optional() }).passthrough().optional(),

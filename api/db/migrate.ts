@@ -73,6 +73,11 @@ export async function migrateDatabase(url: string, migrations: Migration[] = rea
     await connection.query(MIGRATIONS_TABLE);
     const rows = await connection.query<AppliedRow[]>('SELECT migration_name, checksum, finished_at, rolled_back_at FROM `_prisma_migrations`');
     const applied = new Map(rows.filter((r) => r.rolled_back_at === null).map((r) => [r.migration_name, r]));
+    // A half-applied migration blocks everything, even if its folder has since been removed.
+    const unfinished = rows.find((r) => r.finished_at === null && r.rolled_back_at === null);
+    if (unfinished) {
+      fail('migration_failed', `Migration ${unfinished.migration_name} started earlier and did not finish. Repair the schema by hand, then mark it rolled back (rolled_back_at) in _prisma_migrations.`);
+    }
     for (const migration of migrations) {
       const row = applied.get(migration.name);
       if (row && row.finished_at === null) {
@@ -90,7 +95,7 @@ export async function migrateDatabase(url: string, migrations: Migration[] = rea
       try {
         await connection.query(migration.sql);
       } catch (error) {
-        await connection.query('UPDATE `_prisma_migrations` SET logs = ? WHERE id = ?', [String((error as Error).message).slice(0, 60000), id]);
+        await connection.query('UPDATE `_prisma_migrations` SET logs = ? WHERE id = ?', [String((error as Error).message).slice(0, 16000), id]);
         fail('migration_failed', `Migration ${migration.name} failed: ${(error as Error).message}`, { cause: error });
       }
       await connection.query('UPDATE `_prisma_migrations` SET finished_at = NOW(3), applied_steps_count = 1 WHERE id = ?', [id]);

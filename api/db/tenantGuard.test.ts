@@ -37,3 +37,20 @@ describe('tenant guard', () => {
     expect(refused(model, operation, args)).toBe(false);
   });
 });
+
+describe('tenant guard against moving and nested writes', () => {
+  it.each([
+    ['moving a message to another workspace', 'Message', 'update', { where: { id: 'm1', workspaceId: 'w1' }, data: { workspaceId: 'w2' } }],
+    ['moving documents in bulk', 'Document', 'updateMany', { where: { workspaceId: 'w1' }, data: { workspaceId: 'w2' } }],
+    ['reconnecting a conversation to another workspace', 'Conversation', 'update', { where: { id: 'c1', workspaceId: 'w1' }, data: { workspace: { connect: { id: 'w2' } } } }],
+    ['an upsert whose update moves the row', 'Job', 'upsert', { where: { id: 'j1', workspaceId: 'w1' }, create: { workspaceId: 'w1' }, update: { workspaceId: 'w2' } }],
+    ['a nested create of messages in another workspace', 'Conversation', 'update', { where: { id: 'c1', workspaceId: 'w1' }, data: { messages: { create: { workspaceId: 'w2', text: 'x' } } } }],
+    ['a nested create inside a create', 'Conversation', 'create', { data: { workspaceId: 'w1', messages: { createMany: { data: [{ workspaceId: 'w2' }] } } } }],
+  ])('refuses %s', (_name, model, operation, args) => {
+    expect(refused(model, operation, args)).toBe(true);
+  });
+
+  it('allows a flat update that keeps the workspace', () => {
+    expect(refused('Message', 'update', { where: { id: 'm1', workspaceId: 'w1' }, data: { text: 'edited', createdAt: new Date() } })).toBe(false);
+  });
+});

@@ -30,16 +30,40 @@ function rowHasWorkspace(row: unknown): boolean {
 export function assertTenantScoped(model: string | undefined, operation: string, args: unknown): void {
   if (!model || !TENANT_MODELS.has(model)) return;
   const a = (args ?? {}) as Record<string, unknown>;
+  assertFlatWrite(model, operation, a.data);
+  assertFlatWrite(model, operation, a.create);
+  assertFlatWrite(model, operation, a.update);
   if (CREATE_OPERATIONS.has(operation)) {
     const rows = Array.isArray(a.data) ? a.data : [a.data];
     if (rows.length > 0 && rows.every(rowHasWorkspace)) return;
     fail('tenant_scope_missing', `${model}.${operation} without workspaceId in data`);
   }
-  if (operation === 'upsert') {
-    if (hasWorkspace(a.where) && rowHasWorkspace(a.create)) return;
-    fail('tenant_scope_missing', `${model}.upsert without workspaceId in where and create`);
-  }
+  if (operation === 'upsert' && !rowHasWorkspace(a.create)) fail('tenant_scope_missing', `${model}.upsert without workspaceId in create`);
   if (!hasWorkspace(a.where)) fail('tenant_scope_missing', `${model}.${operation} without where.workspaceId`);
+  for (const data of [a.data, a.update]) {
+    if (!data || typeof data !== 'object') continue;
+    // A row never moves to another workspace.
+    const d = data as Record<string, unknown>;
+    if ('workspaceId' in d || 'workspace' in d) fail('tenant_scope_missing', `${model}.${operation} may not change workspaceId`);
+  }
+}
+
+const NESTED_WRITES = new Set(['create', 'createMany', 'connect', 'connectOrCreate', 'upsert', 'set', 'update', 'updateMany', 'delete', 'deleteMany', 'disconnect']);
+
+/**
+ * Nested writes would reach rows of related models without the checks above (a conversation
+ * update creating a message in another workspace), so writes on tenant-owned models must be flat.
+ */
+function assertFlatWrite(model: string, operation: string, data: unknown): void {
+  const rows = Array.isArray(data) ? data : [data];
+  for (const row of rows) {
+    if (!row || typeof row !== 'object') continue;
+    for (const [field, value] of Object.entries(row as Record<string, unknown>)) {
+      if (value && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date) && Object.keys(value).some((k) => NESTED_WRITES.has(k))) {
+        fail('tenant_scope_missing', `${model}.${operation} with a nested write on ${field}`);
+      }
+    }
+  }
 }
 
 export function guardTenantScope(prisma: PrismaClient) {

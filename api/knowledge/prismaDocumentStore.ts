@@ -29,10 +29,11 @@ export function createPrismaDocumentStore(db: Database): DocumentStore {
       return (await db.document.findMany({ where: { workspaceId, sourceKind }, orderBy: { sourceRef: 'asc' } })).map(toRecord);
     },
     async save(draft: DocumentDraft) {
-      const data = { ...draft, url: draft.url ?? null, error: draft.error?.slice(0, 1024) ?? null };
+      const { workspaceId, ...fields } = draft;
+      const data = { ...fields, url: draft.url ?? null, error: draft.error?.slice(0, 1024) ?? null };
       const row = await db.document.upsert({
-        where: { workspaceId_sourceKind_sourceRef: { workspaceId: draft.workspaceId, sourceKind: draft.sourceKind, sourceRef: draft.sourceRef } },
-        create: { id: randomUUID(), ...data },
+        where: { workspaceId_sourceKind_sourceRef: { workspaceId, sourceKind: draft.sourceKind, sourceRef: draft.sourceRef } },
+        create: { id: randomUUID(), workspaceId, ...data },
         update: data,
       });
       return toRecord(row);

@@ -20,6 +20,7 @@ const activity = () => ({
   channelId: 'msteams',
   serviceUrl: 'https://smba.trafficmanager.net/emea/',
   from: { id: '29:user', aadObjectId: randomUUID() },
+  recipient: { id: '28:bot' },
   conversation: { id: `a:${randomUUID()}`, tenantId },
   channelData: { tenant: { id: tenantId } },
   text: 'How many days of leave do I get?',

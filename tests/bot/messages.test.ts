@@ -136,6 +136,7 @@ describe('bad input at /api/messages', () => {
     ['an unknown activity type', { type: 'launchMissiles' }, 'activity_type_unsupported'],
     ['a missing conversation', { conversation: undefined }, 'activity_invalid'],
     ['a missing sender', { from: undefined }, 'activity_invalid'],
+    ['a missing recipient', { recipient: undefined }, 'activity_invalid'],
     ['a missing serviceUrl', { serviceUrl: undefined }, 'activity_invalid'],
     ['a serviceUrl that is not a URL', { serviceUrl: 'javascript:alert(1)x' }, 'activity_invalid'],
     ['a missing tenant', { channelData: {}, conversation: { id: 'c1' } }, 'activity_invalid'],
