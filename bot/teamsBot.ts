@@ -24,6 +24,8 @@ function turnPrincipal(context: TurnContext): Principal {
   return principal;
 }
 
+const WELCOME_DEDUPE_MS = 60_000;
+
 const PROBLEM_TEXT = {
   unavailable: 'The language model is busy or unreachable right now, so I could not answer. Please try again in a minute. / Het taalmodel is even niet bereikbaar; probeer het zo opnieuw.',
   failed: 'Something went wrong while answering; the error was logged. Please try again. / Er ging iets mis bij het antwoorden; probeer het opnieuw.',
@@ -40,13 +42,24 @@ export function createTeamsBot(deps: { adapter: KluisBotAdapter; botAppId?: stri
 
   const sendCard = (context: TurnContext, card: object, summary: string) => context.sendActivity({ attachments: [CardFactory.adaptiveCard(card)], summary });
 
+  // Teams sends both installationUpdate and conversationUpdate when the app is added; welcome once.
+  const welcomed = new Map<string, number>();
+  const welcome = async (context: TurnContext) => {
+    const now = Date.now();
+    for (const [id, at] of welcomed) if (now - at > WELCOME_DEDUPE_MS) welcomed.delete(id);
+    const conversationId = context.activity.conversation.id;
+    if (welcomed.has(conversationId)) return;
+    welcomed.set(conversationId, now);
+    await sendCard(context, welcomeCard(), 'Welcome to Kluis');
+  };
+
   app.conversationUpdate('membersAdded', async (context) => {
     const botId = context.activity.recipient?.id;
-    if (context.activity.membersAdded?.some((m) => m.id === botId)) await sendCard(context, welcomeCard(), 'Welcome to Kluis');
+    if (context.activity.membersAdded?.some((m) => m.id === botId)) await welcome(context);
   });
 
   app.activity('installationUpdate', async (context) => {
-    if (String(context.activity.action ?? '').startsWith('add')) await sendCard(context, welcomeCard(), 'Welcome to Kluis');
+    if (String(context.activity.action ?? '').startsWith('add')) await welcome(context);
   });
 
   app.message(/^\s*(help|hulp|\?)\s*$/i, async (context) => {

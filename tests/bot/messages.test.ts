@@ -108,11 +108,16 @@ describe('a grounded answer', () => {
     expect(cardText(reply!.activity.attachments![0]!.content)).toMatch(/Ask me a question about your organisation's documents/);
   });
 
-  it('welcomes on install and when the bot is added to a conversation', async () => {
-    await post(activity({ type: 'installationUpdate', action: 'add', text: undefined }));
+  it('welcomes on install and when the bot is added to a conversation, once per conversation', async () => {
+    const installed = activity({ type: 'installationUpdate', action: 'add', text: undefined });
+    await post(installed);
+    await post({ ...installed, id: randomUUID(), type: 'conversationUpdate', action: undefined, membersAdded: [{ id: 'bot-id' }] });
     await post(activity({ type: 'conversationUpdate', text: undefined, membersAdded: [{ id: 'bot-id' }] }));
+    await post(activity({ type: 'conversationUpdate', text: undefined, membersAdded: [{ id: 'someone-else' }] }));
     const replies = await connector.waitForMessages(2);
     for (const r of replies) expect(cardText(r.activity.attachments![0]!.content)).toMatch(/Welcome to Kluis/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(connector.messages()).toHaveLength(2);
   });
 });
 
