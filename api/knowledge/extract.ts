@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Parser } from 'htmlparser2';
 import mammoth from 'mammoth';
 import { fail } from '../errors';
+import { assertSafeZip } from './zipGuard';
 
 export interface Section {
   heading?: string;
@@ -183,6 +184,7 @@ export function extractHtml(source: string): { title?: string; sections: Section
 }
 
 async function extractDocx(fileName: string, bytes: Buffer): Promise<{ title?: string; sections: Section[] }> {
+  assertSafeZip(fileName, bytes);
   let html: string;
   try {
     html = (await mammoth.convertToHtml({ buffer: bytes })).value;
