@@ -4,7 +4,7 @@ const common = {
   transform,
   testEnvironment: 'node',
   moduleFileExtensions: ['ts', 'js', 'json'],
-  transformIgnorePatterns: ['/node_modules/(?!(jose|unpdf)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(jose|unpdf|@noble|@scure|otplib)/)'],
 };
 module.exports = {
   testTimeout: 30000,

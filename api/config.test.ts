@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, PLAYGROUND_TENANT_ID, SETTING_NAMES } from './config';
 
-const BOT = { BOT_ID: '11111111-2222-3333-4444-555555555555', BOT_PASSWORD: 'secret', BOT_TENANT_ID: '99999999-2222-3333-4444-555555555555' };
+const BOT = { BOT_ID: '11111111-2222-3333-4444-555555555555', BOT_PASSWORD: 'secret', BOT_TENANT_ID: '99999999-2222-3333-4444-555555555555', MASTER_KEY: 'ab'.repeat(32) };
 const load = (env: Record<string, string | undefined>) => loadConfig(env, { dotenv: false, cwd: '/srv/kluis' });
 
 describe('loadConfig', () => {
@@ -52,6 +52,12 @@ describe('loadConfig', () => {
     ['RETRIEVAL_MIN_COVERAGE above 1', { LOCAL_MODE: 'true', RETRIEVAL_MIN_COVERAGE: '1.5' }, /^Setting RETRIEVAL_MIN_COVERAGE: expected a number from 0 to 1/],
     ['KNOWLEDGE_DIR in production without its tenant', { ...BOT, KNOWLEDGE_DIR: 'docs' }, /^Setting KNOWLEDGE_TENANT_ID: required when KNOWLEDGE_DIR is set outside local mode/],
     ['ONBOARD_TENANTS malformed', { LOCAL_MODE: 'true', ONBOARD_TENANTS: 'contoso' }, /^Setting ONBOARD_TENANTS: expected tenantId=Name pairs/],
+    ['no MASTER_KEY in production', { ...BOT, MASTER_KEY: undefined }, /^Setting MASTER_KEY: required outside local mode/],
+    ['a MASTER_KEY that is too short', { ...BOT, MASTER_KEY: 'abcd' }, /^Setting MASTER_KEY: expected 64 hex characters/],
+    ['ENTRA_CLIENT_ID without its API URI', { LOCAL_MODE: 'true', ENTRA_CLIENT_ID: '11111111-2222-3333-4444-555555555555' }, /^Setting ENTRA_API_URI: required with ENTRA_CLIENT_ID/],
+    ['BCRYPT_COST below 10', { LOCAL_MODE: 'true', BCRYPT_COST: '8' }, /^Setting BCRYPT_COST: expected 10 to 15/],
+    ['SMTP_URL without MAIL_FROM', { LOCAL_MODE: 'true', SMTP_URL: 'smtp://mail.example.com:587' }, /^Setting MAIL_FROM: required with SMTP_URL/],
+    ['SESSION_IDLE_MINUTES of zero', { LOCAL_MODE: 'true', SESSION_IDLE_MINUTES: '0' }, /^Setting SESSION_IDLE_MINUTES: expected 1 to 1440 minutes/],
   ])('rejects %s with one clear line', (_name, env, message) => {
     let error: unknown;
     try {

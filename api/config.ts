@@ -62,6 +62,24 @@ const environmentSchema = z
     OPENAI_TIMEOUT_MS: z.coerce.number({ message: 'expected milliseconds' }).int().min(1000).max(600000).default(60000),
     OPENAI_MAX_RETRIES: z.coerce.number({ message: 'expected a number' }).int().min(0).max(10).default(2),
 
+    MASTER_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters (32 random bytes, e.g. openssl rand -hex 32)').optional(),
+    ENTRA_CLIENT_ID: guid.optional(),
+    ENTRA_API_URI: z.string().regex(/^api:\/\/\S+$/, 'expected the Application ID URI, e.g. api://kluis.example.com/<client id>').optional(),
+    ENTRA_CLIENT_SECRET: z.string().min(1).optional(),
+    ENTRA_AUTHORITY_HOST: httpUrl.default('https://login.microsoftonline.com'),
+    SESSION_IDLE_MINUTES: z.coerce.number({ message: 'expected minutes' }).int().min(1, 'expected 1 to 1440 minutes').max(1440, 'expected 1 to 1440 minutes').default(30),
+    SESSION_ABSOLUTE_HOURS: z.coerce.number({ message: 'expected hours' }).int().min(1, 'expected 1 to 168 hours').max(168, 'expected 1 to 168 hours').default(12),
+    COOKIE_SECURE: bool.optional(),
+    TRUST_PROXY: z.string().regex(/^(false|true|\d+|[0-9a-fA-F:./,\s]+)$/, 'expected false, a hop count, or proxy addresses/CIDRs').default('false'),
+    BCRYPT_COST: z.coerce.number({ message: 'expected a number' }).int().min(10, 'expected 10 to 15 (10 is the minimum)').max(15, 'expected 10 to 15 (10 is the minimum)').default(12),
+    HIBP_BASE_URL: httpUrl.default('https://api.pwnedpasswords.com'),
+    HIBP_TIMEOUT_MS: z.coerce.number({ message: 'expected milliseconds' }).int().min(100).max(30000).default(2000),
+    LOGIN_FREE_ATTEMPTS_PER_ACCOUNT: z.coerce.number({ message: 'expected a number' }).int().min(1).max(100).default(5),
+    LOGIN_FREE_ATTEMPTS_PER_IP: z.coerce.number({ message: 'expected a number' }).int().min(1).max(10000).default(20),
+    LOGIN_MAX_WAIT_SECONDS: z.coerce.number({ message: 'expected seconds' }).int().min(1).max(86400).default(900),
+    LOGIN_ATTEMPT_RETENTION_DAYS: z.coerce.number({ message: 'expected days' }).int().min(1).max(3650).default(37),
+    SMTP_URL: z.string().regex(/^smtps?:\/\/\S+$/, 'expected smtp://user:password@host:port or smtps://...').optional(),
+    MAIL_FROM: z.string().email('expected an email address').optional(),
     LOCAL_TENANT_ID: guid.default(PLAYGROUND_TENANT_ID),
     ONBOARD_TENANTS: z
       .string()
@@ -84,6 +102,15 @@ const environmentSchema = z
     }
     if (env.KNOWLEDGE_DIR && !env.LOCAL_MODE && !env.KNOWLEDGE_TENANT_ID) {
       ctx.addIssue({ code: 'custom', path: ['KNOWLEDGE_TENANT_ID'], message: 'required when KNOWLEDGE_DIR is set outside local mode (the tenant whose workspace the folder feeds)' });
+    }
+    if (!env.LOCAL_MODE && !env.MASTER_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['MASTER_KEY'], message: 'required outside local mode (64 hex characters; it protects sessions and stored email addresses)' });
+    }
+    if (env.ENTRA_CLIENT_ID && !env.ENTRA_API_URI) {
+      ctx.addIssue({ code: 'custom', path: ['ENTRA_API_URI'], message: 'required with ENTRA_CLIENT_ID (the Application ID URI, api://...)' });
+    }
+    if (env.SMTP_URL && !env.MAIL_FROM) {
+      ctx.addIssue({ code: 'custom', path: ['MAIL_FROM'], message: 'required with SMTP_URL (the sender address)' });
     }
     if (env.ASSISTANT_PROVIDER === 'openai' && !env.OPENAI_API_KEY) {
       ctx.addIssue({ code: 'custom', path: ['OPENAI_API_KEY'], message: 'required when ASSISTANT_PROVIDER=openai' });
@@ -110,6 +137,13 @@ export interface Config {
     openai: { apiKey?: string; baseUrl?: string; model: string; timeoutMs: number; maxRetries: number };
   };
   localTenantId: string;
+  /** 32 bytes; undefined in local mode until main loads or creates DATA_DIR/keys/master.key. */
+  masterKey?: Buffer;
+  entra: { clientId?: string; apiUri?: string; clientSecret?: string; authorityHost: string };
+  sessions: { idleMinutes: number; absoluteHours: number; cookieSecure: boolean };
+  trustProxy: boolean | number | string;
+  credentials: { bcryptCost: number; hibpBaseUrl: string; hibpTimeoutMs: number; freeAttemptsPerAccount: number; freeAttemptsPerIp: number; maxWaitSeconds: number; attemptRetentionDays: number };
+  mail: { smtpUrl?: string; from?: string };
   playgroundPort: number;
 }
 
@@ -177,6 +211,21 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, timeoutMs: e.OPENAI_TIMEOUT_MS, maxRetries: e.OPENAI_MAX_RETRIES },
     },
     localTenantId: e.LOCAL_TENANT_ID,
+    masterKey: e.MASTER_KEY ? Buffer.from(e.MASTER_KEY, 'hex') : undefined,
+    entra: { clientId: e.ENTRA_CLIENT_ID, apiUri: e.ENTRA_API_URI, clientSecret: e.ENTRA_CLIENT_SECRET, authorityHost: e.ENTRA_AUTHORITY_HOST.replace(/\/+$/, '') },
+    // Local mode runs on http://127.0.0.1, where a Secure cookie would not be sent back.
+    sessions: { idleMinutes: e.SESSION_IDLE_MINUTES, absoluteHours: e.SESSION_ABSOLUTE_HOURS, cookieSecure: e.COOKIE_SECURE ?? !e.LOCAL_MODE },
+    trustProxy: e.TRUST_PROXY === 'false' ? false : e.TRUST_PROXY === 'true' ? true : /^\d+$/.test(e.TRUST_PROXY) ? Number(e.TRUST_PROXY) : e.TRUST_PROXY,
+    credentials: {
+      bcryptCost: e.BCRYPT_COST,
+      hibpBaseUrl: e.HIBP_BASE_URL.replace(/\/+$/, ''),
+      hibpTimeoutMs: e.HIBP_TIMEOUT_MS,
+      freeAttemptsPerAccount: e.LOGIN_FREE_ATTEMPTS_PER_ACCOUNT,
+      freeAttemptsPerIp: e.LOGIN_FREE_ATTEMPTS_PER_IP,
+      maxWaitSeconds: e.LOGIN_MAX_WAIT_SECONDS,
+      attemptRetentionDays: e.LOGIN_ATTEMPT_RETENTION_DAYS,
+    },
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
     onboardTenants: (e.ONBOARD_TENANTS ?? '')
       .split(',')
       .map((pair) => pair.trim())

@@ -14,6 +14,16 @@ export const errorCatalogue = {
   activity_type_unsupported: { status: 400, message: 'This activity type is not supported.' },
   unauthenticated: { status: 401, message: 'Authentication is required.' },
   identity_provider_unavailable: { status: 503, message: 'Sign-in cannot be checked right now. Please try again shortly.' },
+  // 401, as "Claims challenges, claims requests and client capabilities" asks of a web API whose
+  // downstream call needs the user again: the client re-runs sign-in with consent (and the claims, if any).
+  consent_required: { status: 401, message: 'Kluis needs your permission to read your files. Please sign in again and accept the permission prompt.' },
+  session_expired: { status: 401, message: 'Your session has ended. Please sign in again.' },
+  too_many_attempts: { status: 429, message: 'Too many attempts. Please wait before trying again.' },
+  login_failed: { status: 401, message: 'The email address or password is not correct.' },
+  credentials_login_disabled: { status: 403, message: 'This organisation only allows Microsoft sign-in.' },
+  invitation_invalid: { status: 400, message: 'This invitation is not valid (unknown, used or expired).' },
+  reset_token_invalid: { status: 400, message: 'This reset link is not valid (unknown, used or expired).' },
+  second_factor_required: { status: 401, message: 'Enter the code from your authenticator app.' },
   tenant_not_onboarded: { status: 403, message: 'This organisation is not connected to Kluis.' },
   forbidden: { status: 403, message: 'You may not do this.' },
   not_found: { status: 404, message: 'Not found.' },
@@ -22,10 +32,13 @@ export const errorCatalogue = {
   provider_unavailable: { status: 503, message: 'The language model is unavailable right now. Please try again shortly.' },
   provider_rejected: { status: 502, message: 'The language model refused the request.' },
   store_unavailable: { status: 503, message: 'A data store is unavailable.' },
+  mail_unavailable: { status: 503, message: 'Email cannot be sent right now. Please try again shortly.' },
   extraction_failed: { status: 422, message: 'The document could not be read.' },
   database_setup_failed: { status: 500, message: 'The database could not be prepared.' },
   migration_failed: { status: 500, message: 'A database migration failed.' },
   internal: { status: 500, message: 'Internal error.' },
+  password_rejected: { status: 400, message: 'This password cannot be used. Please choose another.' },
+  ciphertext_invalid: { status: 500, message: 'Internal error.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof errorCatalogue;
@@ -35,19 +48,22 @@ export class KluisError extends Error {
   readonly status: number;
   readonly publicMessage: string;
   readonly retryAfterSeconds?: number;
+  /** A Conditional Access claims challenge from Entra (JSON), for the client's next token request. */
+  readonly claims?: string;
 
-  constructor(id: ErrorId, detail?: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  constructor(id: ErrorId, detail?: string, options?: { cause?: unknown; retryAfterSeconds?: number; claims?: string }) {
     super(detail ?? errorCatalogue[id].message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'KluisError';
     this.id = id;
     this.status = errorCatalogue[id].status;
     this.publicMessage = errorCatalogue[id].message;
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    if (options?.claims !== undefined) this.claims = options.claims;
   }
 }
 
 /** Raise a catalogued error; `detail` is for the log, never for the caller. */
-export function fail(id: ErrorId, detail?: string, options?: { cause?: unknown; retryAfterSeconds?: number }): never {
+export function fail(id: ErrorId, detail?: string, options?: { cause?: unknown; retryAfterSeconds?: number; claims?: string }): never {
   throw new KluisError(id, detail, options);
 }
 

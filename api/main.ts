@@ -27,6 +27,21 @@ import { openLanceDbIndex } from './knowledge/lancedbIndex';
 import type { SearchIndex } from './knowledge/ports';
 import { createPrismaDocumentStore } from './knowledge/prismaDocumentStore';
 import { createLogger } from './logger';
+import { createConversationReader } from './assistant/conversations';
+import { createBreachedPasswordChecker } from './identity/breachedPasswords';
+import { createCredentials, type Credentials } from './identity/credentials';
+import { createEmailProtector } from './identity/emailProtection';
+import { createEntraTokenValidator } from './identity/entraTokens';
+import { deriveKeys, loadOrCreateLocalMasterKey } from './identity/keys';
+import { createLoginThrottle } from './identity/loginThrottle';
+import { createPrismaCredentialStore, createPrismaLoginAttemptLog, createPrismaSecurityEventLog } from './identity/prismaCredentialStore';
+import { createPrismaSessionStore } from './identity/prismaSessionStore';
+import { createSecretBox } from './identity/secretBox';
+import { createSessionService } from './identity/sessions';
+import type { AuthenticateDeps } from './http/authenticate';
+import { authRouter } from './http/routes/auth';
+import { meRouter } from './http/routes/me';
+import { createSmtpMailer } from './mail/smtpMailer';
 import { createPrincipals, type Principals } from './tenancy/principals';
 import { createPrismaWorkspaceDirectory } from './tenancy/prismaWorkspaceDirectory';
 import type { WorkspaceDirectory } from './tenancy/ports';
@@ -43,7 +58,7 @@ export interface Kluis {
   /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
   initialSync?: SyncReport;
   /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
-  modules: { assistant: Assistant; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; syncKnowledge?: () => Promise<SyncReport> };
+  modules: { assistant: Assistant; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; syncKnowledge?: () => Promise<SyncReport> };
   stop(): Promise<void>;
 }
 
@@ -66,6 +81,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     }
   };
 
+  let url = '';
   try {
     let databaseUrl = config.database.url;
     if (!databaseUrl) {
@@ -92,6 +108,52 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     const provider = createProvider(config, logger);
     const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK });
 
+    // Identity: keys derived from the master key, sessions, throttling, credentials login.
+    const masterKey = config.masterKey ?? (config.localMode ? loadOrCreateLocalMasterKey(config.dataDir) : fail('config_invalid', 'MASTER_KEY is required outside local mode'));
+    const keys = deriveKeys(masterKey);
+    const sessions = createSessionService(createPrismaSessionStore(db), { signingKey: keys.sessionSigning, idleMinutes: config.sessions.idleMinutes, absoluteHours: config.sessions.absoluteHours });
+    const attempts = createPrismaLoginAttemptLog(db);
+    const securityEvents = createPrismaSecurityEventLog(db);
+    const mailer = config.mail.smtpUrl && config.mail.from ? createSmtpMailer({ url: config.mail.smtpUrl, from: config.mail.from }) : undefined;
+    if (mailer) cleanups.push(() => mailer.close());
+    const publicUrl = () => config.http.publicUrl ?? url;
+    const credentials = createCredentials({
+      store: createPrismaCredentialStore(db),
+      sessions,
+      throttle: createLoginThrottle(db, { freeAttemptsPerAccount: config.credentials.freeAttemptsPerAccount, freeAttemptsPerIp: config.credentials.freeAttemptsPerIp, maxWaitSeconds: config.credentials.maxWaitSeconds }),
+      attempts,
+      audit,
+      email: createEmailProtector({ encryptionKey: keys.emailEncryption, indexKey: keys.emailIndex }),
+      breached: createBreachedPasswordChecker({
+        baseUrl: config.credentials.hibpBaseUrl,
+        timeoutMs: config.credentials.hibpTimeoutMs,
+        onOutage: (reason) => logger.error({ control: 'breached-password-check', reason }, 'control failure: breached-password service unreachable, local list used'),
+      }),
+      mailer,
+      totpSecrets: createSecretBox(keys.secretEncryption, 'totp-secret'),
+      tokenIndexKey: keys.tokenIndex,
+      bcryptCost: config.credentials.bcryptCost,
+      resetUrl: (token) => `${publicUrl()}/reset-password#token=${encodeURIComponent(token)}`,
+      onBackgroundError: (error) => logger.error({ err: error }, 'credentials background task failed'),
+    });
+    cleanups.push(() => credentials.settled());
+    const purgeAttempts = async () => {
+      const purged = await attempts.purgeOlderThan(new Date(Date.now() - config.credentials.attemptRetentionDays * 86_400_000));
+      if (purged) logger.info({ purged }, 'old login attempts purged');
+    };
+    await purgeAttempts();
+    const purgeTimer = setInterval(() => void purgeAttempts().catch((error) => logger.error({ err: error }, 'login attempt purge failed')), 6 * 3_600_000);
+    purgeTimer.unref();
+    cleanups.push(() => clearInterval(purgeTimer));
+    const authenticate: AuthenticateDeps = {
+      principals,
+      sessions,
+      cookieName: config.sessions.cookieSecure ? '__Host-kluis_session' : 'kluis_session',
+      bearer: config.entra.clientId
+        ? createEntraTokenValidator({ clientId: config.entra.clientId, audiences: [config.entra.clientId, config.entra.apiUri!], requiredScope: 'access_as_user', isTenantAllowed: (tid) => principals.isOnboarded(tid), authorityHost: config.entra.authorityHost })
+        : undefined,
+    };
+
     if (config.localMode) await directory.onboard(config.localTenantId, 'Local workspace (Agents Playground)');
     for (const tenant of config.onboardTenants) await directory.onboard(tenant.tenantId, tenant.name);
 
@@ -116,10 +178,13 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
 
     const adapter = createBotAdapter(config.bot);
     const bot = createTeamsBot({ adapter, botAppId: config.bot.appId, assistant, logger });
-    const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, authMethod: config.bot.appId ? 'bot-framework' : 'local-playground' });
+    const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, authMethod: config.bot.appId ? 'bot-framework' : 'local-playground' });
     const app = createHttpApp({
       logger,
       messagesHandler,
+      trustProxy: config.trustProxy,
+      authRouter: authRouter({ credentials, authenticate, cookie: { name: authenticate.cookieName, secure: config.sessions.cookieSecure }, directory }),
+      apiRouter: meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }),
       readiness: [
         { name: 'database', check: async () => void (await db.$queryRawUnsafe('SELECT 1')) },
         { name: 'index', check: () => index.ping() },
@@ -136,11 +201,11 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       server.closeAllConnections();
     }));
     const address = server.address() as AddressInfo;
-    const url = `http://${address.address}:${address.port}`;
+    url = `http://${address.address}:${address.port}`;
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
     else logger.info({ url }, 'Kluis is listening');
 
-    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, principals, directory, index, db, syncKnowledge }, stop };
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, principals, directory, index, db, credentials, syncKnowledge }, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -74,3 +74,17 @@ export function welcomeCard(): AdaptiveCard {
     ],
   };
 }
+
+/** For a person whose organisation has not connected Kluis: polite, and no details. */
+export function tenantRefusedCard(): AdaptiveCard {
+  return {
+    type: 'AdaptiveCard',
+    $schema: SCHEMA,
+    version: '1.5',
+    body: [
+      literal('Kluis is not available for your organisation', { weight: 'Bolder' }),
+      literal('Your organisation has not connected Kluis yet, so I cannot answer here. Please ask your IT administrator.'),
+      literal('Kluis is nog niet gekoppeld aan jouw organisatie. Vraag het aan je IT-beheerder.', { isSubtle: true }),
+    ],
+  };
+}

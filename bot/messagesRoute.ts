@@ -3,7 +3,9 @@
  * onboarded, resolve the Principal, then run the bot. Rejected input stops before anything is
  * stored or any reply is sent, and gets a catalogued 4xx.
  */
-import type { Activity } from 'botbuilder';
+import { CardFactory, type Activity } from 'botbuilder';
+import type { SecurityEventLog } from '../api/identity/ports';
+import { tenantRefusedCard } from './cards';
 import type { Application, TurnState } from '@microsoft/teams-ai';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
@@ -16,6 +18,7 @@ import { sendError } from '../api/http/errors';
 import { decodeProtectedHeader } from 'jose';
 
 export interface MessagesRouteDeps {
+  securityEvents: SecurityEventLog;
   adapter: KluisBotAdapter;
   bot: Application<TurnState>;
   principals: Principals;
@@ -31,7 +34,12 @@ export function createMessagesHandler(deps: MessagesRouteDeps) {
       if (deps.authMethod === 'bot-framework') prescreenBotToken(authHeader);
       const invokeResponse = await deps.adapter.handle(authHeader, activity as unknown as Activity, async (context) => {
         // Only after authentication: an unauthenticated caller learns nothing about which tenants exist.
-        if (!(await deps.principals.isOnboarded(activity.tenantId))) fail('tenant_not_onboarded', `Activity from tenant ${activity.tenantId}`);
+        if (!(await deps.principals.isOnboarded(activity.tenantId))) {
+          await deps.securityEvents.record({ tenantId: activity.tenantId, kind: 'bot.tenant_refused', outcome: 'refused', detail: { activityType: activity.type, channelId: activity.channelId } });
+          // A person who typed something gets a polite answer; the HTTP status still says why.
+          if (activity.type === 'message') await context.sendActivity({ attachments: [CardFactory.adaptiveCard(tenantRefusedCard())] });
+          fail('tenant_not_onboarded', `Activity from tenant ${activity.tenantId}`);
+        }
         if (activity.type === 'message') {
           const oid = activity.from.aadObjectId;
           if (!oid) fail('activity_invalid', 'Message activity without from.aadObjectId');

@@ -71,4 +71,15 @@ export interface ConversationStore {
     message: { role: 'user' | 'assistant'; text: string; authorUserId?: string; citations?: Citation[]; provider?: string; model?: string },
   ): Promise<{ id: string }>;
   recentMessages(workspaceId: string, conversationId: string, limit: number): Promise<StoredMessage[]>;
+  listForUser(workspaceId: string, userId: string, limit: number): Promise<ConversationSummary[]>;
+  /** The conversation with its messages, or undefined when it is not in this workspace. */
+  find(workspaceId: string, conversationId: string): Promise<(ConversationSummary & { messages: Array<StoredMessage & { citations?: Citation[] }> }) | undefined>;
+}
+
+export interface ConversationSummary {
+  id: string;
+  userId?: string;
+  channel: string;
+  createdAt: Date;
+  updatedAt: Date;
 }

@@ -1,7 +1,7 @@
 /** ConversationStore on MySQL through Prisma. */
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/client';
-import type { ConversationStore } from './ports';
+import type { Citation, ConversationStore } from './ports';
 
 export function createPrismaConversationStore(db: Database): ConversationStore {
   return {
@@ -38,6 +38,16 @@ export function createPrismaConversationStore(db: Database): ConversationStore {
         select: { role: true, text: true, createdAt: true },
       });
       return rows.reverse();
+    },
+    async listForUser(workspaceId, userId, limit) {
+      const rows = await db.conversation.findMany({ where: { workspaceId, userId }, orderBy: { updatedAt: 'desc' }, take: limit, select: { id: true, userId: true, channel: true, createdAt: true, updatedAt: true } });
+      return rows.map((r) => ({ ...r, userId: r.userId ?? undefined }));
+    },
+    async find(workspaceId, conversationId) {
+      const row = await db.conversation.findFirst({ where: { workspaceId, id: conversationId }, select: { id: true, userId: true, channel: true, createdAt: true, updatedAt: true } });
+      if (!row) return undefined;
+      const messages = await db.message.findMany({ where: { workspaceId, conversationId }, orderBy: { createdAt: 'asc' }, select: { role: true, text: true, createdAt: true, citations: true } });
+      return { ...row, userId: row.userId ?? undefined, messages: messages.map((m) => ({ role: m.role, text: m.text, createdAt: m.createdAt, citations: Array.isArray(m.citations) ? (m.citations as unknown as Citation[]) : undefined })) };
     },
   };
 }

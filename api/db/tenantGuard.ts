@@ -5,7 +5,9 @@
  * the forgetting impossible at run time: every read, update and delete on a tenant-owned model
  * needs `where.workspaceId` (or a compound unique key that contains it), and every create needs
  * `workspaceId` in each row. Anything else throws `tenant_scope_missing` before SQL is sent.
- * Raw SQL ($queryRaw) is outside the guard by design and reserved for migrations and health checks.
+ * Raw SQL ($queryRaw) is outside the guard by design and reserved for migrations, health checks and
+ * the few lookups that must find a row before its workspace is known, by a globally unique secret
+ * (a login's email blind index, an invitation or reset token hash); each then re-reads through the guard.
  */
 import { fail } from '../errors';
 import type { PrismaClient } from './generated/client';

@@ -1,5 +1,5 @@
 /** The express application: security headers, body limits, health, the bot endpoint, errors. */
-import express, { type RequestHandler } from 'express';
+import express, { type RequestHandler, type Router } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { errorHandler, sendError } from './errors';
@@ -7,10 +7,25 @@ import { healthRouter, type ReadinessCheck } from './health';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-export function createHttpApp(deps: { logger: Logger; readiness: ReadinessCheck[]; messagesHandler: RequestHandler }) {
+/** Auth and API bodies are small; only bot activities may be large. */
+export const MAX_API_BODY_BYTES = 64 * 1024;
+
+export interface HttpAppDeps {
+  logger: Logger;
+  readiness: ReadinessCheck[];
+  messagesHandler: RequestHandler;
+  trustProxy: boolean | number | string;
+  /** Routers mounted under /api/auth and /api. */
+  authRouter?: Router;
+  apiRouter?: Router;
+}
+
+export function createHttpApp(deps: HttpAppDeps) {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // Behind a load balancer the client IP (login throttling, attempt logs) is in X-Forwarded-For;
+  // trusting it is a deployment decision (TRUST_PROXY), never a default.
+  app.set('trust proxy', deps.trustProxy);
   app.use(helmet());
   app.use(healthRouter(deps.readiness));
 
@@ -23,6 +38,10 @@ export function createHttpApp(deps: { logger: Logger; readiness: ReadinessCheck[
     res.setHeader('Allow', 'POST');
     sendError(res, 'method_not_allowed');
   });
+  const jsonForWrites: RequestHandler = (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : requireJson(req, res, next));
+  const apiJson = express.json({ limit: MAX_API_BODY_BYTES, strict: true });
+  if (deps.authRouter) app.use('/api/auth', jsonForWrites, apiJson, deps.authRouter);
+  if (deps.apiRouter) app.use('/api', jsonForWrites, apiJson, deps.apiRouter);
   app.use((_req, res) => sendError(res, 'not_found'));
   app.use(errorHandler(deps.logger));
   return app;

@@ -3,9 +3,12 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { errorCatalogue, isKluisError, type ErrorId } from '../errors';
 
-export function sendError(res: Response, id: ErrorId, retryAfterSeconds?: number): void {
+export function sendError(res: Response, id: ErrorId, retryAfterSeconds?: number, claims?: string): void {
   const entry = errorCatalogue[id];
   if (retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(retryAfterSeconds));
+  // A Conditional Access challenge goes back to the client as Entra documents it ("Claims
+  // challenges, claims requests and client capabilities"), so it can re-run sign-in with the claims.
+  if (claims) res.setHeader('WWW-Authenticate', `Bearer error="insufficient_claims", claims="${Buffer.from(claims).toString('base64')}"`);
   res.status(entry.status).json({ error: { id, message: entry.message } });
 }
 
@@ -21,7 +24,7 @@ export function errorHandler(logger: Logger) {
     if (type === 'entity.parse.failed' || type === 'encoding.unsupported' || type === 'charset.unsupported') return sendError(res, 'request_malformed');
     if (isKluisError(error)) {
       if (error.status >= 500) logger.error({ errorId: error.id, detail: error.message }, 'request failed');
-      return sendError(res, error.id, error.retryAfterSeconds);
+      return sendError(res, error.id, error.retryAfterSeconds, error.claims);
     }
     logger.error({ err: error }, 'request failed');
     sendError(res, 'internal');

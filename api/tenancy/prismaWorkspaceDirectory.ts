@@ -4,25 +4,32 @@ import type { Database } from '../db/client';
 import type { Member, WorkspaceDirectory } from './ports';
 
 const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === 'P2002';
+const WORKSPACE_FIELDS = { id: true, name: true, tenantId: true, credentialsLogin: true } as const;
 
 export function createPrismaWorkspaceDirectory(db: Database): WorkspaceDirectory {
+  async function member(workspaceId: string, userId: string): Promise<Member | undefined> {
+    const row = await db.membership.findFirst({ where: { workspaceId, userId }, select: { role: true, roleOverride: true, user: { select: { disabledAt: true } } } });
+    return row ? { userId, role: row.roleOverride ?? row.role, disabled: row.user.disabledAt !== null } : undefined;
+  }
+
   async function findMember(workspaceId: string, entraObjectId: string): Promise<Member | undefined> {
-    const user = await db.user.findUnique({ where: { workspaceId_entraObjectId: { workspaceId, entraObjectId } }, select: { id: true, memberships: { where: { workspaceId }, select: { role: true } } } });
-    const role = user?.memberships[0]?.role;
-    return user && role ? { userId: user.id, role } : undefined;
+    const user = await db.user.findFirst({ where: { workspaceId, entraObjectId }, select: { id: true } });
+    return user ? member(workspaceId, user.id) : undefined;
   }
 
   return {
     async findByTenant(tenantId) {
-      const row = await db.workspace.findUnique({ where: { tenantId }, select: { id: true, name: true, tenantId: true } });
-      return row ?? undefined;
+      return (await db.workspace.findUnique({ where: { tenantId }, select: WORKSPACE_FIELDS })) ?? undefined;
+    },
+    async findById(workspaceId) {
+      return (await db.workspace.findUnique({ where: { id: workspaceId }, select: WORKSPACE_FIELDS })) ?? undefined;
     },
     async onboard(tenantId, name) {
       try {
-        return await db.workspace.create({ data: { id: randomUUID(), tenantId, name }, select: { id: true, name: true, tenantId: true } });
+        return await db.workspace.create({ data: { id: randomUUID(), tenantId, name }, select: WORKSPACE_FIELDS });
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
-        return db.workspace.findUniqueOrThrow({ where: { tenantId }, select: { id: true, name: true, tenantId: true } });
+        return db.workspace.findUniqueOrThrow({ where: { tenantId }, select: WORKSPACE_FIELDS });
       }
     },
     async ensureMember(workspaceId, entraObjectId, displayName) {
@@ -35,15 +42,22 @@ export function createPrismaWorkspaceDirectory(db: Database): WorkspaceDirectory
           await tx.user.create({ data: { id: userId, workspaceId, entraObjectId, displayName: displayName?.slice(0, 200) ?? null } });
           const role = members === 0 ? 'admin' : 'user';
           await tx.membership.create({ data: { id: randomUUID(), workspaceId, userId, role } });
-          return { userId, role } as Member;
+          return { userId, role, disabled: false } as Member;
         });
       } catch (error) {
         // Two first messages at once: the other one created the user.
         if (!isUniqueViolation(error)) throw error;
-        const member = await findMember(workspaceId, entraObjectId);
-        if (!member) throw error;
-        return member;
+        const found = await findMember(workspaceId, entraObjectId);
+        if (!found) throw error;
+        return found;
       }
+    },
+    member,
+    async recordTokenRole(workspaceId, userId, role) {
+      const row = await db.membership.findFirst({ where: { workspaceId, userId }, select: { role: true } });
+      if (!row || row.role === role) return undefined;
+      await db.membership.updateMany({ where: { workspaceId, userId }, data: { role } });
+      return row.role;
     },
   };
 }

@@ -3,7 +3,7 @@
  * JWT on every activity, and Kluis refuses anything else before it reads the tenant or stores
  * anything.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { loadConfig } from '../../api/config';
 import { isKluisError } from '../../api/errors';
 import { startKluis } from '../../api/main';
@@ -39,6 +39,7 @@ beforeAll(async () => {
     BOT_PASSWORD: 'not-a-real-secret',
     BOT_TENANT_ID: randomUUID(),
     ONBOARD_TENANTS: `${tenantId}=Contoso`,
+    MASTER_KEY: randomBytes(32).toString('hex'),
   });
 }, 60000);
 

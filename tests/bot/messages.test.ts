@@ -157,15 +157,27 @@ describe('bad input at /api/messages', () => {
     expect(connector.replies).toHaveLength(0);
   });
 
-  it('refuses a message from a tenant that is not onboarded (cross-tenant), storing nothing', async () => {
+  it('refuses a message from a tenant that is not onboarded (cross-tenant) with a polite card, storing no conversation', async () => {
     const stranger = randomUUID();
     const before = await storedCounts();
     const response = await post(activity({ conversation: { id: 'c-x', tenantId: stranger }, channelData: { tenant: { id: stranger } } }));
     expect(response.status).toBe(403);
     expect(response.body?.error).toEqual({ id: 'tenant_not_onboarded', message: 'This organisation is not connected to Kluis.' });
     expect(await storedCounts()).toEqual(before);
-    expect(connector.replies).toHaveLength(0);
     expect(await db.workspace.findUnique({ where: { tenantId: stranger } })).toBeNull();
+    // The person sees why; the answer holds no details of Kluis or other tenants.
+    expect(connector.messages()).toHaveLength(1);
+    expect(cardText(connector.messages()[0]!.activity.attachments![0]!.content)).toMatch(/Kluis is not available for your organisation/);
+    // The refusal is on record as a security event (there is no workspace to audit it in).
+    const events = await db.securityEvent.findMany({ where: { tenantId: stranger } });
+    expect(events.map((e) => [e.kind, e.outcome])).toEqual([['bot.tenant_refused', 'refused']]);
+  });
+
+  it('refuses a conversationUpdate from a tenant that is not onboarded without replying', async () => {
+    const stranger = randomUUID();
+    const response = await post(activity({ type: 'conversationUpdate', text: undefined, membersAdded: [{ id: 'bot-id' }], conversation: { id: 'c-y', tenantId: stranger }, channelData: { tenant: { id: stranger } } }));
+    expect(response.status).toBe(403);
+    expect(connector.replies).toHaveLength(0);
   });
 
   it('answers GET with 405 and unknown paths with 404', async () => {

@@ -1,0 +1,23 @@
+/** Reading one's own conversations; every read goes through the policy (404 across workspaces and users). */
+import type { AuditLog } from '../audit/ports';
+import { fail } from '../errors';
+import { authorize } from '../tenancy/policy';
+import type { Principal } from '../tenancy/principal';
+import type { ConversationStore } from './ports';
+
+export function createConversationReader(deps: { conversations: ConversationStore; audit: AuditLog }) {
+  return {
+    async listMine(principal: Principal) {
+      await authorize(principal, 'conversation.read', { workspaceId: principal.workspaceId, ownerUserId: principal.userId }, deps.audit);
+      return deps.conversations.listForUser(principal.workspaceId, principal.userId, 100);
+    },
+    async get(principal: Principal, conversationId: string) {
+      const conversation = await deps.conversations.find(principal.workspaceId, conversationId);
+      if (!conversation) fail('not_found', 'No such conversation in this workspace');
+      await authorize(principal, 'conversation.read', { workspaceId: principal.workspaceId, ownerUserId: conversation.userId ?? '' }, deps.audit);
+      return conversation;
+    },
+  };
+}
+
+export type ConversationReader = ReturnType<typeof createConversationReader>;

@@ -1,0 +1,268 @@
+/**
+ * Microsoft Graph tokens for a signed-in user, obtained with the On-Behalf-Of flow
+ * ("Microsoft identity platform and OAuth 2.0 On-Behalf-Of flow") through @azure/identity's
+ * OnBehalfOfCredential: Kluis exchanges the user's token for its own API (already validated by
+ * entraTokens.ts) for a Graph token in the user's home tenant, and calls Graph server-side with it.
+ *
+ * Graph tokens stay inside Kluis: the broker hands them only to server-side Graph calls, never to a
+ * client. They are cached in memory per user (tid + oid) and scope set until shortly before they
+ * expire, so a busy user does not cost one Entra round-trip per request.
+ *
+ * Failures become catalogued errors:
+ * - invalid_grant / interaction_required (consent missing, MFA or another Conditional Access policy)
+ *   -> 'consent_required', carrying Entra's `claims` challenge when it sent one, which the client
+ *   passes to its next token request ("Claims challenges, claims requests and client capabilities");
+ * - the user's assertion itself refused (expired in the clock-skew window, bad signature)
+ *   -> 'unauthenticated', so the client simply gets a fresh token;
+ * - 429 and 5xx -> 'identity_provider_unavailable' with Retry-After when Entra gave one;
+ * - invalid_client / unauthorized_client (secret expired or wrong) -> 'config_invalid'.
+ * Neither the user's assertion nor the client secret ever appears in an error detail or a log line.
+ */
+import {
+  OnBehalfOfCredential,
+  type AccessToken,
+  type AuthorityValidationOptions,
+  type MultiTenantTokenCredentialOptions,
+  type OnBehalfOfCredentialOptions,
+  type OnBehalfOfCredentialSecretOptions,
+} from '@azure/identity';
+import { decodeJwt } from 'jose';
+import type { Logger } from 'pino';
+import { fail, isKluisError, KluisError } from '../errors';
+
+export interface OnBehalfOfOptions {
+  /** Kluis API's application (client) id; the OBO confidential client. */
+  clientId: string;
+  clientSecret: string;
+  /** Default https://login.microsoftonline.com. Must be https (MSAL refuses anything else). */
+  authorityHost?: string;
+  /** Graph scopes to request. Default Files.Read.All and Sites.Read.All (delegated). */
+  scopes?: string[];
+  /**
+   * PEM trust anchors for a private authority host (a local test issuer). Unset in production,
+   * where the system's certificate authorities apply.
+   */
+  trustedCaCertificates?: string;
+  /** How long before expiry a cached token is replaced. Default 300 s. */
+  expiryMarginSeconds?: number;
+  logger?: Pick<Logger, 'warn'>;
+}
+
+export interface GraphTokenBroker {
+  graphTokenFor(identity: { tenantId: string; objectId: string }, userAssertion: string): Promise<string>;
+}
+
+export const DEFAULT_GRAPH_SCOPES: readonly string[] = ['https://graph.microsoft.com/Files.Read.All', 'https://graph.microsoft.com/Sites.Read.All'];
+
+const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Bounds memory: one entry per active user and scope set; expired entries go first. */
+const MAX_CACHED_TOKENS = 10_000;
+/** AADSTS codes that mean the user's own token (the assertion) was refused, not the consent. */
+const ASSERTION_REJECTED = new Set(['50013', '50027', '500133']);
+const CONSENT_OR_INTERACTION = new Set(['invalid_grant', 'interaction_required', 'consent_required', 'login_required']);
+const PROVIDER_DOWN = new Set(['temporarily_unavailable', 'server_error', 'network_error', 'endpoints_resolution_error']);
+
+type PipelinePolicy = NonNullable<OnBehalfOfCredentialOptions['additionalPolicies']>[number]['policy'];
+
+interface CachedToken {
+  token: string;
+  refreshAt: number;
+}
+
+export function createGraphTokenBroker(options: OnBehalfOfOptions): GraphTokenBroker {
+  if (!GUID.test(options.clientId)) fail('config_invalid', 'On-Behalf-Of: clientId must be a GUID');
+  const clientSecret = options.clientSecret;
+  if (typeof clientSecret !== 'string' || clientSecret.trim() === '') fail('config_invalid', 'On-Behalf-Of: a client secret is required');
+  const scopes = [...(options.scopes ?? DEFAULT_GRAPH_SCOPES)];
+  if (scopes.length === 0 || scopes.some((s) => s.trim() === '' || /\s/.test(s))) fail('config_invalid', 'On-Behalf-Of: scopes must be non-empty names without spaces');
+  const scopeKey = [...new Set(scopes)].sort().join(' ');
+  const authorityHost = httpsOrigin(options.authorityHost ?? DEFAULT_AUTHORITY_HOST);
+  const marginMs = (options.expiryMarginSeconds ?? 300) * 1000;
+
+  const cache = new Map<string, CachedToken>();
+  const pending = new Map<string, Promise<string>>();
+
+  /** Removes the secrets this broker holds from any text that might reach a log. */
+  function redact(text: string, userAssertion: string): string {
+    let out = text.split(clientSecret).join('[client secret]');
+    if (userAssertion.length > 0) out = out.split(userAssertion).join('[user assertion]');
+    // Any other JWT-looking string (a signature segment alone is enough to replay nothing, but is noise).
+    return out.replace(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, '[jwt]');
+  }
+
+  async function acquire(tenantId: string, userAssertion: string): Promise<AccessToken> {
+    // Each call gets its own pipeline recorder: MSAL's errors carry Entra's body but not the
+    // Retry-After header, which the caller needs to answer 503 honestly.
+    let lastResponse: { status: number; retryAfter?: string } | undefined;
+    const recorder: PipelinePolicy = {
+      name: 'kluisRecordTokenResponse',
+      async sendRequest(request, next) {
+        const response = await next(request);
+        lastResponse = { status: response.status, retryAfter: response.headers.get('retry-after') ?? undefined };
+        return response;
+      },
+    };
+    try {
+      // The assertion is a constructor argument, so one credential serves one exchange. Its MSAL
+      // cache is therefore per call; the broker's own cache below is what spares Entra.
+      const credentialOptions: OnBehalfOfCredentialSecretOptions & MultiTenantTokenCredentialOptions & AuthorityValidationOptions = {
+        // The user's home tenant: a multi-tenant API must redeem the assertion where it was issued.
+        tenantId,
+        clientId: options.clientId,
+        clientSecret,
+        userAssertionToken: userAssertion,
+        // Set explicitly so AZURE_AUTHORITY_HOST in the environment cannot redirect the secret.
+        authorityHost,
+        // Instance discovery asks login.microsoftonline.com whether the authority is an Entra
+        // instance; Kluis configures its authority itself, and a private host must work offline.
+        disableInstanceDiscovery: true,
+        // A user is waiting: fail fast with Retry-After instead of sleeping inside the request.
+        retryOptions: { maxRetries: 0 },
+        additionalPolicies: [{ policy: recorder, position: 'perRetry' }],
+        loggingOptions: { allowLoggingAccountIdentifiers: false, enableUnsafeSupportLogging: false },
+        ...(options.trustedCaCertificates === undefined ? {} : { tlsOptions: { ca: options.trustedCaCertificates } }),
+      };
+      // The constructor's overloads omit AuthorityValidationOptions, although the exported
+      // OnBehalfOfCredentialOptions type includes it and the credential passes it on to MSAL.
+      const credential = new OnBehalfOfCredential(credentialOptions);
+      return await credential.getToken(scopes);
+    } catch (error) {
+      if (isKluisError(error)) throw error;
+      const translated = translate(error, tenantId, lastResponse, (text) => redact(text, userAssertion));
+      options.logger?.warn({ errorId: translated.id, tenantId, detail: translated.message }, 'On-Behalf-Of token request failed');
+      throw translated;
+    }
+  }
+
+  function remember(key: string, token: AccessToken): void {
+    const now = Date.now();
+    const refreshAt = Math.min(token.expiresOnTimestamp - marginMs, token.refreshAfterTimestamp ?? Number.POSITIVE_INFINITY);
+    if (refreshAt <= now) return;
+    if (cache.size >= MAX_CACHED_TOKENS) {
+      for (const [k, v] of cache) if (v.refreshAt <= now) cache.delete(k);
+      const oldest = cache.keys().next();
+      if (cache.size >= MAX_CACHED_TOKENS && !oldest.done) cache.delete(oldest.value);
+    }
+    cache.set(key, { token: token.token, refreshAt });
+  }
+
+  return {
+    async graphTokenFor(identity, userAssertion) {
+      const tenantId = identity.tenantId.toLowerCase();
+      const objectId = identity.objectId.toLowerCase();
+      if (!GUID.test(tenantId) || !GUID.test(objectId)) fail('internal', 'On-Behalf-Of: identity must carry GUID tenantId and objectId');
+      if (typeof userAssertion !== 'string' || userAssertion === '') fail('unauthenticated', 'On-Behalf-Of: no user assertion');
+      // The cache is keyed by the identity, so the identity must be the assertion's own: a caller
+      // mixing up two requests must not hand one user's cached Graph token to another.
+      assertionBelongsTo(userAssertion, tenantId, objectId);
+
+      const key = `${tenantId}:${objectId}:${scopeKey}`;
+      const cached = cache.get(key);
+      if (cached !== undefined && Date.now() < cached.refreshAt) return cached.token;
+      cache.delete(key);
+
+      // Concurrent requests of one user share one exchange.
+      const inFlight = pending.get(key);
+      if (inFlight !== undefined) return inFlight;
+      const exchange = acquire(tenantId, userAssertion)
+        .then((token) => {
+          remember(key, token);
+          return token.token;
+        })
+        .finally(() => pending.delete(key));
+      pending.set(key, exchange);
+      return exchange;
+    },
+  };
+}
+
+function assertionBelongsTo(userAssertion: string, tenantId: string, objectId: string): void {
+  let claims: Record<string, unknown>;
+  try {
+    claims = decodeJwt(userAssertion);
+  } catch {
+    return fail('unauthenticated', 'On-Behalf-Of: the user assertion is not a JWT');
+  }
+  const tid = typeof claims.tid === 'string' ? claims.tid.toLowerCase() : undefined;
+  const oid = typeof claims.oid === 'string' ? claims.oid.toLowerCase() : undefined;
+  if (tid !== tenantId || oid !== objectId) fail('internal', 'On-Behalf-Of: the user assertion belongs to another identity than the one given');
+}
+
+/** Maps what @azure/identity and MSAL throw to the catalogue; see the module comment. */
+function translate(
+  error: unknown,
+  tenantId: string,
+  lastResponse: { status: number; retryAfter?: string } | undefined,
+  redact: (text: string) => string,
+): KluisError {
+  // @azure/identity wraps MSAL's ServerError / InteractionRequiredAuthError as `cause` of an
+  // AuthenticationRequiredError; discovery failures arrive as CredentialUnavailableError.
+  const outer = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
+  const inner = (typeof outer.cause === 'object' && outer.cause !== null ? outer.cause : outer) as Record<string, unknown>;
+  const code = text(inner.errorCode);
+  const subError = text(inner.subError);
+  const errorNo = text(inner.errorNo);
+  const correlationId = text(inner.correlationId);
+  const claims = text(inner.claims);
+  const status = lastResponse?.status ?? (typeof inner.status === 'number' ? inner.status : undefined);
+  const name = text(outer.name);
+
+  const summary = redact(
+    [
+      `On-Behalf-Of for tenant ${tenantId} failed:`,
+      code || name || 'unknown error',
+      subError ? `suberror ${subError}` : '',
+      errorNo ? `AADSTS${errorNo}` : '',
+      status !== undefined ? `HTTP ${status}` : '',
+      correlationId ? `correlation ${correlationId}` : '',
+    ]
+      .filter((part) => part !== '')
+      .join(' '),
+  );
+
+  if (status === 429 || (status !== undefined && status >= 500) || PROVIDER_DOWN.has(code) || name === 'CredentialUnavailableError') {
+    const retryAfterSeconds = parseRetryAfter(lastResponse?.retryAfter);
+    return new KluisError('identity_provider_unavailable', summary, retryAfterSeconds === undefined ? undefined : { retryAfterSeconds });
+  }
+  if (code === 'invalid_grant' && ASSERTION_REJECTED.has(errorNo)) {
+    return new KluisError('unauthenticated', summary);
+  }
+  if (CONSENT_OR_INTERACTION.has(code) || subError === 'consent_required') {
+    return new KluisError('consent_required', summary, claims ? { claims } : undefined);
+  }
+  if (code === 'invalid_client' || code === 'unauthorized_client') {
+    return new KluisError('config_invalid', summary);
+  }
+  return new KluisError('internal', summary);
+}
+
+/** Retry-After as seconds (RFC 9110 section 10.2.3: delay-seconds or an HTTP date), capped at an hour. */
+function parseRetryAfter(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  let seconds: number;
+  if (/^\d+$/.test(trimmed)) seconds = Number(trimmed);
+  else {
+    const at = Date.parse(trimmed);
+    if (Number.isNaN(at)) return undefined;
+    seconds = Math.ceil((at - Date.now()) / 1000);
+  }
+  return Math.min(Math.max(seconds, 1), 3600);
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
+}
+
+function httpsOrigin(host: string): string {
+  let url: URL;
+  try {
+    url = new URL(host);
+  } catch {
+    return fail('config_invalid', 'On-Behalf-Of: authority host is not a URL');
+  }
+  if (url.protocol !== 'https:') fail('config_invalid', 'On-Behalf-Of: authority host must use https');
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') fail('config_invalid', 'On-Behalf-Of: authority host must be an origin without a path');
+  return url.origin;
+}

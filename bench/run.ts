@@ -1,0 +1,97 @@
+/**
+ * `npm run bench [-- --quick] [name ...]`: runs the benchmarks one after the other (never in
+ * parallel, so they do not compete for the CPU) and prints one summary table.
+ *
+ *   npx tsx bench/run.ts                 every benchmark, full sizes (about 10 minutes on 2 cores)
+ *   npx tsx bench/run.ts --quick         smaller sizes, a smoke run of a minute or two
+ *   npx tsx bench/run.ts retrieval       only the benchmarks whose name contains a given word
+ *
+ * Nothing is asserted: each figure is printed next to a baseline measured in the same run and the
+ * ratio between them, because absolute numbers from a shared machine mean little on their own.
+ */
+import { runBotTurn } from './botTurn';
+import { runColdStart } from './coldStart';
+import { runRetrieval } from './retrieval';
+import { formatRatio, formatValue, ratio, table, type BenchContext, type BenchResult, type Figure } from './stats';
+
+const BENCHMARKS: Array<{ name: string; describe: string; run: (context: BenchContext) => Promise<BenchResult> }> = [
+  { name: 'botTurn', describe: 'one Teams message turn over HTTP, against a bare teams-ai echo bot', run: runBotTurn },
+  { name: 'retrieval', describe: 'LanceDB full-text search at 1k and 100k chunks per workspace, and indexing rate', run: runRetrieval },
+  { name: 'coldStart', describe: '`npm start` to ready (fresh and warm) and idle memory, against a bare node HTTP server', run: runColdStart },
+];
+
+function usage(): string {
+  return [
+    'Usage: npx tsx bench/run.ts [--quick] [name ...]',
+    '',
+    ...BENCHMARKS.map((b) => `  ${b.name.padEnd(10)} ${b.describe}`),
+    '',
+    'A name selects every benchmark whose name contains it (case-insensitive).',
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(usage());
+    return 0;
+  }
+  const unknownFlags = args.filter((a) => a.startsWith('-') && a !== '--quick');
+  if (unknownFlags.length) {
+    console.error(`Unknown option ${unknownFlags.join(', ')}\n\n${usage()}`);
+    return 2;
+  }
+  const quick = args.includes('--quick');
+  const filters = args.filter((a) => !a.startsWith('-')).map((a) => a.toLowerCase());
+  const selected = filters.length ? BENCHMARKS.filter((b) => filters.some((f) => b.name.toLowerCase().includes(f))) : BENCHMARKS;
+  if (selected.length === 0) {
+    console.error(`No benchmark matches ${filters.join(', ')}\n\n${usage()}`);
+    return 2;
+  }
+
+  console.log(`Kluis benchmarks (${quick ? 'quick' : 'full'}): ${selected.map((b) => b.name).join(', ')}`);
+  console.log(`node ${process.version}, ${process.platform}/${process.arch}\n`);
+  const figures: Figure[] = [];
+  const notes: string[] = [];
+  const durations: Array<[string, number]> = [];
+  let failed = false;
+  for (const benchmark of selected) {
+    console.log(`> ${benchmark.name}: ${benchmark.describe}`);
+    const started = performance.now();
+    try {
+      const result = await benchmark.run({ quick, log: (line) => console.log(line) });
+      figures.push(...result.figures);
+      notes.push(...result.notes);
+    } catch (error) {
+      // One broken benchmark should not hide the figures of the others.
+      failed = true;
+      console.error(`  ${benchmark.name} failed: ${(error as Error).stack ?? String(error)}`);
+      // The whole error is printed above; the summary keeps only its first line.
+      notes.push(`${benchmark.name}: FAILED (${String((error as Error).message ?? error).split('\n')[0]!.slice(0, 300)})`);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    durations.push([benchmark.name, seconds]);
+    console.log(`  (${benchmark.name} took ${seconds.toFixed(1)} s)\n`);
+  }
+
+  console.log(`Summary (${quick ? 'quick' : 'full'} run)\n`);
+  console.log(
+    table(
+      ['Benchmark', 'Metric', 'Value', 'Baseline', 'Baseline value', 'Ratio', 'Note'],
+      figures.map((f) => [f.benchmark, f.metric, formatValue(f.value, f.unit), f.baseline?.label ?? '-', f.baseline ? formatValue(f.baseline.value, f.unit) : '-', formatRatio(ratio(f)), f.note ?? '']),
+    ),
+  );
+  console.log(`\nTime taken: ${durations.map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}; total ${durations.reduce((a, [, s]) => a + s, 0).toFixed(1)} s`);
+  if (notes.length) console.log(`\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}`);
+  return failed ? 1 : 0;
+}
+
+// Explicit exit: database pools and native index handles may keep the event loop alive after
+// every benchmark has stopped what it started.
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
