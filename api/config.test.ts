@@ -26,7 +26,8 @@ describe('loadConfig', () => {
     const c = load({ ...BOT, HOST: '0.0.0.0', PORT: '8080', DATABASE_URL: 'mysql://u:p@db:3306/kluis', OPENAI_API_KEY: 'sk-x', ONBOARD_TENANTS: 'AAAAAAAA-2222-3333-4444-555555555555=Contoso BV, bbbbbbbb-2222-3333-4444-555555555555=Fabrikam' });
     expect(c.localMode).toBe(false);
     expect(c.http.port).toBe(8080);
-    expect(c.bot).toEqual({ appId: BOT.BOT_ID, appPassword: 'secret', appType: 'SingleTenant', tenantId: BOT.BOT_TENANT_ID });
+    expect(c.bot).toMatchObject({ appId: BOT.BOT_ID, appPassword: 'secret', appType: 'SingleTenant', tenantId: BOT.BOT_TENANT_ID });
+    expect(c.bot.serviceUrlHosts).toContain('smba.trafficmanager.net');
     expect(c.assistant.provider).toBe('openai');
     expect(c.onboardTenants).toEqual([
       { tenantId: 'aaaaaaaa-2222-3333-4444-555555555555', name: 'Contoso BV' },

@@ -44,6 +44,11 @@ const environmentSchema = z
     BOT_PASSWORD: z.string().min(1, 'expected the bot client secret').optional(),
     BOT_TYPE: z.enum(['SingleTenant', 'MultiTenant', 'UserAssignedMSI'], { message: 'expected SingleTenant, MultiTenant or UserAssignedMSI' }).default('SingleTenant'),
     BOT_TENANT_ID: guid.optional(),
+    BOT_OPENID_METADATA_URL: httpUrl.optional(),
+    BOT_SERVICE_URL_HOSTS: z
+      .string()
+      .regex(/^\s*(\*\.)?[a-z0-9.-]+(:\d+)?(\s*,\s*(\*\.)?[a-z0-9.-]+(:\d+)?)*\s*$/i, 'expected host names separated by commas, e.g. smba.trafficmanager.net,*.botframework.com')
+      .default('smba.trafficmanager.net,*.botframework.com,smba.infra.gcc.teams.microsoft.com,smba.infra.gov.teams.microsoft.us,smba.infra.dod.teams.microsoft.us'),
 
     DATA_DIR: z.string().min(1).default('.data'),
     DATABASE_URL: mysqlUrl.optional(),
@@ -126,7 +131,7 @@ export interface Config {
   localMode: boolean;
   http: { host: string; port: number; publicUrl?: string };
   logLevel: Environment['LOG_LEVEL'];
-  bot: { appId?: string; appPassword?: string; appType: Environment['BOT_TYPE']; tenantId?: string };
+  bot: { appId?: string; appPassword?: string; appType: Environment['BOT_TYPE']; tenantId?: string; openIdMetadataUrl?: string; serviceUrlHosts: string[] };
   dataDir: string;
   database: { url?: string; poolSize: number };
   knowledge: { dir?: string; tenantId?: string; watch: boolean; maxFileBytes: number; indexDir: string; topK: number; minCoverage: number };
@@ -193,7 +198,14 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     // Local mode never listens beyond this machine, whatever HOST says.
     http: { host: e.LOCAL_MODE ? '127.0.0.1' : e.HOST, port: e.PORT, publicUrl: e.PUBLIC_URL },
     logLevel: e.LOG_LEVEL,
-    bot: { appId: e.BOT_ID, appPassword: e.BOT_PASSWORD, appType: e.BOT_TYPE, tenantId: e.BOT_TENANT_ID },
+    bot: {
+      appId: e.BOT_ID,
+      appPassword: e.BOT_PASSWORD,
+      appType: e.BOT_TYPE,
+      tenantId: e.BOT_TENANT_ID,
+      openIdMetadataUrl: e.BOT_OPENID_METADATA_URL,
+      serviceUrlHosts: e.BOT_SERVICE_URL_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
+    },
     dataDir,
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
     knowledge: {

@@ -178,7 +178,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
 
     const adapter = createBotAdapter(config.bot);
     const bot = createTeamsBot({ adapter, botAppId: config.bot.appId, assistant, logger });
-    const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, authMethod: config.bot.appId ? 'bot-framework' : 'local-playground' });
+    const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, serviceUrlHosts: config.localMode ? undefined : config.bot.serviceUrlHosts, authMethod: config.bot.appId ? 'bot-framework' : 'local-playground' });
     const app = createHttpApp({
       logger,
       messagesHandler,

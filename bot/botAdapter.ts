@@ -4,7 +4,8 @@
  * one, botbuilder silently turns inbound auth OFF, which is why Kluis only allows that in explicit
  * local mode on 127.0.0.1 (api/config.ts, api/main.ts).
  */
-import type { Activity, InvokeResponse, TurnContext } from 'botbuilder';
+import { CallerIdConstants, type Activity, type InvokeResponse, type TurnContext } from 'botbuilder';
+import { AuthenticationConstants } from 'botframework-connector';
 import { TeamsAdapter } from '@microsoft/teams-ai';
 import type { Config } from '../api/config';
 
@@ -21,5 +22,35 @@ export function createBotAdapter(bot: Config['bot']): KluisBotAdapter {
     MicrosoftAppPassword: bot.appPassword ?? '',
     MicrosoftAppType: bot.appId ? bot.appType : 'MultiTenant',
     MicrosoftAppTenantId: bot.tenantId ?? '',
+    // Sovereign clouds (and tests with a local issuer) publish the channel's signing keys elsewhere.
+    // Setting one parameterized value makes botbuilder expect all of them, hence the public defaults.
+    ...(bot.openIdMetadataUrl
+      ? {
+          ToBotFromChannelOpenIdMetadataUrl: bot.openIdMetadataUrl,
+          ToBotFromChannelTokenIssuer: AuthenticationConstants.ToBotFromChannelTokenIssuer,
+          ToChannelFromBotLoginUrl: AuthenticationConstants.ToChannelFromBotLoginUrl,
+          ToChannelFromBotOAuthScope: AuthenticationConstants.ToChannelFromBotOAuthScope,
+          OAuthUrl: AuthenticationConstants.OAuthUrl,
+          ToBotFromEmulatorOpenIdMetadataUrl: AuthenticationConstants.ToBotFromEmulatorOpenIdMetadataUrl,
+          CallerId: CallerIdConstants.PublicAzureChannel,
+          ValidateAuthority: true,
+        }
+      : {}),
   });
+}
+
+/**
+ * Replies go to the activity's serviceUrl. botbuilder checks that it equals the `serviceurl` claim
+ * of the channel's signed token; Kluis also keeps it to the channel's own hosts, so even a
+ * mis-issued token cannot make the bot post (with its credentials) to another host.
+ */
+export function isAllowedServiceUrl(serviceUrl: string, hosts: readonly string[]): boolean {
+  let url: URL;
+  try {
+    url = new URL(serviceUrl);
+  } catch {
+    return false;
+  }
+  const host = url.port ? `${url.hostname}:${url.port}` : url.hostname;
+  return hosts.some((allowed) => (allowed.startsWith('*.') ? url.hostname.endsWith(allowed.slice(1)) && url.hostname.length > allowed.length - 1 : allowed === host || allowed === url.hostname));
 }

@@ -12,13 +12,15 @@ import type { Logger } from 'pino';
 import { fail, isKluisError } from '../api/errors';
 import type { Principals } from '../api/tenancy/principals';
 import { parseActivity } from './activity';
-import type { KluisBotAdapter } from './botAdapter';
+import { isAllowedServiceUrl, type KluisBotAdapter } from './botAdapter';
 import { setTurnPrincipal } from './teamsBot';
 import { sendError } from '../api/http/errors';
 import { decodeProtectedHeader } from 'jose';
 
 export interface MessagesRouteDeps {
   securityEvents: SecurityEventLog;
+  /** Hosts replies may go to; undefined in local mode (the Agents Playground on localhost). */
+  serviceUrlHosts?: readonly string[];
   adapter: KluisBotAdapter;
   bot: Application<TurnState>;
   principals: Principals;
@@ -33,6 +35,10 @@ export function createMessagesHandler(deps: MessagesRouteDeps) {
       const authHeader = typeof req.headers.authorization === 'string' ? req.headers.authorization : '';
       if (deps.authMethod === 'bot-framework') prescreenBotToken(authHeader);
       const invokeResponse = await deps.adapter.handle(authHeader, activity as unknown as Activity, async (context) => {
+        if (deps.serviceUrlHosts && !isAllowedServiceUrl(activity.serviceUrl, deps.serviceUrlHosts)) {
+          await deps.securityEvents.record({ tenantId: activity.tenantId, kind: 'bot.service_url_refused', outcome: 'refused', detail: { host: safeHost(activity.serviceUrl) } });
+          fail('service_url_not_allowed', 'serviceUrl host not on the allow list');
+        }
         // Only after authentication: an unauthenticated caller learns nothing about which tenants exist.
         if (!(await deps.principals.isOnboarded(activity.tenantId))) {
           await deps.securityEvents.record({ tenantId: activity.tenantId, kind: 'bot.tenant_refused', outcome: 'refused', detail: { activityType: activity.type, channelId: activity.channelId } });
@@ -50,7 +56,16 @@ export function createMessagesHandler(deps: MessagesRouteDeps) {
       if (invokeResponse) res.status(invokeResponse.status).json(invokeResponse.body ?? {});
       else res.status(200).end();
     } catch (error) {
-      if ((error as { name?: string }).name === 'AuthenticationError' || (error as { statusCode?: number }).statusCode === 401) {
+      const status = (error as { statusCode?: number }).statusCode;
+      if ((error as { name?: string }).name === 'AuthenticationError' && status !== undefined && status >= 500) {
+        // botbuilder could not load the channel's OpenID configuration or keys.
+        deps.logger.error({ reason: (error as Error).message }, 'bot activity not checked: channel signing keys unavailable');
+        sendError(res, 'identity_provider_unavailable');
+        return;
+      }
+      // botbuilder lets jsonwebtoken's own errors through for a bad signature or time claims.
+      const jwtFailure = ['JsonWebTokenError', 'TokenExpiredError', 'NotBeforeError'].includes((error as { name?: string }).name ?? '');
+      if ((error as { name?: string }).name === 'AuthenticationError' || status === 401 || jwtFailure) {
         deps.logger.warn({ reason: (error as Error).message }, 'bot activity refused: authentication failed');
         sendError(res, 'unauthenticated');
         return;
@@ -88,4 +103,12 @@ export function prescreenBotToken(authHeader: string): void {
     fail('unauthenticated', 'Unreadable JWT header');
   }
   if (alg !== 'RS256') fail('unauthenticated', `JWT alg ${String(alg)} is not accepted`);
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host.slice(0, 255);
+  } catch {
+    return 'unparseable';
+  }
 }

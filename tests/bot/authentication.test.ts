@@ -9,6 +9,7 @@ import { isKluisError } from '../../api/errors';
 import { startKluis } from '../../api/main';
 import { openTestDatabase } from '../support/database';
 import { startTestKluis } from '../support/kluis';
+import { startFakeBotFrameworkIssuer } from '../fakes/botFrameworkIssuer';
 
 const tenantId = randomUUID();
 const db = openTestDatabase();
@@ -92,3 +93,76 @@ describe('start-up without authentication', () => {
     expect(isKluisError(error, 'config_invalid')).toBe(true);
   });
 });
+
+describe('signed channel tokens (Bot Framework issuer served locally)', () => {
+  let issuer: Awaited<ReturnType<typeof startFakeBotFrameworkIssuer>>;
+  let signedKluis: Awaited<ReturnType<typeof startTestKluis>>;
+  const botId = randomUUID();
+  const serviceUrl = 'http://127.0.0.1:9/teams/';
+
+  beforeAll(async () => {
+    issuer = await startFakeBotFrameworkIssuer();
+    signedKluis = await startTestKluis({
+      LOCAL_MODE: 'false',
+      HOST: '127.0.0.1',
+      BOT_ID: botId,
+      BOT_PASSWORD: 'not-a-real-secret',
+      BOT_TENANT_ID: randomUUID(),
+      BOT_OPENID_METADATA_URL: issuer.metadataUrl,
+      BOT_SERVICE_URL_HOSTS: '127.0.0.1:9',
+      ONBOARD_TENANTS: `${tenantId}=Contoso`,
+      MASTER_KEY: randomBytes(32).toString('hex'),
+    });
+  }, 60000);
+
+  afterAll(async () => {
+    await signedKluis?.stop();
+    await issuer?.close();
+  });
+
+  // A typing activity needs no reply, so these tests never call out to a connector.
+  const typing = (overrides: Record<string, unknown> = {}) => ({ ...activity(), type: 'typing', text: undefined, serviceUrl, ...overrides });
+  const postSigned = (body: unknown, token: string) =>
+    fetch(`${signedKluis.url}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+
+  it('accepts an activity signed by the channel for this bot', async () => {
+    const response = await postSigned(typing(), await issuer.channelToken({ aud: botId, serviceurl: serviceUrl }));
+    expect(response.status).toBe(200);
+  });
+
+  it('rejects a token whose serviceurl claim differs from the activity (reply redirection)', async () => {
+    const token = await issuer.channelToken({ aud: botId, serviceurl: 'https://smba.trafficmanager.net/emea/' });
+    expect((await postSigned(typing(), token)).status).toBe(401);
+  });
+
+  it('rejects a token for another bot (wrong audience)', async () => {
+    expect((await postSigned(typing(), await issuer.channelToken({ aud: randomUUID(), serviceurl: serviceUrl }))).status).toBe(401);
+  });
+
+  it('rejects a token signed by a key the channel never published (forged signature)', async () => {
+    expect((await postSigned(typing(), await issuer.channelToken({ aud: botId, serviceurl: serviceUrl }, 'stranger'))).status).toBe(401);
+  });
+
+  it('rejects a token from another issuer', async () => {
+    expect((await postSigned(typing(), await issuer.channelToken({ aud: botId, serviceurl: serviceUrl, iss: 'https://evil.example' }))).status).toBe(401);
+  });
+
+  it('rejects an expired token', async () => {
+    expect((await postSigned(typing(), await issuer.channelToken({ aud: botId, serviceurl: serviceUrl, expiresInSeconds: -600 }))).status).toBe(401);
+  });
+
+  it('refuses a correctly signed activity whose serviceUrl is not a channel host (allow list), recording a security event', async () => {
+    const elsewhere = 'http://127.0.0.2:9/teams/';
+    const response = await postSigned(typing({ serviceUrl: elsewhere }), await issuer.channelToken({ aud: botId, serviceurl: elsewhere }));
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as { error: { id: string } }).error.id).toBe('service_url_not_allowed');
+    expect(await db.securityEvent.count({ where: { tenantId, kind: 'bot.service_url_refused' } })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses a correctly signed activity from a tenant that is not onboarded', async () => {
+    const stranger = randomUUID();
+    const response = await postSigned(typing({ channelData: { tenant: { id: stranger } }, conversation: { id: 'x', tenantId: stranger } }), await issuer.channelToken({ aud: botId, serviceurl: serviceUrl }));
+    expect(response.status).toBe(403);
+  });
+});
+
