@@ -147,6 +147,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     cleanups.push(() => clearInterval(purgeTimer));
     const authenticate: AuthenticateDeps = {
       principals,
+      securityEvents,
       sessions,
       cookieName: config.sessions.cookieSecure ? '__Host-kluis_session' : 'kluis_session',
       bearer: config.entra.clientId

@@ -6,7 +6,8 @@
  * Handlers read the Principal from `res.locals.principal` and never see tokens.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { fail } from '../errors';
+import { fail, isKluisError } from '../errors';
+import type { SecurityEventLog } from '../identity/ports';
 import type { SessionService } from '../identity/sessions';
 import type { Principal } from '../tenancy/principal';
 import type { Principals } from '../tenancy/principals';
@@ -17,6 +18,8 @@ export interface BearerValidator {
 
 export interface AuthenticateDeps {
   principals: Principals;
+  /** Refused bearer tokens are recorded here (no workspace is known for them). */
+  securityEvents?: SecurityEventLog;
   sessions: SessionService;
   cookieName: string;
   /** Undefined when no Entra app is configured: bearer tokens are then refused. */
@@ -45,7 +48,13 @@ export async function authenticateRequest(req: Request, deps: AuthenticateDeps):
     const match = /^Bearer (\S+)$/.exec(authorization);
     if (!match) fail('unauthenticated', 'Authorization header is not a Bearer token');
     if (!deps.bearer) fail('unauthenticated', 'Bearer tokens are not accepted: no Entra app configured');
-    const identity = await deps.bearer.validate(match[1]!);
+    let identity;
+    try {
+      identity = await deps.bearer.validate(match[1]!);
+    } catch (error) {
+      if (isKluisError(error, 'unauthenticated')) await deps.securityEvents?.record({ kind: 'api.token_refused', outcome: 'refused', detail: { reason: error.message.slice(0, 200) }, ip: req.ip });
+      throw error;
+    }
     const principal = await deps.principals.resolve({ tenantId: identity.tenantId, entraObjectId: identity.objectId, displayName: identity.name, authMethod: 'entra-token', appRoles: identity.roles });
     return { principal };
   }

@@ -68,10 +68,12 @@ describe('Entra access tokens at the API', () => {
     expect(again.body.roles).toEqual(['viewer']);
   });
 
-  it('rejects a signature-valid token from a tenant that is not onboarded (cross-tenant bypass)', async () => {
+  it('rejects a signature-valid token from a tenant that is not onboarded (cross-tenant bypass), and records it', async () => {
+    const before = await db.securityEvent.count({ where: { kind: 'api.token_refused' } });
     const r = await get('/api/me', await tokenFor(randomUUID(), randomUUID()));
     expect(r.status).toBe(401);
     expect(r.body.error.id).toBe('unauthenticated');
+    expect(await db.securityEvent.count({ where: { kind: 'api.token_refused' } })).toBe(before + 1);
   });
 
   it('rejects a token meant for Microsoft Graph', async () => {
