@@ -1,21 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { isKluisError } from '../errors';
 import { createEmailProtector } from './emailProtection';
+import { errorId } from '../../tests/support/errors';
 
 const encryptionKey = randomBytes(32);
 const indexKey = randomBytes(32);
 const protector = createEmailProtector({ encryptionKey, indexKey });
 const EMAIL = 'an.de.vries@example.nl';
-
-function errorId(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    if (isKluisError(error)) return error.id;
-    throw error;
-  }
-  return undefined;
-}
 
 /** Flips one bit in the decoded bytes of part `index` of a v1 value. */
 function flipBit(ciphertext: string, index: 1 | 2, byte: number): string {

@@ -1,22 +1,12 @@
 import crypto from 'node:crypto';
 import { generateSync } from 'otplib';
-import { isKluisError } from '../errors';
 import { consumeRecoveryCode, generateRecoveryCodes, generateTotpSecret, totpUri, verifyTotp } from './totp';
+import { errorId } from '../../tests/support/errors';
 
 // RFC 6238 Appendix B: the SHA-1 seed is the ASCII string "12345678901234567890".
 const RFC_SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
 const at = (seconds: number) => seconds * 1000;
 const codeFor = (secret: string, step: number) => generateSync({ secret, epoch: step * 30 });
-
-function errorId(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    if (isKluisError(error)) return error.id;
-    throw error;
-  }
-  return undefined;
-}
 
 describe('verifyTotp', () => {
   // The RFC lists 8-digit values; a 6-digit code is the same number modulo 10^6 (RFC 4226 §5.3).

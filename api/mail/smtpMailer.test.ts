@@ -4,10 +4,11 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { isKluisError, type KluisError } from '../errors';
+import { isKluisError } from '../errors';
 import { startFakeSmtp, type FakeSmtp } from '../../tests/fakes/smtpServer';
 import { createSmtpMailer, isLoopbackHost, isSingleAddress, maskAddress, smtpSettings, type SmtpMailer, type SmtpMailerOptions } from './smtpMailer';
 import type { OutgoingMail } from './ports';
+import { kluisRejection, everythingSaidAbout } from '../../tests/support/errors';
 
 const FROM = 'Kluis <noreply@kluis.test>';
 const TOKEN = 'tok_3f9a1c77e2b04d5e';
@@ -20,33 +21,6 @@ function resetMail(overrides: Partial<OutgoingMail> = {}): OutgoingMail {
     html: `<p><a href="https://kluis.test/reset?token=${TOKEN}">Choose a new password</a></p>`,
     ...overrides,
   };
-}
-
-/** Resolves with the rejection so several properties can be checked; fails if the call succeeds. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
-}
-
-async function kluisRejection(promise: Promise<unknown>): Promise<KluisError> {
-  const error = await rejectionOf(promise);
-  if (!isKluisError(error)) throw new Error(`expected a KluisError, got ${String(error)}`);
-  return error;
-}
-
-/** Every string a log line or error report could show, including the cause chain. */
-function everythingSaidAbout(error: unknown): string {
-  const seen: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && depth < 5; depth++) {
-    seen.push(String(current), current instanceof Error ? (current.stack ?? '') : '', JSON.stringify(current));
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return seen.join('\n');
 }
 
 /** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */

@@ -4,10 +4,10 @@
  * at most, and a 200 ms timeout for the hanging reply.
  */
 import OpenAI from 'openai';
-import { isKluisError, type KluisError } from '../../errors';
 import type { ChatRequest, Passage } from '../ports';
 import { startFakeOpenAi, DEFAULT_ANSWER, type FakeOpenAi } from '../../../tests/fakes/openaiServer';
 import { citedPassages, createOpenAiProvider, retryAfterFrom, type OpenAiProviderOptions } from './openaiProvider';
+import { rejectionOf, kluisRejection, everythingSaidAbout } from '../../../tests/support/errors';
 
 const MODEL = 'gpt-4o-mini';
 
@@ -26,33 +26,6 @@ function chatRequest(passageCount = 2): ChatRequest {
     passages,
     language: 'en',
   };
-}
-
-/** Resolves with the rejection so several properties can be checked; fails if the call succeeds. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
-}
-
-async function kluisRejection(promise: Promise<unknown>): Promise<KluisError> {
-  const error = await rejectionOf(promise);
-  if (!isKluisError(error)) throw new Error(`expected a KluisError, got ${String(error)}`);
-  return error;
-}
-
-/** Every string a log line or error report could show, including the cause chain. */
-function everythingSaidAbout(error: unknown): string {
-  const seen: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && depth < 5; depth++) {
-    seen.push(String(current), current instanceof Error ? current.stack ?? '' : '');
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return seen.join('\n');
 }
 
 describe('OpenAI provider', () => {
