@@ -49,6 +49,15 @@ const environmentSchema = z
       .string()
       .regex(/^\s*(\*\.)?[a-z0-9.-]+(:\d+)?(\s*,\s*(\*\.)?[a-z0-9.-]+(:\d+)?)*\s*$/i, 'expected host names separated by commas, e.g. smba.trafficmanager.net,*.botframework.com')
       .default('smba.trafficmanager.net,*.botframework.com,smba.infra.gcc.teams.microsoft.com,smba.infra.gov.teams.microsoft.us,smba.infra.dod.teams.microsoft.us'),
+    BOT_OAUTH_CONNECTION: z
+      .string()
+      .max(128, 'expected at most 128 characters')
+      .regex(/^[^\s\x00-\x1f](?:[^\x00-\x1f]*[^\s\x00-\x1f])?$/, 'expected the OAuth connection setting name of the Azure Bot resource, without surrounding spaces')
+      .optional(),
+    // The bot sends its own app token to this host with every call, so only loopback may be plain http.
+    BOT_OAUTH_URL: httpUrl
+      .refine((u) => u.startsWith('https://') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), 'expected an https URL (plain http only on 127.0.0.1 or localhost)')
+      .optional(),
 
     DATA_DIR: z.string().min(1).default('.data'),
     DATABASE_URL: mysqlUrl.optional(),
@@ -102,6 +111,11 @@ const environmentSchema = z
     if (env.BOT_ID && env.BOT_TYPE !== 'MultiTenant' && !env.BOT_TENANT_ID) {
       ctx.addIssue({ code: 'custom', path: ['BOT_TENANT_ID'], message: `required when BOT_TYPE is ${env.BOT_TYPE} (the bot's home tenant id)` });
     }
+    if (env.BOT_OAUTH_CONNECTION && !env.BOT_ID) {
+      // botbuilder puts the bot's app id in every sign-in request (TokenExchangeState.msAppId), and
+      // the Token Service keeps users' tokens per Azure Bot: there is no sign-in without one.
+      ctx.addIssue({ code: 'custom', path: ['BOT_OAUTH_CONNECTION'], message: 'requires BOT_ID (sign-in runs through the Azure Bot resource, so local mode has none)' });
+    }
     if (!env.BOT_ID && !env.LOCAL_MODE) {
       ctx.addIssue({ code: 'custom', path: ['BOT_ID'], message: 'required unless LOCAL_MODE=true (local mode serves the Agents Playground on 127.0.0.1 only)' });
     }
@@ -131,7 +145,18 @@ export interface Config {
   localMode: boolean;
   http: { host: string; port: number; publicUrl?: string };
   logLevel: Environment['LOG_LEVEL'];
-  bot: { appId?: string; appPassword?: string; appType: Environment['BOT_TYPE']; tenantId?: string; openIdMetadataUrl?: string; serviceUrlHosts: string[] };
+  bot: {
+    appId?: string;
+    appPassword?: string;
+    appType: Environment['BOT_TYPE'];
+    tenantId?: string;
+    openIdMetadataUrl?: string;
+    serviceUrlHosts: string[];
+    /** The Azure Bot resource's OAuth connection for Teams SSO; unset = the bot has no sign-in. */
+    oauthConnection?: string;
+    /** Bot Framework Token Service base URL (botbuilder's OAuthUrl); unset = the public service. */
+    oauthUrl?: string;
+  };
   dataDir: string;
   database: { url?: string; poolSize: number };
   knowledge: { dir?: string; tenantId?: string; watch: boolean; maxFileBytes: number; indexDir: string; topK: number; minCoverage: number };
@@ -205,6 +230,8 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       tenantId: e.BOT_TENANT_ID,
       openIdMetadataUrl: e.BOT_OPENID_METADATA_URL,
       serviceUrlHosts: e.BOT_SERVICE_URL_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
+      oauthConnection: e.BOT_OAUTH_CONNECTION,
+      oauthUrl: e.BOT_OAUTH_URL?.replace(/\/+$/, ''),
     },
     dataDir,
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },

@@ -178,7 +178,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     }
 
     const adapter = createBotAdapter(config.bot);
-    const bot = createTeamsBot({ adapter, botAppId: config.bot.appId, assistant, logger });
+    const bot = createTeamsBot({ adapter, botAppId: config.bot.appId, assistant, logger, signIn: config.bot.oauthConnection ? { connectionName: config.bot.oauthConnection, securityEvents } : undefined });
     const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, serviceUrlHosts: config.localMode ? undefined : config.bot.serviceUrlHosts, authMethod: config.bot.appId ? 'bot-framework' : 'local-playground' });
     const app = createHttpApp({
       logger,

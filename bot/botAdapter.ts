@@ -22,15 +22,19 @@ export function createBotAdapter(bot: Config['bot']): KluisBotAdapter {
     MicrosoftAppPassword: bot.appPassword ?? '',
     MicrosoftAppType: bot.appId ? bot.appType : 'MultiTenant',
     MicrosoftAppTenantId: bot.tenantId ?? '',
-    // Sovereign clouds (and tests with a local issuer) publish the channel's signing keys elsewhere.
-    // Setting one parameterized value makes botbuilder expect all of them, hence the public defaults.
-    ...(bot.openIdMetadataUrl
+    // Sovereign clouds (and tests with local stand-ins) publish the channel's signing keys and run
+    // the Bot Framework Token Service (user sign-in, OAuthUrl) elsewhere. Setting one parameterized
+    // value makes botbuilder expect all of them (BotFrameworkAuthenticationFactory), hence the
+    // public defaults for the rest. OAuthUrl is where botbuilder's UserTokenClient sends GetToken,
+    // GetSignInResource, token exchange and SignOut ("User authentication in the Azure AI Bot
+    // Service", ConfigurationBotFrameworkAuthentication).
+    ...(bot.openIdMetadataUrl || bot.oauthUrl
       ? {
-          ToBotFromChannelOpenIdMetadataUrl: bot.openIdMetadataUrl,
+          ToBotFromChannelOpenIdMetadataUrl: bot.openIdMetadataUrl ?? AuthenticationConstants.ToBotFromChannelOpenIdMetadataUrl,
           ToBotFromChannelTokenIssuer: AuthenticationConstants.ToBotFromChannelTokenIssuer,
           ToChannelFromBotLoginUrl: AuthenticationConstants.ToChannelFromBotLoginUrl,
           ToChannelFromBotOAuthScope: AuthenticationConstants.ToChannelFromBotOAuthScope,
-          OAuthUrl: AuthenticationConstants.OAuthUrl,
+          OAuthUrl: bot.oauthUrl ?? AuthenticationConstants.OAuthUrl,
           ToBotFromEmulatorOpenIdMetadataUrl: AuthenticationConstants.ToBotFromEmulatorOpenIdMetadataUrl,
           CallerId: CallerIdConstants.PublicAzureChannel,
           ValidateAuthority: true,

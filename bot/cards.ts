@@ -53,13 +53,49 @@ export const HELP_TEXT = {
   nl: 'Stel me een vraag over de documenten van je organisatie, in het Nederlands of het Engels, en ik antwoord met de passages die ik als bron gebruikte. Typ "help" om dit opnieuw te zien.',
 };
 
-export function helpCard(): AdaptiveCard {
-  return {
-    type: 'AdaptiveCard',
-    $schema: SCHEMA,
-    version: '1.5',
-    body: [literal('Kluis', { weight: 'Bolder', size: 'Large' }), literal(HELP_TEXT.en), literal(HELP_TEXT.nl, { isSubtle: true })],
-  };
+export const SIGN_IN_HELP_TEXT = {
+  en: 'Type "signin" to let Kluis read the SharePoint files you may read, and "signout" to stop that.',
+  nl: 'Typ "aanmelden" om Kluis de SharePoint-bestanden te laten lezen die jij mag lezen, en "afmelden" om dat te stoppen.',
+};
+
+/** The help card; it mentions the sign-in commands only where sign-in is configured. */
+export function helpCard(options: { signIn?: boolean } = {}): AdaptiveCard {
+  const body: unknown[] = [literal('Kluis', { weight: 'Bolder', size: 'Large' }), literal(HELP_TEXT.en), literal(HELP_TEXT.nl, { isSubtle: true })];
+  if (options.signIn) body.push(literal(SIGN_IN_HELP_TEXT.en), literal(SIGN_IN_HELP_TEXT.nl, { isSubtle: true }));
+  return { type: 'AdaptiveCard', $schema: SCHEMA, version: '1.5', body };
+}
+
+/**
+ * Title and text of the OAuth card botbuilder sends for sign-in. Teams shows them only when it
+ * cannot sign the user in silently (no consent yet, or the token exchange failed).
+ */
+export const SIGN_IN_PROMPT = {
+  title: 'Sign in / Aanmelden',
+  text: 'Sign in so Kluis can read the SharePoint files you may read. / Meld je aan zodat Kluis de SharePoint-bestanden kan lezen die jij mag lezen.',
+};
+
+export const SIGN_IN_TEXT = {
+  signedIn: {
+    en: 'You are signed in; Kluis can now read the SharePoint files you may read.',
+    nl: 'Je bent aangemeld; Kluis kan nu de SharePoint-bestanden lezen die jij mag lezen.',
+  },
+  signedOut: {
+    en: 'You are signed out; Kluis no longer reads your SharePoint files.',
+    nl: 'Je bent afgemeld; Kluis leest je SharePoint-bestanden niet meer.',
+  },
+  failed: {
+    en: 'Sign-in did not complete. Type "signin" to try again.',
+    nl: 'Aanmelden is niet gelukt. Typ "aanmelden" om het opnieuw te proberen.',
+  },
+  unavailable: {
+    en: 'Sign-in is not available right now. Please try again in a minute.',
+    nl: 'Aanmelden lukt nu even niet. Probeer het zo opnieuw.',
+  },
+};
+
+/** A short bilingual notice: the English line, then the Dutch one. */
+export function noticeCard(text: { en: string; nl: string }): AdaptiveCard {
+  return { type: 'AdaptiveCard', $schema: SCHEMA, version: '1.5', body: [literal(text.en), literal(text.nl, { isSubtle: true })] };
 }
 
 export function welcomeCard(): AdaptiveCard {

@@ -2,14 +2,16 @@
  * The Teams bot: a teams-ai Application whose handlers translate activities into calls on the
  * assistant and turn the results into cards. It holds no rules of its own.
  */
-import { ActivityTypes, CardFactory, type TurnContext } from 'botbuilder';
-import { Application, type TurnState } from '@microsoft/teams-ai';
+import { ActivityTypes, CardFactory, INVOKE_RESPONSE_KEY, MemoryStorage, StatusCodes, type TurnContext } from 'botbuilder';
+import { Application, type ApplicationOptions, type TurnState } from '@microsoft/teams-ai';
 import type { Logger } from 'pino';
 import type { Assistant } from '../api/assistant/assistant';
 import { isKluisError } from '../api/errors';
+import type { SecurityEventLog } from '../api/identity/ports';
 import type { Principal } from '../api/tenancy/principal';
-import { answerCard, helpCard, welcomeCard } from './cards';
+import { answerCard, helpCard, noticeCard, SIGN_IN_TEXT, welcomeCard } from './cards';
 import type { KluisBotAdapter } from './botAdapter';
+import { createSignInGuard, GRAPH_SIGN_IN, PendingSignIns, signInSettings } from './signIn';
 
 const PRINCIPAL_KEY = 'kluis.principal';
 
@@ -31,16 +33,58 @@ const PROBLEM_TEXT = {
   failed: 'Something went wrong while answering; the error was logged. Please try again. / Er ging iets mis bij het antwoorden; probeer het opnieuw.',
 };
 
-export function createTeamsBot(deps: { adapter: KluisBotAdapter; botAppId?: string; assistant: Assistant; logger: Logger }): Application<TurnState> {
-  const app = new Application<TurnState>({
+const SIGN_IN_COMMAND = /^\s*(sign\s?in|aanmelden)\s*$/i;
+const SIGN_OUT_COMMAND = /^\s*(sign\s?out|afmelden)\s*$/i;
+
+export interface TeamsBotDeps {
+  adapter: KluisBotAdapter;
+  botAppId?: string;
+  assistant: Assistant;
+  logger: Logger;
+  /** Teams SSO (bot/signIn.ts); without it the bot has no sign-in and no sign-in commands. */
+  signIn?: { connectionName: string; securityEvents: SecurityEventLog };
+}
+
+export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
+  const pending = new PendingSignIns();
+  const signIn = deps.signIn;
+  if (signIn) {
+    // Before the Application: its constructor adds the middleware that exchanges tokens.
+    deps.adapter.use(
+      createSignInGuard({
+        connectionName: signIn.connectionName,
+        pending,
+        async onRefused(context, reason) {
+          const a = context.activity;
+          const tenantId = (a.channelData as { tenant?: { id?: string } } | undefined)?.tenant?.id ?? a.conversation?.tenantId;
+          deps.logger.warn({ reason, invoke: a.name, tenantId }, 'bot sign-in invoke refused');
+          await signIn.securityEvents.record({ tenantId, kind: 'bot.sign_in_refused', outcome: 'refused', detail: { reason, invoke: String(a.name ?? '') } });
+        },
+      }),
+    );
+  }
+
+  const options: Partial<ApplicationOptions<TurnState>> = {
     adapter: deps.adapter,
     botAppId: deps.botAppId ?? '',
     removeRecipientMention: true,
     startTypingTimer: false,
     longRunningMessages: false,
-  });
+  };
+  if (signIn) {
+    // The OAuth prompt keeps its dialog state between the `signin` message and Teams' invoke.
+    options.storage = new MemoryStorage();
+    options.authentication = {
+      settings: { [GRAPH_SIGN_IN]: signInSettings(signIn.connectionName) },
+      // teams-ai defaults to starting sign-in before EVERY activity; Kluis answers questions from
+      // its own documents without one, and signs in only on the `signin` command.
+      autoSignIn: false,
+    };
+  }
+  const app = new Application<TurnState>(options);
 
   const sendCard = (context: TurnContext, card: object, summary: string) => context.sendActivity({ attachments: [CardFactory.adaptiveCard(card)], summary });
+  const help = () => helpCard({ signIn: !!signIn });
 
   // Teams sends both installationUpdate and conversationUpdate when the app is added; welcome once.
   const welcomed = new Map<string, number>();
@@ -63,13 +107,54 @@ export function createTeamsBot(deps: { adapter: KluisBotAdapter; botAppId?: stri
   });
 
   app.message(/^\s*(help|hulp|\?)\s*$/i, async (context) => {
-    await sendCard(context, helpCard(), 'Kluis help');
+    await sendCard(context, help(), 'Kluis help');
   });
+
+  if (signIn) {
+    // The token is only checked for presence here; it is never sent, logged or stored by Kluis.
+    const confirmSignedIn = async (context: TurnContext, state: TurnState) => {
+      const signedIn = !!state.temp.authTokens?.[GRAPH_SIGN_IN];
+      await sendCard(context, noticeCard(signedIn ? SIGN_IN_TEXT.signedIn : SIGN_IN_TEXT.failed), signedIn ? 'Signed in' : 'Sign-in did not complete');
+    };
+    const auth = app.authentication.get(GRAPH_SIGN_IN);
+    auth.onUserSignInSuccess(confirmSignedIn);
+    auth.onUserSignInFailure(async (context, _state, error) => {
+      // Only the cause: the message can quote a Token Service response.
+      deps.logger.warn({ cause: error.cause, invoke: context.activity.name }, 'bot sign-in did not complete');
+      if (context.activity.type === ActivityTypes.Invoke && !context.turnState.get(INVOKE_RESPONSE_KEY)) {
+        await context.sendActivity({ type: ActivityTypes.InvokeResponse, value: { status: StatusCodes.PRECONDITION_FAILED } });
+      }
+      await sendCard(context, noticeCard(SIGN_IN_TEXT.failed), 'Sign-in did not complete');
+    });
+
+    app.message(SIGN_IN_COMMAND, async (context, state) => {
+      // Signed in already: the token is in state.temp.authTokens. Otherwise botbuilder sends the
+      // OAuth card and the sign-in completes in Teams' invoke (onUserSignInSuccess).
+      const result = await app.authentication.signUserIn(context, state, GRAPH_SIGN_IN);
+      if (result.status === 'complete') await confirmSignedIn(context, state);
+      else if (result.status === 'error') {
+        deps.logger.error({ cause: result.cause, ...tokenServiceFailure(result.error) }, 'bot sign-in could not start: Token Service call failed');
+        await sendCard(context, noticeCard(SIGN_IN_TEXT.unavailable), 'Sign-in unavailable');
+      }
+    });
+
+    app.message(SIGN_OUT_COMMAND, async (context, state) => {
+      pending.forget(context);
+      try {
+        await app.authentication.signOutUser(context, state, GRAPH_SIGN_IN);
+      } catch (error) {
+        deps.logger.error(tokenServiceFailure(error), 'bot sign-out failed: Token Service call failed');
+        await sendCard(context, noticeCard(SIGN_IN_TEXT.unavailable), 'Sign-out unavailable');
+        return;
+      }
+      await sendCard(context, noticeCard(SIGN_IN_TEXT.signedOut), 'Signed out');
+    });
+  }
 
   app.activity(ActivityTypes.Message, async (context) => {
     const question = (context.activity.text ?? '').trim();
     if (!question) {
-      await sendCard(context, helpCard(), 'Kluis help');
+      await sendCard(context, help(), 'Kluis help');
       return;
     }
     const principal = turnPrincipal(context);
@@ -84,4 +169,10 @@ export function createTeamsBot(deps: { adapter: KluisBotAdapter; botAppId?: stri
   });
 
   return app;
+}
+
+/** What may be logged of a failed Token Service call: its HTTP status and error name, no request. */
+function tokenServiceFailure(error: unknown): { status?: number; error: string } {
+  const e = error as { statusCode?: unknown; name?: unknown } | undefined;
+  return { ...(typeof e?.statusCode === 'number' ? { status: e.statusCode } : {}), error: typeof e?.name === 'string' ? e.name : 'unknown' };
 }
