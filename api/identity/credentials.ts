@@ -140,7 +140,8 @@ export function createCredentials(deps: CredentialsDeps) {
         await deps.throttle.recordFailure(keys);
         const outcome = !credential ? 'unknown-account' : credential.userDisabled ? 'disabled' : 'wrong-password';
         await deps.attempts.record({ workspaceId: credential?.workspaceId, emailIndex, ip: context.ip, method: 'password', outcome });
-        if (credential) await deps.audit.record({ workspaceId: credential.workspaceId, actorUserId: credential.userId, kind: 'identity.login', outcome: 'failure', ip: context.ip, detail: { method: 'password', reason: outcome } });
+        // The audit row exists only for known accounts, so it is written after the answer.
+        if (credential) later(() => deps.audit.record({ workspaceId: credential.workspaceId, actorUserId: credential.userId, kind: 'identity.login', outcome: 'failure', ip: context.ip, detail: { method: 'password', reason: outcome } }));
         fail('login_failed', outcome);
       }
       if (!credential.credentialsLoginAllowed) {

@@ -4,20 +4,41 @@ import type { Database } from '../db/client';
 import { fail } from '../errors';
 import type { CredentialRecord, CredentialStore, InvitationRecord, LoginAttemptLog, SecurityEventLog } from './ports';
 
-type CredentialRow = NonNullable<Awaited<ReturnType<typeof loadCredential>>>;
+interface CredentialRow {
+  id: string;
+  workspaceId: string;
+  userId: string;
+  emailIndex: string;
+  emailCiphertext: string;
+  passwordHash: string;
+  passwordChangedAt: Date;
+  totpSecret: string | null;
+  totpLastStep: number | null;
+  totpEnabledAt: Date | null;
+  recoveryCodeHashes: unknown;
+  disabledAt: Date | null;
+  credentialsLogin: number | boolean | bigint;
+}
 
-function loadCredential(db: Database, where: { emailIndex: string } | { workspaceId: string; userId: string }) {
-  // Credential lookups by blind index happen before the workspace is known (login); the
-  // blind index is unique across workspaces, and the row found names its workspace.
-  return 'emailIndex' in where
-    ? db.$queryRawUnsafe<Array<{ id: string; workspaceId: string }>>('SELECT id, workspaceId FROM `Credential` WHERE emailIndex = ? LIMIT 1', where.emailIndex).then(async (rows) => {
-        const row = rows[0];
-        return row ? db.credential.findFirst({ where: { workspaceId: row.workspaceId, id: row.id }, include: { user: { select: { disabledAt: true } }, workspace: { select: { credentialsLogin: true } } } }) : null;
-      })
-    : db.credential.findFirst({ where: { workspaceId: where.workspaceId, userId: where.userId }, include: { user: { select: { disabledAt: true } }, workspace: { select: { credentialsLogin: true } } } });
+const CREDENTIAL_SELECT =
+  'SELECT c.id, c.workspaceId, c.userId, c.emailIndex, c.emailCiphertext, c.passwordHash, c.passwordChangedAt, c.totpSecret, c.totpLastStep, c.totpEnabledAt, c.recoveryCodeHashes, u.disabledAt, w.credentialsLogin ' +
+  'FROM `Credential` c JOIN `User` u ON u.workspaceId = c.workspaceId AND u.id = c.userId JOIN `Workspace` w ON w.id = c.workspaceId ';
+
+/**
+ * One query whether or not the account exists, so a login for an unknown address does the same
+ * database work as one for a known address (no timing oracle). The lookup by blind index happens
+ * before the workspace is known; the index is unique across workspaces and the row names its own.
+ */
+async function loadCredential(db: Database, where: { emailIndex: string } | { workspaceId: string; userId: string }): Promise<CredentialRow | undefined> {
+  const rows =
+    'emailIndex' in where
+      ? await db.$queryRawUnsafe<CredentialRow[]>(`${CREDENTIAL_SELECT}WHERE c.emailIndex = ? LIMIT 1`, where.emailIndex)
+      : await db.$queryRawUnsafe<CredentialRow[]>(`${CREDENTIAL_SELECT}WHERE c.workspaceId = ? AND c.userId = ? LIMIT 1`, where.workspaceId, where.userId);
+  return rows[0];
 }
 
 function toRecord(row: CredentialRow): CredentialRecord {
+  const codes = typeof row.recoveryCodeHashes === 'string' ? (JSON.parse(row.recoveryCodeHashes) as unknown) : row.recoveryCodeHashes;
   return {
     id: row.id,
     workspaceId: row.workspaceId,
@@ -29,9 +50,9 @@ function toRecord(row: CredentialRow): CredentialRecord {
     totpSecret: row.totpSecret ?? undefined,
     totpLastStep: row.totpLastStep ?? undefined,
     totpEnabledAt: row.totpEnabledAt ?? undefined,
-    recoveryCodeHashes: Array.isArray(row.recoveryCodeHashes) ? (row.recoveryCodeHashes as string[]) : undefined,
-    userDisabled: row.user.disabledAt !== null,
-    credentialsLoginAllowed: row.workspace.credentialsLogin,
+    recoveryCodeHashes: Array.isArray(codes) ? (codes as string[]) : undefined,
+    userDisabled: row.disabledAt !== null,
+    credentialsLoginAllowed: Number(row.credentialsLogin) === 1 || row.credentialsLogin === true,
   };
 }
 
@@ -61,7 +82,8 @@ export function createPrismaCredentialStore(db: Database): CredentialStore {
         await tx.credential.create({ data: { id: randomUUID(), workspaceId, userId, emailIndex, emailCiphertext, passwordHash, passwordChangedAt: new Date() } });
       });
       const row = await loadCredential(db, { workspaceId, userId });
-      return toRecord(row!);
+      if (!row) fail('internal', 'Registered credential not found after commit');
+      return toRecord(row);
     },
     async findInvitation(tokenHash) {
       const rows = await db.$queryRawUnsafe<Array<{ workspaceId: string; id: string }>>('SELECT workspaceId, id FROM `Invitation` WHERE tokenHash = ? LIMIT 1', tokenHash);
