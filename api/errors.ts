@@ -32,6 +32,8 @@ export const errorCatalogue = {
   tenant_scope_missing: { status: 500, message: 'Internal error.' },
   provider_unavailable: { status: 503, message: 'The language model is unavailable right now. Please try again shortly.' },
   provider_rejected: { status: 502, message: 'The language model refused the request.' },
+  // The embedding model answered, but not with one vector of the configured size per text.
+  embedding_invalid: { status: 502, message: 'The embedding service returned an unusable answer.' },
   store_unavailable: { status: 503, message: 'A data store is unavailable.' },
   mail_unavailable: { status: 503, message: 'Email cannot be sent right now. Please try again shortly.' },
   extraction_failed: { status: 422, message: 'The document could not be read.' },
