@@ -53,6 +53,7 @@ describe('loadConfig', () => {
     ['RETRIEVAL_MIN_COVERAGE above 1', { LOCAL_MODE: 'true', RETRIEVAL_MIN_COVERAGE: '1.5' }, /^Setting RETRIEVAL_MIN_COVERAGE: expected a number from 0 to 1/],
     ['KNOWLEDGE_DIR in production without its tenant', { ...BOT, KNOWLEDGE_DIR: 'docs' }, /^Setting KNOWLEDGE_TENANT_ID: required when KNOWLEDGE_DIR is set outside local mode/],
     ['ONBOARD_TENANTS malformed', { LOCAL_MODE: 'true', ONBOARD_TENANTS: 'contoso' }, /^Setting ONBOARD_TENANTS: expected tenantId=Name pairs/],
+    ['SEARCH_INDEX=qdrant without its URL', { LOCAL_MODE: 'true', SEARCH_INDEX: 'qdrant' }, /^Setting QDRANT_URL: required when SEARCH_INDEX=qdrant/],
     ['no MASTER_KEY in production', { ...BOT, MASTER_KEY: undefined }, /^Setting MASTER_KEY: required outside local mode/],
     ['a MASTER_KEY that is too short', { ...BOT, MASTER_KEY: 'abcd' }, /^Setting MASTER_KEY: expected 64 hex characters/],
     ['ENTRA_CLIENT_ID without its API URI', { LOCAL_MODE: 'true', ENTRA_CLIENT_ID: '11111111-2222-3333-4444-555555555555' }, /^Setting ENTRA_API_URI: required with ENTRA_CLIENT_ID/],

@@ -66,6 +66,10 @@ const environmentSchema = z
     KNOWLEDGE_DIR: z.string().min(1).optional(),
     KNOWLEDGE_WATCH: bool.default('true'),
     INDEX_DIR: z.string().min(1).optional(),
+    SEARCH_INDEX: z.enum(['lancedb', 'qdrant'], { message: 'expected lancedb or qdrant' }).default('lancedb'),
+    QDRANT_URL: httpUrl.optional(),
+    QDRANT_API_KEY: z.string().min(1).optional(),
+    QDRANT_COLLECTION: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'expected letters, digits, _ or -').default('kluis_chunks'),
     BLOB_DIR: z.string().min(1).optional(),
     RETRIEVAL_TOP_K: z.coerce.number({ message: 'expected a number' }).int().min(1, 'expected 1 to 20').max(20, 'expected 1 to 20').default(4),
 
@@ -131,6 +135,9 @@ const environmentSchema = z
     if (env.SMTP_URL && !env.MAIL_FROM) {
       ctx.addIssue({ code: 'custom', path: ['MAIL_FROM'], message: 'required with SMTP_URL (the sender address)' });
     }
+    if (env.SEARCH_INDEX === 'qdrant' && !env.QDRANT_URL) {
+      ctx.addIssue({ code: 'custom', path: ['QDRANT_URL'], message: 'required when SEARCH_INDEX=qdrant, e.g. https://qdrant.internal:6333' });
+    }
     if (env.ASSISTANT_PROVIDER === 'openai' && !env.OPENAI_API_KEY) {
       ctx.addIssue({ code: 'custom', path: ['OPENAI_API_KEY'], message: 'required when ASSISTANT_PROVIDER=openai' });
     }
@@ -159,6 +166,7 @@ export interface Config {
   };
   dataDir: string;
   database: { url?: string; poolSize: number };
+  searchIndex: { kind: 'lancedb' | 'qdrant'; qdrant?: { url: string; apiKey?: string; collection: string } };
   knowledge: { dir?: string; tenantId?: string; watch: boolean; maxFileBytes: number; indexDir: string; topK: number; minCoverage: number };
   onboardTenants: Array<{ tenantId: string; name: string }>;
   blobDir: string;
@@ -244,6 +252,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       indexDir: e.INDEX_DIR ? resolve(e.INDEX_DIR) : path.join(dataDir, 'index'),
       topK: e.RETRIEVAL_TOP_K,
     },
+    searchIndex: { kind: e.SEARCH_INDEX, qdrant: e.QDRANT_URL ? { url: e.QDRANT_URL, apiKey: e.QDRANT_API_KEY, collection: e.QDRANT_COLLECTION } : undefined },
     blobDir: e.BLOB_DIR ? resolve(e.BLOB_DIR) : path.join(dataDir, 'blobs'),
     assistant: {
       provider: e.ASSISTANT_PROVIDER ?? (e.OPENAI_API_KEY ? 'openai' : 'extractive'),

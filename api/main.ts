@@ -24,6 +24,7 @@ import { createFolderSource, type SyncReport } from './knowledge/folderSource';
 import { createIndexer } from './knowledge/indexer';
 import { createKnowledge } from './knowledge/knowledge';
 import { openLanceDbIndex } from './knowledge/lancedbIndex';
+import { createQdrantIndex } from './knowledge/qdrantIndex';
 import type { SearchIndex } from './knowledge/ports';
 import { createPrismaDocumentStore } from './knowledge/prismaDocumentStore';
 import { createLogger } from './logger';
@@ -95,7 +96,10 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
 
     const db = createDatabase(databaseUrl, config.database.poolSize);
     cleanups.push(() => db.$disconnect());
-    const index = await openLanceDbIndex(config.knowledge.indexDir);
+    const index =
+      config.searchIndex.kind === 'qdrant' && config.searchIndex.qdrant
+        ? await createQdrantIndex({ url: config.searchIndex.qdrant.url, apiKey: config.searchIndex.qdrant.apiKey, collection: config.searchIndex.qdrant.collection })
+        : await openLanceDbIndex(config.knowledge.indexDir);
     cleanups.push(() => index.close());
     const blobs = createEncryptedFolderStore(config.blobDir);
 
