@@ -53,6 +53,8 @@ describe('loadConfig', () => {
     ['RETRIEVAL_MIN_COVERAGE above 1', { LOCAL_MODE: 'true', RETRIEVAL_MIN_COVERAGE: '1.5' }, /^Setting RETRIEVAL_MIN_COVERAGE: expected a number from 0 to 1/],
     ['KNOWLEDGE_DIR in production without its tenant', { ...BOT, KNOWLEDGE_DIR: 'docs' }, /^Setting KNOWLEDGE_TENANT_ID: required when KNOWLEDGE_DIR is set outside local mode/],
     ['ONBOARD_TENANTS malformed', { LOCAL_MODE: 'true', ONBOARD_TENANTS: 'contoso' }, /^Setting ONBOARD_TENANTS: expected tenantId=Name pairs/],
+    ['BLOB_STORE=minio without its endpoint', { LOCAL_MODE: 'true', BLOB_STORE: 'minio', MINIO_ACCESS_KEY: 'k', MINIO_SECRET_KEY: 's' }, /^Setting MINIO_ENDPOINT: required when BLOB_STORE=minio/],
+    ['a MINIO_BUCKET_PREFIX with upper case', { LOCAL_MODE: 'true', MINIO_BUCKET_PREFIX: 'Kluis' }, /^Setting MINIO_BUCKET_PREFIX: expected 1-31 lower-case/],
     ['SEARCH_INDEX=qdrant without its URL', { LOCAL_MODE: 'true', SEARCH_INDEX: 'qdrant' }, /^Setting QDRANT_URL: required when SEARCH_INDEX=qdrant/],
     ['no MASTER_KEY in production', { ...BOT, MASTER_KEY: undefined }, /^Setting MASTER_KEY: required outside local mode/],
     ['a MASTER_KEY that is too short', { ...BOT, MASTER_KEY: 'abcd' }, /^Setting MASTER_KEY: expected 64 hex characters/],

@@ -71,6 +71,14 @@ const environmentSchema = z
     QDRANT_API_KEY: z.string().min(1).optional(),
     QDRANT_COLLECTION: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'expected letters, digits, _ or -').default('kluis_chunks'),
     BLOB_DIR: z.string().min(1).optional(),
+    BLOB_STORE: z.enum(['folder', 'minio'], { message: 'expected folder or minio' }).default('folder'),
+    MINIO_ENDPOINT: z.string().regex(/^[A-Za-z0-9.-]+$/, 'expected a host name, e.g. minio.internal').optional(),
+    MINIO_PORT: port.optional(),
+    MINIO_USE_SSL: bool.default('true'),
+    MINIO_ACCESS_KEY: z.string().min(1).optional(),
+    MINIO_SECRET_KEY: z.string().min(1).optional(),
+    MINIO_REGION: z.string().min(1).default('us-east-1'),
+    MINIO_BUCKET_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'expected 1-31 lower-case letters, digits or dashes').default('kluis-'),
     RETRIEVAL_TOP_K: z.coerce.number({ message: 'expected a number' }).int().min(1, 'expected 1 to 20').max(20, 'expected 1 to 20').default(4),
 
     ASSISTANT_PROVIDER: z.enum(['extractive', 'openai'], { message: 'expected extractive or openai' }).optional(),
@@ -135,6 +143,11 @@ const environmentSchema = z
     if (env.SMTP_URL && !env.MAIL_FROM) {
       ctx.addIssue({ code: 'custom', path: ['MAIL_FROM'], message: 'required with SMTP_URL (the sender address)' });
     }
+    if (env.BLOB_STORE === 'minio') {
+      for (const name of ['MINIO_ENDPOINT', 'MINIO_ACCESS_KEY', 'MINIO_SECRET_KEY'] as const) {
+        if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'required when BLOB_STORE=minio' });
+      }
+    }
     if (env.SEARCH_INDEX === 'qdrant' && !env.QDRANT_URL) {
       ctx.addIssue({ code: 'custom', path: ['QDRANT_URL'], message: 'required when SEARCH_INDEX=qdrant, e.g. https://qdrant.internal:6333' });
     }
@@ -170,6 +183,7 @@ export interface Config {
   knowledge: { dir?: string; tenantId?: string; watch: boolean; maxFileBytes: number; indexDir: string; topK: number; minCoverage: number };
   onboardTenants: Array<{ tenantId: string; name: string }>;
   blobDir: string;
+  blobStore: { kind: 'folder' | 'minio'; minio?: { endPoint: string; port?: number; useSSL: boolean; accessKey: string; secretKey: string; region: string; bucketPrefix: string } };
   assistant: {
     provider: 'extractive' | 'openai';
     openai: { apiKey?: string; baseUrl?: string; model: string; timeoutMs: number; maxRetries: number };
@@ -254,6 +268,13 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     },
     searchIndex: { kind: e.SEARCH_INDEX, qdrant: e.QDRANT_URL ? { url: e.QDRANT_URL, apiKey: e.QDRANT_API_KEY, collection: e.QDRANT_COLLECTION } : undefined },
     blobDir: e.BLOB_DIR ? resolve(e.BLOB_DIR) : path.join(dataDir, 'blobs'),
+    blobStore: {
+      kind: e.BLOB_STORE,
+      minio:
+        e.MINIO_ENDPOINT && e.MINIO_ACCESS_KEY && e.MINIO_SECRET_KEY
+          ? { endPoint: e.MINIO_ENDPOINT, port: e.MINIO_PORT, useSSL: e.MINIO_USE_SSL, accessKey: e.MINIO_ACCESS_KEY, secretKey: e.MINIO_SECRET_KEY, region: e.MINIO_REGION, bucketPrefix: e.MINIO_BUCKET_PREFIX }
+          : undefined,
+    },
     assistant: {
       provider: e.ASSISTANT_PROVIDER ?? (e.OPENAI_API_KEY ? 'openai' : 'extractive'),
       openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, timeoutMs: e.OPENAI_TIMEOUT_MS, maxRetries: e.OPENAI_MAX_RETRIES },

@@ -42,6 +42,14 @@ export const errorCatalogue = {
   internal: { status: 500, message: 'Internal error.' },
   password_rejected: { status: 400, message: 'This password cannot be used. Please choose another.' },
   ciphertext_invalid: { status: 500, message: 'Internal error.' },
+  // Microsoft Graph (SharePoint and OneDrive sources) throttled or down past the retry budget, or unreachable.
+  graph_unavailable: { status: 503, message: 'Microsoft 365 cannot be reached right now. Please try again shortly.' },
+  // Graph refused the token (401) or the signed-in account may not read the drive or item (403).
+  graph_access_denied: { status: 403, message: 'Kluis may not read these files in Microsoft 365.' },
+  // Any other refusal, or an answer that is not what the documented wire format promises.
+  graph_rejected: { status: 502, message: 'Microsoft 365 refused the request.' },
+  // A source file larger than the configured download limit; it is skipped, never partly indexed.
+  file_too_large: { status: 413, message: 'The file is too large to index.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof errorCatalogue;

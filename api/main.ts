@@ -19,6 +19,7 @@ import { startEmbeddedMariadb, type EmbeddedMariadb } from './db/embeddedMariadb
 import { migrateDatabase } from './db/migrate';
 import { fail } from './errors';
 import { createEncryptedFolderStore } from './files/encryptedFolderStore';
+import { createMinioStore } from './files/minioStore';
 import { createHttpApp } from './http/app';
 import { createFolderSource, type SyncReport } from './knowledge/folderSource';
 import { createIndexer } from './knowledge/indexer';
@@ -101,7 +102,6 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         ? await createQdrantIndex({ url: config.searchIndex.qdrant.url, apiKey: config.searchIndex.qdrant.apiKey, collection: config.searchIndex.qdrant.collection })
         : await openLanceDbIndex(config.knowledge.indexDir);
     cleanups.push(() => index.close());
-    const blobs = createEncryptedFolderStore(config.blobDir);
 
     const audit = createPrismaAuditLog(db);
     const directory = createPrismaWorkspaceDirectory(db);
@@ -115,6 +115,10 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     // Identity: keys derived from the master key, sessions, throttling, credentials login.
     const masterKey = config.masterKey ?? (config.localMode ? loadOrCreateLocalMasterKey(config.dataDir) : fail('config_invalid', 'MASTER_KEY is required outside local mode'));
     const keys = deriveKeys(masterKey);
+    const blobs =
+      config.blobStore.kind === 'minio' && config.blobStore.minio
+        ? createMinioStore({ ...config.blobStore.minio, pathStyle: true, encryptionKey: keys.blobEncryption })
+        : createEncryptedFolderStore(config.blobDir);
     const sessions = createSessionService(createPrismaSessionStore(db), { signingKey: keys.sessionSigning, idleMinutes: config.sessions.idleMinutes, absoluteHours: config.sessions.absoluteHours });
     const attempts = createPrismaLoginAttemptLog(db);
     const securityEvents = createPrismaSecurityEventLog(db);

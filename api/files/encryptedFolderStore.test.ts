@@ -1,3 +1,9 @@
+/**
+ * The encrypted folder store: what only a folder can get wrong (its key file, what lands on disk,
+ * paths). The rules every blob store keeps (round trips, isolation, tampering, hostile names) are
+ * in the shared suite, tests/conformance/blobStore.suite.ts, which tests/files/blobStores.test.ts
+ * runs against this store too.
+ */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,52 +62,7 @@ describe('encrypted folder blob store', () => {
     fs.rmSync(parent, { recursive: true, force: true });
   });
 
-  it('returns what was put, and replaces it on a second put', async () => {
-    const bytes = Buffer.from([0, 1, 2, 255, 254, 10, 13]);
-    await store.put('w1', 'uploads/report.pdf', bytes);
-    expect(await store.get('w1', 'uploads/report.pdf')).toEqual(bytes);
-
-    await store.put('w1', 'uploads/report.pdf', Buffer.from('second version'));
-    expect((await store.get('w1', 'uploads/report.pdf'))?.toString()).toBe('second version');
-  });
-
-  it('round-trips an empty blob and a large one', async () => {
-    const large = Buffer.alloc(3 * 1024 * 1024, 7);
-    await store.put('w1', 'empty', Buffer.alloc(0));
-    await store.put('w1', 'large', large);
-
-    expect(await store.get('w1', 'empty')).toEqual(Buffer.alloc(0));
-    expect((await store.get('w1', 'large'))?.equals(large)).toBe(true);
-  });
-
-  it('returns undefined for a missing key, and after delete', async () => {
-    expect(await store.get('w1', 'never-written')).toBeUndefined();
-
-    await store.put('w1', 'doomed', Buffer.from('x'));
-    await store.delete('w1', 'doomed');
-
-    expect(await store.get('w1', 'doomed')).toBeUndefined();
-    await expect(store.delete('w1', 'doomed')).resolves.toBeUndefined();
-  });
-
-  it('keeps the same key name in two workspaces apart', async () => {
-    await store.put('workspace-a', 'policy.docx', Buffer.from('content of A'));
-    await store.put('workspace-b', 'policy.docx', Buffer.from('content of B'));
-
-    expect((await store.get('workspace-a', 'policy.docx'))?.toString()).toBe('content of A');
-    expect((await store.get('workspace-b', 'policy.docx'))?.toString()).toBe('content of B');
-  });
-
-  it("stops workspace B from reading workspace A's blob by its key name", async () => {
-    await store.put('workspace-a', 'salaries.xlsx', Buffer.from('A only'));
-
-    expect(await store.get('workspace-b', 'salaries.xlsx')).toBeUndefined();
-
-    await store.delete('workspace-b', 'salaries.xlsx');
-    expect((await store.get('workspace-a', 'salaries.xlsx'))?.toString()).toBe('A only');
-  });
-
-  it('deleteWorkspace removes only that workspace', async () => {
+  it("deleteWorkspace removes that workspace's files from disk, not just from reach, and no other's", async () => {
     await store.put('workspace-a', 'one', Buffer.from('a1'));
     await store.put('workspace-a', 'two', Buffer.from('a2'));
     await store.put('workspace-b', 'one', Buffer.from('b1'));
@@ -109,11 +70,8 @@ describe('encrypted folder blob store', () => {
 
     await store.deleteWorkspace('workspace-a');
 
-    expect(await store.get('workspace-a', 'one')).toBeUndefined();
-    expect(await store.get('workspace-a', 'two')).toBeUndefined();
-    expect((await store.get('workspace-b', 'one'))?.toString()).toBe('b1');
     expect(allFiles(dir)).toHaveLength(filesBefore - 2);
-    await expect(store.deleteWorkspace('never-existed')).resolves.toBeUndefined();
+    expect((await store.get('workspace-b', 'one'))?.toString()).toBe('b1');
   });
 
   it('never writes the plaintext, or the key name, to disk (a stolen folder reveals nothing)', async () => {
@@ -130,20 +88,19 @@ describe('encrypted folder blob store', () => {
     expect(filesRevealing(dir, canary)).toEqual([path.join(dir, 'control.txt')]);
   });
 
+  it('keeps names apart that differ only in a lone surrogate (which UTF-8 would turn into the same U+FFFD)', async () => {
+    await store.put('w1', 'a\uD800', Buffer.from('high'));
+    await store.put('w1', 'a\uDC00', Buffer.from('low'));
+    expect((await store.get('w1', 'a\uD800'))?.toString()).toBe('high');
+    expect((await store.get('w1', 'a\uDC00'))?.toString()).toBe('low');
+  });
+
   it('keeps its key in a file of mode 0400', () => {
     const plainFiles = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile());
 
     // A new store holds exactly one file before any blob is written: its key.
     expect(plainFiles).toHaveLength(1);
     expect(fs.statSync(path.join(dir, plainFiles[0]!.name)).mode & 0o777).toBe(0o400);
-  });
-
-  it('a second store on the same folder reads what the first wrote (the key persists)', async () => {
-    await store.put('w1', 'kept', Buffer.from('still readable'));
-
-    const reopened = createEncryptedFolderStore(dir);
-
-    expect((await reopened.get('w1', 'kept'))?.toString()).toBe('still readable');
   });
 
   it('a store with another key cannot open the blobs (a copied folder without its key is useless)', async () => {
@@ -160,6 +117,8 @@ describe('encrypted folder blob store', () => {
   });
 
   describe('tampering', () => {
+    // Bit flips, truncation, swaps and cross-tenant replays are in the shared suite. This case
+    // needs workspace ids with separators in them, which only the folder store accepts.
     async function onlyBlobOf(workspaceId: string, name: string, bytes: Buffer): Promise<string> {
       const before = allFiles(dir);
       await store.put(workspaceId, name, bytes);
@@ -167,50 +126,6 @@ describe('encrypted folder blob store', () => {
       expect(rest).toEqual([]);
       return file!;
     }
-
-    const flipAt = (file: string, position: (length: number) => number) => {
-      const bytes = fs.readFileSync(file);
-      const at = position(bytes.length);
-      bytes[at] = bytes[at]! ^ 0x01;
-      fs.writeFileSync(file, bytes);
-    };
-
-    it.each([
-      ['the ciphertext', (n: number) => Math.floor(n / 2)],
-      ['the last byte (auth tag)', (n: number) => n - 1],
-      ['the IV', () => 5],
-      ['the header', () => 0],
-    ])('a flipped bit in %s fails with store_unavailable instead of returning altered bytes', async (_where, position) => {
-      const file = await onlyBlobOf('w1', 'ledger.csv', Buffer.from('amount;1000\namount;2000\n'.repeat(20)));
-      flipAt(file, position);
-
-      const error = await failure(store.get('w1', 'ledger.csv'));
-
-      expect(isKluisError(error, 'store_unavailable')).toBe(true);
-    });
-
-    it('a truncated blob fails with store_unavailable', async () => {
-      const file = await onlyBlobOf('w1', 'short', Buffer.from('some content'));
-      fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 20));
-
-      expect(isKluisError(await failure(store.get('w1', 'short')), 'store_unavailable')).toBe(true);
-    });
-
-    it('a blob copied over another name fails to open (swap attack)', async () => {
-      const invoice = await onlyBlobOf('w1', 'invoice.pdf', Buffer.from('pay 10 EUR'));
-      const other = await onlyBlobOf('w1', 'approved.pdf', Buffer.from('approved'));
-      fs.copyFileSync(invoice, other);
-
-      expect(isKluisError(await failure(store.get('w1', 'approved.pdf')), 'store_unavailable')).toBe(true);
-    });
-
-    it('a blob copied into another workspace fails to open (cross-tenant replay)', async () => {
-      const fromA = await onlyBlobOf('workspace-a', 'contract.pdf', Buffer.from("A's contract"));
-      const inB = await onlyBlobOf('workspace-b', 'contract.pdf', Buffer.from("B's contract"));
-      fs.copyFileSync(fromA, inB);
-
-      expect(isKluisError(await failure(store.get('workspace-b', 'contract.pdf')), 'store_unavailable')).toBe(true);
-    });
 
     it('a blob moved between workspace/name pairs that join to the same text fails to open (associated-data confusion)', async () => {
       // ("a\nb", "c") and ("a", "b\nc") must not share associated data.

@@ -36,7 +36,7 @@ export function createEncryptedFolderStore(dir: string): BlobStore {
   mkdirSync(root, { recursive: true, mode: 0o700 });
   const key = loadOrCreateKey(path.join(root, '.key'));
   const workspaceDir = (workspaceId: string) => path.join(root, createHash('sha256').update(`ws:${workspaceId}`).digest('hex').slice(0, 32));
-  const blobPath = (workspaceId: string, name: string) => path.join(workspaceDir(workspaceId), createHash('sha256').update(`blob:${name}`).digest('hex'));
+  const blobPath = (workspaceId: string, name: string) => path.join(workspaceDir(workspaceId), createHash('sha256').update(`blob:${JSON.stringify(name)}`).digest('hex'));
 
   return {
     async put(workspaceId, name, bytes) {

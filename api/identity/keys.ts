@@ -14,6 +14,7 @@ export interface DerivedKeys {
   emailIndex: Buffer;
   secretEncryption: Buffer;
   tokenIndex: Buffer;
+  blobEncryption: Buffer;
 }
 
 export function deriveKeys(masterKey: Buffer): DerivedKeys {
@@ -25,6 +26,7 @@ export function deriveKeys(masterKey: Buffer): DerivedKeys {
     emailIndex: derive('email-index'),
     secretEncryption: derive('secret-encryption'),
     tokenIndex: derive('token-index'),
+    blobEncryption: derive('blob-encryption'),
   };
 }
 
