@@ -65,6 +65,8 @@ const environmentSchema = z
 
     KNOWLEDGE_DIR: z.string().min(1).optional(),
     KNOWLEDGE_WATCH: bool.default('true'),
+    GRAPH_BASE_URL: httpUrl.default('https://graph.microsoft.com'),
+    KNOWLEDGE_SYNC_INTERVAL_SECONDS: z.coerce.number({ message: 'expected seconds' }).int().min(0, 'expected 0 (off) to 86400').max(86400, 'expected 0 (off) to 86400').default(300),
     INDEX_DIR: z.string().min(1).optional(),
     SEARCH_INDEX: z.enum(['lancedb', 'qdrant'], { message: 'expected lancedb or qdrant' }).default('lancedb'),
     QDRANT_URL: httpUrl.optional(),
@@ -180,7 +182,8 @@ export interface Config {
   dataDir: string;
   database: { url?: string; poolSize: number };
   searchIndex: { kind: 'lancedb' | 'qdrant'; qdrant?: { url: string; apiKey?: string; collection: string } };
-  knowledge: { dir?: string; tenantId?: string; watch: boolean; maxFileBytes: number; indexDir: string; topK: number; minCoverage: number };
+  graph: { baseUrl: string };
+  knowledge: { syncIntervalSeconds: number; dir?: string; tenantId?: string; watch: boolean; maxFileBytes: number; indexDir: string; topK: number; minCoverage: number };
   onboardTenants: Array<{ tenantId: string; name: string }>;
   blobDir: string;
   blobStore: { kind: 'folder' | 'minio'; minio?: { endPoint: string; port?: number; useSSL: boolean; accessKey: string; secretKey: string; region: string; bucketPrefix: string } };
@@ -257,7 +260,9 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     },
     dataDir,
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
+    graph: { baseUrl: e.GRAPH_BASE_URL.replace(/\/+$/, '') },
     knowledge: {
+      syncIntervalSeconds: e.KNOWLEDGE_SYNC_INTERVAL_SECONDS,
       dir: e.KNOWLEDGE_DIR ? resolve(e.KNOWLEDGE_DIR) : undefined,
       tenantId: e.KNOWLEDGE_TENANT_ID ?? (e.LOCAL_MODE ? e.LOCAL_TENANT_ID : undefined),
       watch: e.KNOWLEDGE_WATCH,

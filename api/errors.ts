@@ -25,6 +25,7 @@ export const errorCatalogue = {
   reset_token_invalid: { status: 400, message: 'This reset link is not valid (unknown, used or expired).' },
   second_factor_required: { status: 401, message: 'Enter the code from your authenticator app.' },
   service_url_not_allowed: { status: 403, message: 'This channel endpoint is not allowed.' },
+  source_exists: { status: 409, message: 'This drive is already a knowledge source of this workspace.' },
   tenant_not_onboarded: { status: 403, message: 'This organisation is not connected to Kluis.' },
   forbidden: { status: 403, message: 'You may not do this.' },
   not_found: { status: 404, message: 'Not found.' },

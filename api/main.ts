@@ -29,6 +29,11 @@ import { createQdrantIndex } from './knowledge/qdrantIndex';
 import type { SearchIndex } from './knowledge/ports';
 import { createPrismaDocumentStore } from './knowledge/prismaDocumentStore';
 import { createLogger } from './logger';
+import { ClientSecretCredential } from '@azure/identity';
+import { createGraphDriveClient } from './knowledge/sharepoint/graphDriveClient';
+import { createPrismaSourceStore } from './knowledge/sharepoint/prismaSourceStore';
+import { createKnowledgeSources } from './knowledge/sharepoint/sources';
+import { knowledgeSourcesRouter } from './http/routes/knowledgeSources';
 import { createConversationReader } from './assistant/conversations';
 import { createBreachedPasswordChecker } from './identity/breachedPasswords';
 import { createCredentials, type Credentials } from './identity/credentials';
@@ -185,6 +190,40 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       }
     }
 
+    // SharePoint sources: scheduled syncs run app-only (client credentials) in the source's tenant.
+    const appCredentials = new Map<string, ClientSecretCredential>();
+    const sources = createKnowledgeSources({
+      store: createPrismaSourceStore(db),
+      tenantOf: async (workspaceId) => (await directory.findById(workspaceId))?.tenantId,
+      graphFor: ({ tenantId }) => {
+        const { clientId, clientSecret, authorityHost } = config.entra;
+        if (!clientId || !clientSecret) fail('config_invalid', 'SharePoint sources need ENTRA_CLIENT_ID and ENTRA_CLIENT_SECRET (app-only Graph access)');
+        let credential = appCredentials.get(tenantId);
+        if (!credential) {
+          credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { authorityHost });
+          appCredentials.set(tenantId, credential);
+        }
+        const app = credential;
+        return createGraphDriveClient({
+          baseUrl: config.graph.baseUrl,
+          maxDownloadBytes: config.knowledge.maxFileBytes,
+          getToken: async () => (await app.getToken('https://graph.microsoft.com/.default')).token,
+        });
+      },
+      indexer: createIndexer({ documents, index }),
+      documents,
+      index,
+      audit,
+      maxFileBytes: config.knowledge.maxFileBytes,
+      onSyncError: (error, source) => logger.error({ err: error, workspaceId: source.workspaceId, sourceId: source.id }, 'SharePoint sync failed'),
+    });
+    cleanups.push(() => sources.settled());
+    if (config.knowledge.syncIntervalSeconds > 0 && config.entra.clientId && config.entra.clientSecret) {
+      const tick = setInterval(() => void sources.runDue().catch((error) => logger.error({ err: error }, 'knowledge scheduler tick failed')), config.knowledge.syncIntervalSeconds * 1000);
+      tick.unref();
+      cleanups.push(() => clearInterval(tick));
+    }
+
     const adapter = createBotAdapter(config.bot);
     const bot = createTeamsBot({ adapter, botAppId: config.bot.appId, assistant, logger, signIn: config.bot.oauthConnection ? { connectionName: config.bot.oauthConnection, securityEvents } : undefined });
     const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, serviceUrlHosts: config.localMode ? undefined : config.bot.serviceUrlHosts, authMethod: config.bot.appId ? 'bot-framework' : 'local-playground' });
@@ -193,7 +232,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       messagesHandler,
       trustProxy: config.trustProxy,
       authRouter: authRouter({ credentials, authenticate, cookie: { name: authenticate.cookieName, secure: config.sessions.cookieSecure }, directory }),
-      apiRouter: meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }),
+      apiRouters: [meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }), knowledgeSourcesRouter({ authenticate, sources })],
       readiness: [
         { name: 'database', check: async () => void (await db.$queryRawUnsafe('SELECT 1')) },
         { name: 'index', check: () => index.ping() },

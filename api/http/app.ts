@@ -17,7 +17,7 @@ export interface HttpAppDeps {
   trustProxy: boolean | number | string;
   /** Routers mounted under /api/auth and /api. */
   authRouter?: Router;
-  apiRouter?: Router;
+  apiRouters?: Router[];
 }
 
 export function createHttpApp(deps: HttpAppDeps) {
@@ -41,7 +41,7 @@ export function createHttpApp(deps: HttpAppDeps) {
   const jsonForWrites: RequestHandler = (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : requireJson(req, res, next));
   const apiJson = express.json({ limit: MAX_API_BODY_BYTES, strict: true });
   if (deps.authRouter) app.use('/api/auth', jsonForWrites, apiJson, deps.authRouter);
-  if (deps.apiRouter) app.use('/api', jsonForWrites, apiJson, deps.apiRouter);
+  if (deps.apiRouters?.length) app.use('/api', jsonForWrites, apiJson, ...deps.apiRouters);
   app.use((_req, res) => sendError(res, 'not_found'));
   app.use(errorHandler(deps.logger));
   return app;

@@ -15,6 +15,7 @@ export type Action =
   | 'members.read'
   | 'members.manage'
   | 'invitation.create'
+  | 'knowledge.read'
   | 'knowledge.manage'
   | 'audit.read'
   | 'workspace.configure';
@@ -34,6 +35,7 @@ const MINIMUM_ROLE: Record<Action, Role> = {
   'members.read': 'manager',
   'members.manage': 'admin',
   'invitation.create': 'admin',
+  'knowledge.read': 'viewer',
   'knowledge.manage': 'manager',
   'audit.read': 'admin',
   'workspace.configure': 'admin',

@@ -1,0 +1,127 @@
+/**
+ * Knowledge sources of a workspace: who may add, list, sync and remove them, and a sync through the
+ * delta engine against a local Graph server, with the state persisted in MariaDB.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createPrismaAuditLog } from '../../api/audit/prismaAuditLog';
+import { isKluisError } from '../../api/errors';
+import { createIndexer } from '../../api/knowledge/indexer';
+import { openLanceDbIndex } from '../../api/knowledge/lancedbIndex';
+import type { SearchIndex } from '../../api/knowledge/ports';
+import { createPrismaDocumentStore } from '../../api/knowledge/prismaDocumentStore';
+import { createGraphDriveClient } from '../../api/knowledge/sharepoint/graphDriveClient';
+import { createPrismaSourceStore } from '../../api/knowledge/sharepoint/prismaSourceStore';
+import { createKnowledgeSources, type KnowledgeSources } from '../../api/knowledge/sharepoint/sources';
+import type { Principal, Role } from '../../api/tenancy/principal';
+import { startFakeGraph, type FakeGraph } from '../fakes/graphServer';
+import { rejectionOf } from '../support/errors';
+import { openTestDatabase } from '../support/database';
+
+const db = openTestDatabase();
+const demo = (name: string) => fs.readFileSync(path.join(__dirname, '..', '..', 'demo', 'knowledge', name));
+let fake: FakeGraph;
+let index: SearchIndex;
+let scratch: string;
+let sources: KnowledgeSources;
+const tenantA = randomUUID();
+const tenantB = randomUUID();
+const workspaceA = randomUUID();
+const workspaceB = randomUUID();
+let driveId: string;
+
+const principal = (role: Role, workspaceId = workspaceA, tenantId = tenantA): Principal => ({ workspaceId, tenantId, userId: randomUUID(), roles: [role], authMethod: 'entra-token' });
+const errorIdOf = async (p: Promise<unknown>) => {
+  const error = await rejectionOf(p);
+  return isKluisError(error) ? error.id : String(error);
+};
+
+beforeAll(async () => {
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'kluis-sources-'));
+  fake = await startFakeGraph({ pageSize: 5 });
+  ({ driveId } = fake.addDrive());
+  fake.addFile(driveId, { name: 'travel-policy.txt', content: demo('travel-policy.txt') });
+  fake.addFile(driveId, { name: 'verlofbeleid.md', content: demo('verlofbeleid.md') });
+  for (const [id, tenantId] of [[workspaceA, tenantA], [workspaceB, tenantB]] as const) await db.workspace.create({ data: { id, tenantId, name: 'w' } });
+  index = await openLanceDbIndex(path.join(scratch, 'index'));
+  const documents = createPrismaDocumentStore(db);
+  sources = createKnowledgeSources({
+    store: createPrismaSourceStore(db),
+    tenantOf: async (workspaceId) => (workspaceId === workspaceA ? tenantA : workspaceId === workspaceB ? tenantB : undefined),
+    graphFor: () => createGraphDriveClient({ baseUrl: fake.baseUrl, getToken: async () => fake.token, maxDownloadBytes: 1024 * 1024, baseDelayMs: 10 }),
+    indexer: createIndexer({ documents, index }),
+    documents,
+    index,
+    audit: createPrismaAuditLog(db),
+    maxFileBytes: 1024 * 1024,
+  });
+});
+
+afterAll(async () => {
+  await sources?.settled();
+  await index?.close();
+  await fake?.close();
+  await db.workspace.deleteMany({ where: { id: { in: [workspaceA, workspaceB] } } });
+  await db.$disconnect();
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('knowledge sources', () => {
+  let sourceId: string;
+
+  it('lets a manager add a drive, monthly by default, due at once', async () => {
+    const source = await sources.add(principal('manager'), { driveId, displayName: 'Beleid', schedule: 'monthly' });
+    sourceId = source.id;
+    expect(source.nextSyncAt).toBeInstanceOf(Date);
+    expect(await db.auditEvent.count({ where: { workspaceId: workspaceA, kind: 'knowledge.source_added' } })).toBe(1);
+  });
+
+  it('refuses a plain user adding a source (403) and a second source on the same drive (409)', async () => {
+    expect(await errorIdOf(sources.add(principal('user'), { driveId: 'other', displayName: 'x', schedule: 'monthly' }))).toBe('forbidden');
+    expect(await errorIdOf(sources.add(principal('admin'), { driveId, displayName: 'again', schedule: 'weekly' }))).toBe('source_exists');
+  });
+
+  it('syncs on demand: the passages become searchable and the progress is stored with the source', async () => {
+    expect(await sources.syncNow(principal('admin'), sourceId)).toEqual({ status: 'started' });
+    await sources.settled();
+    const hits = await index.search(workspaceA, 'maximum hotel rate per night London', { limit: 3 });
+    expect(hits.map((h) => h.text).join(' ')).toContain('EUR 185 per night');
+    const progress = await sources.progress(principal('viewer'), sourceId);
+    expect(progress).toMatchObject({ status: 'completed', indexed: 2 });
+    const row = await db.knowledgeSource.findFirstOrThrow({ where: { workspaceId: workspaceA, id: sourceId } });
+    expect(row.lastSyncAt).toBeInstanceOf(Date);
+    expect(row.nextSyncAt!.getTime() - row.lastSyncAt!.getTime()).toBe(30 * 86_400_000);
+  });
+
+  it('lists sources with their progress to every member', async () => {
+    const list = await sources.list(principal('viewer'));
+    expect(list.map((s) => [s.displayName, s.progress?.status])).toEqual([['Beleid', 'completed']]);
+  });
+
+  it('answers 404 to another workspace for every action on the source (cross-tenant)', async () => {
+    const stranger = principal('admin', workspaceB, tenantB);
+    expect(await sources.list(stranger)).toEqual([]);
+    for (const attempt of [sources.progress(stranger, sourceId), sources.syncNow(stranger, sourceId), sources.remove(stranger, sourceId)]) {
+      expect(await errorIdOf(attempt)).toBe('not_found');
+    }
+    expect(await index.countChunks(workspaceA)).toBeGreaterThan(0);
+  });
+
+  it('runs due sources from the scheduler once and pushes their next run out', async () => {
+    await db.knowledgeSource.updateMany({ where: { workspaceId: workspaceA, id: sourceId }, data: { nextSyncAt: new Date(Date.now() - 1000) } });
+    const deltaCallsBefore = fake.requests.filter((r) => r.route === 'delta').length;
+    expect(await sources.runDue()).toBe(1);
+    expect(await sources.runDue()).toBe(0);
+    await sources.settled();
+    expect(fake.requests.filter((r) => r.route === 'delta').length).toBeGreaterThan(deltaCallsBefore);
+  });
+
+  it('removes a source with everything indexed from it', async () => {
+    await sources.remove(principal('admin'), sourceId);
+    expect(await index.countChunks(workspaceA)).toBe(0);
+    expect(await db.document.count({ where: { workspaceId: workspaceA } })).toBe(0);
+    expect(await db.knowledgeSource.count({ where: { workspaceId: workspaceA } })).toBe(0);
+  });
+});
