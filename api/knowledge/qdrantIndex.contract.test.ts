@@ -6,8 +6,9 @@
  * answers 400 to anything else, so an unexpected filter fails loudly here.
  *
  * What this proves is what the adapter asks for: the workspace filter on every read, count and
- * delete (and in every prefetch), no delete of the whole collection, the tenant index, the IDF
- * modifier, refusal of hostile identifiers before any request, the API key header and the URL.
+ * delete (and in every prefetch), the reader's principals in every search and every prefetch, no
+ * delete of the whole collection, the tenant and acl indexes, the IDF modifier, refusal of hostile
+ * identifiers and readers before any request, the API key header and the URL.
  * Whether Qdrant then answers correctly is the shared conformance suite's job
  * (tests/knowledge/qdrantIndex.test.ts, against a real server).
  */
@@ -15,7 +16,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isKluisError } from '../errors';
-import type { ChunkRecord, SearchIndex } from './ports';
+import { MAX_READER_GROUPS } from './acl';
+import type { Acl, ChunkRecord, Reader, SearchIndex } from './ports';
 import { createQdrantIndex, DEFAULT_COLLECTION, pointId, resolveEndpoint, type Embedder, type QdrantIndexOptions } from './qdrantIndex';
 import { documentVector, queryVector, termId, terms } from './sparseVector';
 
@@ -58,15 +60,31 @@ const completed = (id: number) => ok({ operation_id: id, status: 'completed' });
 
 class UnsupportedFilter extends Error {}
 
-/** The filter shapes the adapter may send: `must` field matches and `must_not` has_id. */
+/**
+ * The filter shapes the adapter may send: `must` field matches (a value, or any of a list, which
+ * an array field meets when one of its entries is in the list, as in Qdrant), `must` is_empty
+ * (a field missing, null or []) and `must_not` has_id.
+ */
 function matches(filter: any, point: StoredPoint): boolean {
   if (filter === undefined || filter === null) throw new UnsupportedFilter('no filter');
   for (const key of Object.keys(filter)) if (key !== 'must' && key !== 'must_not') throw new UnsupportedFilter(`filter clause ${key}`);
   const must: any[] = Array.isArray(filter.must) ? filter.must : [];
   const mustNot: any[] = filter.must_not === undefined ? [] : filter.must_not;
   for (const condition of must) {
-    if (typeof condition?.key !== 'string' || condition.match?.value === undefined) throw new UnsupportedFilter(JSON.stringify(condition));
-    if (point.payload[condition.key] !== condition.match.value) return false;
+    if (typeof condition?.is_empty?.key === 'string') {
+      const value = point.payload[condition.is_empty.key];
+      if (!(value === undefined || value === null || (Array.isArray(value) && value.length === 0))) return false;
+      continue;
+    }
+    if (typeof condition?.key !== 'string') throw new UnsupportedFilter(JSON.stringify(condition));
+    const value = point.payload[condition.key];
+    const values: unknown[] = Array.isArray(value) ? value : [value];
+    if (Array.isArray(condition.match?.any)) {
+      if (!values.some((v) => condition.match.any.includes(v))) return false;
+      continue;
+    }
+    if (condition.match?.value === undefined) throw new UnsupportedFilter(JSON.stringify(condition));
+    if (!values.includes(condition.match.value)) return false;
   }
   for (const condition of mustNot) {
     if (!Array.isArray(condition?.has_id)) throw new UnsupportedFilter(JSON.stringify(condition));
@@ -214,11 +232,26 @@ function fakeEmbedder(dimension = 4): Embedder & { calls: string[][] } {
 const isPointsRead = (r: RecordedRequest) => /\/points\/(query|count|search|scroll)$/.test(r.path);
 const isDelete = (r: RecordedRequest) => /\/points\/delete$/.test(r.path) || r.method === 'DELETE';
 
+const mustOf = (filter: any): any[] => (Array.isArray(filter?.must) ? filter.must : filter?.must ? [filter.must] : []);
+
 /** The workspace a filter restricts to, only if it does so as a must-match on workspace_id. */
 function mustWorkspace(filter: any): string[] {
-  const must: any[] = Array.isArray(filter?.must) ? filter.must : filter?.must ? [filter.must] : [];
-  return must.filter((c) => c?.key === 'workspace_id' && typeof c.match?.value === 'string').map((c) => c.match.value);
+  return mustOf(filter)
+    .filter((c) => c?.key === 'workspace_id' && typeof c.match?.value === 'string')
+    .map((c) => c.match.value);
 }
+
+/** The principal lists a filter requires one of, only as must-match-any on acl_principals. */
+function mustPrincipals(filter: any): string[][] {
+  return mustOf(filter)
+    .filter((c) => c?.key === 'acl_principals' && Array.isArray(c.match?.any))
+    .map((c) => c.match.any);
+}
+
+/** Any condition on acl_principals, whatever its shape (to show counts and deletes have none). */
+const aclConditions = (filter: any): any[] => JSON.stringify(filter ?? {}).match(/acl_principals/g) ?? [];
+
+const isSearch = (r: RecordedRequest) => /\/points\/(query|search)$/.test(r.path);
 
 /** Every filter a request carries: its own and each prefetch's, nested prefetches included. */
 function filtersOf(body: any): Array<{ where: string; filter: any }> {
@@ -234,11 +267,17 @@ function filtersOf(body: any): Array<{ where: string; filter: any }> {
   return out;
 }
 
-function expectScopedTo(requests: RecordedRequest[], workspaceId: string): void {
+/**
+ * Every read, count and delete of `requests` is scoped to the workspace; every search (and each
+ * of its prefetches) also to exactly these principals, while counts and deletes ignore the acl.
+ */
+function expectScopedTo(requests: RecordedRequest[], workspaceId: string, principals: string[] = ['*']): void {
   for (const r of requests) {
     if (isPointsRead(r) || isDelete(r)) {
       for (const { where, filter } of filtersOf(r.body)) {
         expect({ path: r.path, where, workspaces: mustWorkspace(filter) }).toEqual({ path: r.path, where, workspaces: [workspaceId] });
+        if (isSearch(r)) expect({ path: r.path, where, principals: mustPrincipals(filter) }).toEqual({ path: r.path, where, principals: [principals] });
+        else expect({ path: r.path, where, acl: aclConditions(filter) }).toEqual({ path: r.path, where, acl: [] });
       }
     }
     if (r.method === 'PUT' && r.path.endsWith('/points')) {
@@ -294,12 +333,14 @@ describe('Qdrant index wire contract', () => {
         `PUT /collections/${DEFAULT_COLLECTION}`,
         `PUT /collections/${DEFAULT_COLLECTION}/index`,
         `PUT /collections/${DEFAULT_COLLECTION}/index`,
+        `PUT /collections/${DEFAULT_COLLECTION}/index`,
       ]);
       const create = first[1]!.body;
       expect(create.sparse_vectors).toEqual({ text: { modifier: 'idf' } });
       expect(create.vectors).toEqual({});
       expect(first[2]!.body).toEqual({ field_name: 'workspace_id', field_schema: { type: 'keyword', is_tenant: true } });
       expect(first[3]!.body).toEqual({ field_name: 'document_id', field_schema: 'keyword' });
+      expect(first[4]!.body).toEqual({ field_name: 'acl_principals', field_schema: 'keyword' });
       expect(first[2]!.query.get('wait')).toBe('true');
 
       const second = await sent(() => open());
@@ -329,6 +370,32 @@ describe('Qdrant index wire contract', () => {
       ]);
     });
 
+    it('deletes the points of a collection from before acls once, only those without principals, before marking it upgraded with the acl index', async () => {
+      const index = await open();
+      const user = randomUUID();
+      await index.replaceDocument('ws-new', 'doc', [chunk('doc', 0, 'Written with principals', { acl: { users: [user], groups: [], everyoneInTenant: false } })]);
+      const collection = fake.collections.get(DEFAULT_COLLECTION)!;
+      // As the release before acls left it: no acl index, points without principals in two workspaces.
+      delete collection.payloadSchema.acl_principals;
+      for (const ws of ['ws-old-1', 'ws-old-2']) {
+        const payload = { workspace_id: ws, document_id: 'old', chunk_id: 'old:0', ordinal: 0, title: 'Old', source_ref: 'old.md', language: 'en', text: 'Old passage' };
+        collection.points.set(pointId(ws, 'old:0'), { id: pointId(ws, 'old:0'), vector: { text: documentVector('Old passage') }, payload });
+      }
+
+      const requests = await sent(() => open());
+
+      expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /collections/${DEFAULT_COLLECTION}`, `POST /collections/${DEFAULT_COLLECTION}/points/delete`, `PUT /collections/${DEFAULT_COLLECTION}/index`]);
+      expect(requests[1]!.body).toEqual({ filter: { must: [{ is_empty: { key: 'acl_principals' } }] } });
+      expect(requests[1]!.query.get('wait')).toBe('true');
+      expect(requests[2]!.body).toEqual({ field_name: 'acl_principals', field_schema: 'keyword' });
+      expect([...collection.points.values()].map((p) => p.payload.workspace_id)).toEqual(['ws-new']);
+      // The sources see the chunks missing and index those documents again.
+      expect(await index.countChunks('ws-old-1')).toBe(0);
+
+      const again = await sent(() => open());
+      expect(again.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /collections/${DEFAULT_COLLECTION}`]);
+    });
+
     it('survives another process creating the collection between its check and its create', async () => {
       const original = fake.collections.get.bind(fake.collections);
       let reads = 0;
@@ -344,7 +411,7 @@ describe('Qdrant index wire contract', () => {
       const requests = await sent(() => open());
 
       expect(requests.map((r) => r.method + ' ' + r.path)).toContain(`PUT /collections/${DEFAULT_COLLECTION}`);
-      expect(requests.filter((r) => r.path.endsWith('/index'))).toHaveLength(2);
+      expect(requests.filter((r) => r.path.endsWith('/index'))).toHaveLength(3);
     });
 
     it('refuses an existing collection without the idf modifier, or without a dense vector of the embedder size', async () => {
@@ -398,7 +465,7 @@ describe('Qdrant index wire contract', () => {
     it.each([
       ['sparse only', undefined],
       ['hybrid', fakeEmbedder(4)],
-    ])('%s: every read, count and delete carries a must-filter on the calling workspace, prefetches included', async (_mode, embedder) => {
+    ])('%s: every read, count and delete carries a must-filter on the calling workspace, and every search the acl condition, prefetches included', async (_mode, embedder) => {
       const index = await open({ embedder });
       const perWorkspace = await driveEveryMethod(index);
 
@@ -423,7 +490,18 @@ describe('Qdrant index wire contract', () => {
       const [query] = await sent(() => index.search(A, 'When is the holiday allowance paid?', { limit: 3 }));
 
       expect(query!.path).toBe(`/collections/${DEFAULT_COLLECTION}/points/query`);
-      expect(query!.body).toEqual({ query: queryVector('When is the holiday allowance paid?'), using: 'text', filter: { must: [{ key: 'workspace_id', match: { value: A } }] }, limit: 3, with_payload: true });
+      expect(query!.body).toEqual({
+        query: queryVector('When is the holiday allowance paid?'),
+        using: 'text',
+        filter: {
+          must: [
+            { key: 'workspace_id', match: { value: A } },
+            { key: 'acl_principals', match: { any: ['*'] } },
+          ],
+        },
+        limit: 3,
+        with_payload: true,
+      });
     });
 
     it('never deletes by point list or the whole collection, and names the document in every document delete', async () => {
@@ -466,7 +544,7 @@ describe('Qdrant index wire contract', () => {
       const [upsert] = await sent(() => index.replaceDocument(A, 'policy', [c]));
 
       const [point] = upsert!.body.points;
-      expect(point.payload).toEqual({ workspace_id: A, document_id: 'policy', chunk_id: 'policy:0', ordinal: 0, title: 'Title of policy', source_ref: 'policy.md', url: 'https://example.test/policy', heading: 'Abroad', language: 'nl', text: 'Travel travel costs' });
+      expect(point.payload).toEqual({ workspace_id: A, document_id: 'policy', chunk_id: 'policy:0', ordinal: 0, title: 'Title of policy', source_ref: 'policy.md', url: 'https://example.test/policy', heading: 'Abroad', language: 'nl', text: 'Travel travel costs', acl_principals: ['*'] });
       expect(point.vector.text).toEqual(documentVector('Title of policy\nAbroad\nTravel travel costs'));
       expect(point.vector.text.values[point.vector.text.indices.indexOf(termId('travel'))]).toBe(2);
       expect(point.vector.dense).toHaveLength(4);
@@ -503,6 +581,125 @@ describe('Qdrant index wire contract', () => {
         expect(await index.search(A, 'canteen', { limit: 0 })).toEqual([]);
       });
       expect(requests).toEqual([]);
+    });
+  });
+
+  describe('reader access', () => {
+    const A = `ws-a-${randomUUID()}`;
+    const B = `ws-b-${randomUUID()}`;
+    const onlyUser = (user: string): Acl => ({ users: [user], groups: [], everyoneInTenant: false });
+
+    it.each([
+      ['sparse only', undefined],
+      ['hybrid', fakeEmbedder(4)],
+    ])("%s: every search and every prefetch requires the workspace and exactly the reader's principals; counts and deletes ignore the acl", async (_mode, embedder) => {
+      const index = await open({ embedder });
+      const user = randomUUID();
+      const groups = [randomUUID(), randomUUID()];
+      await index.replaceDocument(A, 'doc', [chunk('doc', 0, 'Expense rules', { acl: onlyUser(user) }), chunk('doc', 1, 'Expense receipts')]);
+
+      const cases: Array<[Reader | undefined, string[]]> = [
+        [undefined, ['*']],
+        [{ userId: user, groupIds: [] }, ['*', `u:${user}`]],
+        [{ userId: user.toUpperCase(), groupIds: groups.map((g) => g.toUpperCase()) }, ['*', `u:${user}`, ...groups.map((g) => `g:${g}`)]],
+        [{ userId: user, groupIds: [groups[0]!, groups[0]!] }, ['*', `u:${user}`, `g:${groups[0]}`]],
+      ];
+      for (const [reader, principals] of cases) {
+        const requests = await sent(() => index.search(A, 'expense rules', { limit: 5, reader }));
+        expect(requests.filter(isSearch)).toHaveLength(1);
+        if (embedder) expect(filtersOf(requests[0]!.body).map((f) => f.where)).toEqual(['request', 'prefetch[0]', 'prefetch[1]']);
+        expectScopedTo(requests, A, principals);
+      }
+      expectScopedTo(
+        await sent(async () => {
+          await index.countChunks(A);
+          await index.countChunks(A, 'doc');
+          await index.replaceDocument(A, 'doc', [chunk('doc', 0, 'Expense rules', { acl: onlyUser(randomUUID()) })]);
+          await index.deleteDocument(A, 'doc');
+        }),
+        A,
+      );
+    });
+
+    it('writes the principals of each chunk to its point: "*" for workspace-wide, else lower-cased GUID entries only', async () => {
+      const index = await open();
+      const user = randomUUID();
+      const group = randomUUID();
+
+      const [upsert] = await sent(() =>
+        index.replaceDocument(A, 'doc', [
+          chunk('doc', 0, 'no acl'),
+          chunk('doc', 1, 'tenant', { acl: { users: [user], groups: [], everyoneInTenant: true } }),
+          chunk('doc', 2, 'named', { acl: { users: [user.toUpperCase(), '*', 'siteGroup:3'], groups: [group], everyoneInTenant: false } }),
+          chunk('doc', 3, 'nobody', { acl: { users: [], groups: [], everyoneInTenant: false } }),
+        ]),
+      );
+
+      expect(upsert!.body.points.map((p: any) => p.payload.acl_principals)).toEqual([['*'], ['*'], [`g:${group}`, `u:${user}`].sort(), []]);
+    });
+
+    it('gives a reader the passages shared with them and no others (as Qdrant evaluates match-any on a list)', async () => {
+      const index = await open({ embedder: fakeEmbedder() });
+      const [u1, u2, group] = [randomUUID(), randomUUID(), randomUUID()];
+      await index.replaceDocument(A, 'doc', [
+        chunk('doc', 0, 'Canteen menu for everyone'),
+        chunk('doc', 1, 'Canteen budget for one user', { acl: onlyUser(u1) }),
+        chunk('doc', 2, 'Canteen contract for a group', { acl: { users: [], groups: [group], everyoneInTenant: false } }),
+      ]);
+      const found = async (reader?: Reader) => (await index.search(A, 'canteen', { limit: 10, reader })).map((h) => h.id).sort();
+
+      expect(await found()).toEqual(['doc:0']);
+      expect(await found({ userId: u1, groupIds: [] })).toEqual(['doc:0', 'doc:1']);
+      expect(await found({ userId: u2, groupIds: [group] })).toEqual(['doc:0', 'doc:2']);
+      expect(await found({ userId: u2, groupIds: [] })).toEqual(['doc:0']);
+    });
+
+    it('drops any point the reader may not read that a server might return', async () => {
+      const index = await open();
+      const [u1, u2] = [randomUUID(), randomUUID()];
+      await index.replaceDocument(A, 'doc', [chunk('doc', 0, 'Canteen opens at eight'), chunk('doc', 1, 'Canteen budget of u2', { acl: onlyUser(u2) })]);
+      await index.replaceDocument(B, 'doc', [chunk('doc', 0, 'Canteen of B', { acl: onlyUser(u1) })]);
+
+      fake.leakOnQuery = true;
+
+      expect((await index.search(A, 'canteen', { limit: 10, reader: { userId: u1, groupIds: [] } })).map((h) => h.text)).toEqual(['Canteen opens at eight']);
+      expect((await index.search(A, 'canteen', { limit: 10 })).map((h) => h.text)).toEqual(['Canteen opens at eight']);
+      expect((await index.search(A, 'canteen', { limit: 10, reader: { userId: u2, groupIds: [] } })).map((h) => h.text).sort()).toEqual(['Canteen budget of u2', 'Canteen opens at eight']);
+    });
+
+    const hostileReaders: Array<[string, unknown]> = [
+      ['a SQL tautology as user id', { userId: "' OR 1=1 --", groupIds: [] }],
+      ["the everyone principal '*' as user id", { userId: '*', groupIds: [] }],
+      ['a non-GUID user id', { userId: 'alice@contoso.example', groupIds: [] }],
+      ['a filter object as group id', { userId: randomUUID(), groupIds: [{ key: 'workspace_id', match: { except: [] } }] }],
+      ["the everyone principal '*' as group id", { userId: randomUUID(), groupIds: ['*'] }],
+      [`${MAX_READER_GROUPS + 1} groups`, { userId: randomUUID(), groupIds: Array.from({ length: MAX_READER_GROUPS + 1 }, () => randomUUID()) }],
+      ['null', null],
+    ];
+
+    it.each(hostileReaders)('refuses a reader with %s as request_malformed before any request is sent or anything embedded', async (_label, reader) => {
+      const embedder = fakeEmbedder();
+      const index = await open({ embedder });
+      const before = fake.requests.length;
+
+      const error = await failure(() => index.search(A, 'anything at all', { limit: 5, reader: reader as Reader }));
+
+      expect(isKluisError(error, 'request_malformed')).toBe(true);
+      expect(fake.requests.length).toBe(before);
+      expect(embedder.calls).toEqual([]);
+    });
+
+    it('refuses a malformed acl as request_malformed before anything is embedded or sent', async () => {
+      const embedder = fakeEmbedder();
+      const index = await open({ embedder });
+      const before = fake.requests.length;
+
+      for (const acl of [null, 'everyone', { users: [] }, { users: [], groups: [], everyoneInTenant: 1 }]) {
+        const error = await failure(() => index.replaceDocument(A, 'doc', [chunk('doc', 0, 'fine'), chunk('doc', 1, 'broken', { acl: acl as unknown as Acl })]));
+        expect(isKluisError(error, 'request_malformed')).toBe(true);
+      }
+      expect(fake.requests.length).toBe(before);
+      expect(embedder.calls).toEqual([]);
     });
   });
 
@@ -568,6 +765,7 @@ describe('Qdrant index wire contract', () => {
         expect(proxied.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
           'GET /qdrant/collections/behind_proxy',
           'PUT /qdrant/collections/behind_proxy',
+          'PUT /qdrant/collections/behind_proxy/index',
           'PUT /qdrant/collections/behind_proxy/index',
           'PUT /qdrant/collections/behind_proxy/index',
           'POST /qdrant/collections/behind_proxy/points/count',

@@ -9,10 +9,16 @@
  * each with the workspace filter, and fuses them with reciprocal rank fusion; without an embedder
  * it is one sparse query. The filter goes into every prefetch and the outer query alike: a
  * prefetch without it would rank, and could return, other workspaces' points.
+ *
+ * Each point also carries its acl as a keyword list of principals (api/knowledge/acl.ts, with a
+ * keyword payload index), and every search filter requires one of the reader's principals, in the
+ * prefetches as in the outer query: Qdrant applies a filter while it searches, so passages the
+ * reader may not see never take places from the ones they may.
  */
 import { createHash } from 'node:crypto';
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
 import { fail, isKluisError } from '../errors';
+import { admits, principalsOf, readerPrincipals } from './acl';
 import type { ChunkRecord, SearchHit, SearchIndex, SearchOptions } from './ports';
 import { documentVector, queryVector, words } from './sparseVector';
 
@@ -40,6 +46,7 @@ export interface QdrantIndexOptions {
 export const DEFAULT_COLLECTION = 'kluis_chunks';
 const SPARSE_VECTOR = 'text';
 const DENSE_VECTOR = 'dense';
+const ACL_FIELD = 'acl_principals';
 const QDRANT_DEFAULT_PORT = 6333;
 /** Points per upsert request (and texts per embedding call): keeps bodies far below Qdrant's 32 MB cap. */
 const UPSERT_BATCH = 128;
@@ -79,6 +86,13 @@ function tenantFilter(workspaceId: string, documentId?: string): Schemas['Filter
   const must: Schemas['Condition'][] = [{ key: 'workspace_id', match: { value: workspaceId } }];
   if (documentId !== undefined) must.push({ key: 'document_id', match: { value: documentId } });
   return { must };
+}
+
+/** A search's filter: the workspace, and one of the reader's principals in the point's acl. */
+function searchFilter(workspaceId: string, principals: string[]): Schemas['Filter'] {
+  const filter = tenantFilter(workspaceId);
+  filter.must.push({ key: ACL_FIELD, match: { any: principals } });
+  return filter;
 }
 
 interface Endpoint {
@@ -164,7 +178,7 @@ function searchableText(c: ChunkRecord): string {
   return [c.title, c.heading, c.text].filter(Boolean).join('\n');
 }
 
-function toPayload(workspaceId: string, documentId: string, c: ChunkRecord): Record<string, unknown> {
+function toPayload(workspaceId: string, documentId: string, c: ChunkRecord, principals: string[]): Record<string, unknown> {
   const payload: Record<string, unknown> = {
     workspace_id: workspaceId,
     document_id: documentId,
@@ -174,6 +188,7 @@ function toPayload(workspaceId: string, documentId: string, c: ChunkRecord): Rec
     source_ref: c.sourceRef,
     language: c.language,
     text: c.text,
+    [ACL_FIELD]: principals,
   };
   if (c.url !== undefined) payload.url = c.url;
   if (c.heading !== undefined) payload.heading = c.heading;
@@ -236,6 +251,8 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
 
   async function pointsFor(workspaceId: string, documentId: string, chunks: ChunkRecord[]): Promise<Schemas['PointStruct'][]> {
     const points: Schemas['PointStruct'][] = [];
+    // Every acl is checked before anything is embedded, so a malformed one costs nothing.
+    const principals = chunks.map((c) => principalsOf(c.acl));
     for (let start = 0; start < chunks.length; start += UPSERT_BATCH) {
       const batch = chunks.slice(start, start + UPSERT_BATCH);
       const texts = batch.map(searchableText);
@@ -244,7 +261,7 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
       batch.forEach((chunk, i) => {
         const vector: Record<string, Schemas['Vector']> = { [SPARSE_VECTOR]: documentVector(texts[i]!) };
         if (dense && dimension !== undefined) vector[DENSE_VECTOR] = checkVector(dense[i], dimension, 'Document embedding');
-        points.push({ id: pointId(workspaceId, chunk.id), vector, payload: toPayload(workspaceId, documentId, chunk) });
+        points.push({ id: pointId(workspaceId, chunk.id), vector, payload: toPayload(workspaceId, documentId, chunk, principals[start + i]!) });
       });
     }
     return points;
@@ -291,13 +308,14 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
     async search(workspaceId, query, options: SearchOptions) {
       usable();
       const ws = identifier(workspaceId);
+      const principals = readerPrincipals(options.reader);
       const text = query.slice(0, MAX_QUERY_CHARS);
       const limit = Math.min(Math.floor(options.limit), MAX_LIMIT);
       // Nothing word-like (empty, blanks, punctuation) asks nothing; a dense vector of it would
       // still have nearest neighbours, which is not an answer.
       if (!(limit >= 1) || words(text).length === 0) return [];
 
-      const filter = tenantFilter(ws);
+      const filter = searchFilter(ws, principals);
       const sparse = queryVector(text);
       let points: Schemas['ScoredPoint'][];
       if (!embedder || dimension === undefined) {
@@ -317,7 +335,13 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
         points = response.points;
       }
       // Belt and braces: the filters above are the guarantee; this makes a regression loud in tests.
-      return points.filter((p) => (p.payload as Record<string, unknown> | null | undefined)?.workspace_id === ws).flatMap((p) => toHit(p) ?? []);
+      const allowed = new Set(principals);
+      return points
+        .filter((p) => {
+          const payload = p.payload as Record<string, unknown> | null | undefined;
+          return payload?.workspace_id === ws && admits(payload[ACL_FIELD], allowed);
+        })
+        .flatMap((p) => toHit(p) ?? []);
     },
 
     async countChunks(workspaceId, documentId) {
@@ -381,6 +405,15 @@ async function ensureCollection(client: QdrantClient, collection: string, dimens
   }
   if (schema.document_id?.data_type !== 'keyword') {
     await call('create index', () => client.createPayloadIndex(collection, { wait: true, field_name: 'document_id', field_schema: 'keyword' }));
+  }
+  if (schema[ACL_FIELD]?.data_type !== 'keyword') {
+    // A collection from before points carried their acl: its points have no principals, so every
+    // search would skip them while countChunks still counted them, and no source would ever index
+    // them again. They are deleted once, here, before the index that marks the collection as
+    // upgraded; the sources re-index documents whose chunks are missing on their next sync. The
+    // filter matches only points without principals, whatever their workspace.
+    if (existing) await call('delete', () => client.delete(collection, { wait: true, filter: { must: [{ is_empty: { key: ACL_FIELD } }] } }));
+    await call('create index', () => client.createPayloadIndex(collection, { wait: true, field_name: ACL_FIELD, field_schema: 'keyword' }));
   }
 }
 

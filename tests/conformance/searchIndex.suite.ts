@@ -8,9 +8,15 @@
  * directory, server or collection), so the persistence case can close one handle and read through
  * another. Every case uses its own random workspace ids, so cases never see each other's rows even
  * though they share that data.
+ *
+ * Access control: a chunk with an acl is returned only to a reader the acl allows, a chunk
+ * without one to every reader of its workspace, and a search without a reader returns only
+ * workspace-wide chunks (it fails closed).
  */
 import { randomUUID } from 'node:crypto';
-import type { ChunkRecord, SearchHit, SearchIndex } from '../../api/knowledge/ports';
+import { isKluisError } from '../../api/errors';
+import { MAX_READER_GROUPS } from '../../api/knowledge/acl';
+import type { Acl, ChunkRecord, Reader, SearchHit, SearchIndex } from '../../api/knowledge/ports';
 
 type ChunkInput = Partial<ChunkRecord> & { text: string };
 
@@ -26,7 +32,29 @@ export function chunksOf(documentId: string, parts: ChunkInput[]): ChunkRecord[]
     heading: part.heading,
     text: part.text,
     language: part.language ?? 'en',
+    ...(part.acl === undefined ? {} : { acl: part.acl }),
   }));
+}
+
+/** What the port promises about one chunk and one reader, written out as plainly as possible. */
+export function mayRead(acl: Acl | undefined, reader: Reader | undefined): boolean {
+  if (acl === undefined || acl.everyoneInTenant) return true;
+  if (reader === undefined) return false;
+  const user = reader.userId.toLowerCase();
+  const groups = new Set(reader.groupIds.map((g) => g.toLowerCase()));
+  return acl.users.some((u) => u.toLowerCase() === user) || acl.groups.some((g) => groups.has(g.toLowerCase()));
+}
+
+/** A small seeded generator (mulberry32), so a failing property run can be told by its seed. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 /** A word no analyser stems into anything else and no other row contains. */
@@ -251,6 +279,248 @@ export function searchIndexConformance(name: string, open: () => Promise<SearchI
         // Deleting B's copy must leave A's.
         await index.deleteDocument(workspaceB, 'handbook');
         expect(await index.countChunks(workspaceB)).toBe(0);
+        expect(await index.countChunks(workspaceA)).toBe(2);
+      });
+    });
+
+    describe('access control', () => {
+      const reader = (userId: string = randomUUID(), groupIds: string[] = []): Reader => ({ userId, groupIds });
+      const find = async (workspaceId: string, query: string, who: Reader | undefined, limit = 20) => ids(await index.search(workspaceId, query, { limit, reader: who })).sort();
+      const onlyUsers = (...users: string[]): Acl => ({ users, groups: [], everyoneInTenant: false });
+      const onlyGroups = (...groups: string[]): Acl => ({ users: [], groups, everyoneInTenant: false });
+
+      it('a user the file is not shared with does not get its passages', async () => {
+        const word = uniqueWord();
+        const u1 = randomUUID();
+        await index.replaceDocument(workspaceA, 'private', chunksOf('private', [{ text: `Salary review ${word}.`, acl: onlyUsers(u1) }]));
+
+        expect(await find(workspaceA, word, reader(u1))).toEqual(['private:0']);
+        expect(await find(workspaceA, word, reader())).toEqual([]);
+        expect(await find(workspaceA, word, reader(randomUUID(), [randomUUID(), randomUUID()]))).toEqual([]);
+      });
+
+      it('a user who lost access stops getting its passages', async () => {
+        const word = uniqueWord();
+        const [u1, u2] = [randomUUID(), randomUUID()];
+        await index.replaceDocument(workspaceA, 'plan', chunksOf('plan', [{ text: `Reorganisation ${word}.`, acl: onlyUsers(u1, u2) }, { text: `Appendix ${word}.`, acl: onlyUsers(u1, u2) }]));
+        expect(await find(workspaceA, word, reader(u1))).toEqual(['plan:0', 'plan:1']);
+
+        // The next sync writes the file's new permissions, without u1.
+        await index.replaceDocument(workspaceA, 'plan', chunksOf('plan', [{ text: `Reorganisation ${word}.`, acl: onlyUsers(u2) }, { text: `Appendix ${word}.`, acl: onlyUsers(u2) }]));
+
+        expect(await find(workspaceA, word, reader(u1))).toEqual([]);
+        expect(await find(workspaceA, word, reader(u2))).toEqual(['plan:0', 'plan:1']);
+      });
+
+      it('a non-member of the group the file is shared with does not get its passages', async () => {
+        const word = uniqueWord();
+        const group = randomUUID();
+        await index.replaceDocument(workspaceA, 'finance', chunksOf('finance', [{ text: `Budget ${word}.`, acl: onlyGroups(group) }]));
+
+        expect(await find(workspaceA, word, reader(randomUUID(), [randomUUID(), group]))).toEqual(['finance:0']);
+        expect(await find(workspaceA, word, reader(randomUUID(), [randomUUID()]))).toEqual([]);
+        expect(await find(workspaceA, word, reader())).toEqual([]);
+        // A group id passed as a user id is not membership.
+        expect(await find(workspaceA, word, reader(group))).toEqual([]);
+      });
+
+      it('a file shared with everyone in the tenant is found by any reader', async () => {
+        const word = uniqueWord();
+        await index.replaceDocument(workspaceA, 'canteen', chunksOf('canteen', [{ text: `Menu ${word}.`, acl: { users: [], groups: [], everyoneInTenant: true } }]));
+
+        expect(await find(workspaceA, word, reader())).toEqual(['canteen:0']);
+        expect(await find(workspaceA, word, reader(randomUUID(), [randomUUID()]))).toEqual(['canteen:0']);
+      });
+
+      it('a caller that forgot the reader gets only workspace-wide passages (fails closed)', async () => {
+        const word = uniqueWord();
+        const user = randomUUID();
+        const group = randomUUID();
+        await index.replaceDocument(
+          workspaceA,
+          'mixed',
+          chunksOf('mixed', [
+            { text: `Folder file ${word}.` },
+            { text: `Organisation-wide link ${word}.`, acl: { users: [], groups: [], everyoneInTenant: true } },
+            { text: `Shared with one user ${word}.`, acl: onlyUsers(user) },
+            { text: `Shared with one group ${word}.`, acl: onlyGroups(group) },
+          ]),
+        );
+
+        expect(await find(workspaceA, word, undefined)).toEqual(['mixed:0', 'mixed:1']);
+        expect(await find(workspaceA, word, reader())).toEqual(['mixed:0', 'mixed:1']);
+        expect(await find(workspaceA, word, reader(user))).toEqual(['mixed:0', 'mixed:1', 'mixed:2']);
+        expect(await find(workspaceA, word, reader(randomUUID(), [group]))).toEqual(['mixed:0', 'mixed:1', 'mixed:3']);
+        expect(await find(workspaceA, word, reader(user, [group]))).toEqual(['mixed:0', 'mixed:1', 'mixed:2', 'mixed:3']);
+      });
+
+      it("an acl entry that is not a GUID (a '*', a site group, an injection) opens the file to nobody", async () => {
+        const word = uniqueWord();
+        await index.replaceDocument(
+          workspaceA,
+          'odd',
+          chunksOf('odd', [
+            { text: `Nobody at all ${word}.`, acl: { users: [], groups: [], everyoneInTenant: false } },
+            { text: `Odd entries ${word}.`, acl: { users: ['*', "' OR 1=1 --", 'u:*'], groups: ['siteGroup:3', '*', "x') OR true OR ('"], everyoneInTenant: false } },
+          ]),
+        );
+
+        expect(await find(workspaceA, word, undefined)).toEqual([]);
+        expect(await find(workspaceA, word, reader())).toEqual([]);
+        expect(await index.countChunks(workspaceA, 'odd')).toBe(2);
+      });
+
+      it('matches user and group ids whatever their case', async () => {
+        const word = uniqueWord();
+        const user = randomUUID();
+        const group = randomUUID();
+        await index.replaceDocument(workspaceA, 'upper', chunksOf('upper', [{ text: `Case ${word}.`, acl: { users: [user.toUpperCase()], groups: [group.toUpperCase()], everyoneInTenant: false } }]));
+
+        expect(await find(workspaceA, word, reader(user))).toEqual(['upper:0']);
+        expect(await find(workspaceA, word, reader(randomUUID(), [group]))).toEqual(['upper:0']);
+        expect(await find(workspaceA, word, reader(user.toUpperCase()))).toEqual(['upper:0']);
+      });
+
+      it("a reader of workspace A never gets workspace B's passages, even when B's acl names that reader", async () => {
+        const word = uniqueWord();
+        const user = randomUUID();
+        const group = randomUUID();
+        const acl: Acl = { users: [user], groups: [group], everyoneInTenant: false };
+        await index.replaceDocument(workspaceB, 'b-secret', chunksOf('b-secret', [{ text: `Merger ${word}.`, acl }, { text: `Merger ${word} for all.`, acl: { ...acl, everyoneInTenant: true } }, { text: `Merger ${word} workspace-wide.` }]));
+
+        expect(await find(workspaceA, word, reader(user, [group]))).toEqual([]);
+        expect(await find(workspaceA, word, undefined)).toEqual([]);
+        expect(await find(workspaceB, word, reader(user))).toEqual(['b-secret:0', 'b-secret:1', 'b-secret:2']);
+      });
+
+      it('passages the reader may not see do not crowd out the ones they may (the acl filters before the limit)', async () => {
+        const word = uniqueWord();
+        const [mine, theirs] = [randomUUID(), randomUUID()];
+        // Thirty better-matching passages of someone else, then one weaker passage of the reader's.
+        const parts = Array.from({ length: 30 }, () => ({ text: `${word} ${word} ${word} ${word}`, acl: onlyUsers(theirs) }));
+        parts.push({ text: `${word} filler filler filler`, acl: onlyUsers(mine) });
+        await index.replaceDocument(workspaceA, 'crowd', chunksOf('crowd', parts));
+
+        expect(await find(workspaceA, word, reader(mine), 1)).toEqual(['crowd:30']);
+        expect(await find(workspaceA, word, reader(mine), 5)).toEqual(['crowd:30']);
+      });
+
+      it('counts chunks whatever their acl, as sources rely on to find missing chunks', async () => {
+        await index.replaceDocument(workspaceA, 'doc', chunksOf('doc', [{ text: 'one' }, { text: 'two', acl: onlyUsers(randomUUID()) }, { text: 'three', acl: { users: [], groups: [], everyoneInTenant: false } }]));
+
+        expect(await index.countChunks(workspaceA)).toBe(3);
+        expect(await index.countChunks(workspaceA, 'doc')).toBe(3);
+      });
+
+      it("does not hand out the acl with a passage (who else may read a file is not the reader's business)", async () => {
+        const word = uniqueWord();
+        const user = randomUUID();
+        const [chunk] = chunksOf('shared', [{ text: `Shared ${word}.`, heading: 'H', url: 'https://example.test/shared', acl: { users: [user, randomUUID()], groups: [randomUUID()], everyoneInTenant: false } }]);
+        await index.replaceDocument(workspaceA, 'shared', [chunk!]);
+
+        const [hit] = await index.search(workspaceA, word, { limit: 5, reader: reader(user) });
+
+        const { acl: _acl, ...passage } = chunk!;
+        const { score: _score, ...found } = hit!;
+        expect(found).toEqual(passage);
+        expect(Object.keys(hit!)).not.toContain('acl');
+        expect(JSON.stringify(hit)).not.toContain(user);
+      });
+
+      it(`searches a reader in ${MAX_READER_GROUPS} groups with every one of them`, async () => {
+        const word = uniqueWord();
+        const groups = Array.from({ length: MAX_READER_GROUPS }, () => randomUUID());
+        await index.replaceDocument(workspaceA, 'last-group', chunksOf('last-group', [{ text: `Deep group ${word}.`, acl: onlyGroups(groups[MAX_READER_GROUPS - 1]!) }]));
+
+        expect(await find(workspaceA, word, reader(randomUUID(), groups))).toEqual(['last-group:0']);
+      });
+
+      it('hands every reader only passages of their own workspace that they may read (200 random queries)', async () => {
+        const seed = Math.floor(Math.random() * 2 ** 32);
+        const random = seededRandom(seed);
+        const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+        const some = <T>(items: readonly T[]): T[] => items.filter(() => random() < 0.4);
+        const vocabulary = ['kestrel', 'marmot', 'quokka', 'tapir', 'okapi', 'gecko', 'lemur', 'bison', 'heron', 'otter', 'walrus', 'ibis'];
+        const users = Array.from({ length: 4 }, () => randomUUID());
+        const groups = Array.from({ length: 3 }, () => randomUUID());
+        const acls: Array<() => Acl | undefined> = [
+          () => undefined,
+          () => ({ users: [], groups: [], everyoneInTenant: true }),
+          () => onlyUsers(pick(users)),
+          () => onlyUsers(...some(users)),
+          () => onlyGroups(pick(groups)),
+          () => ({ users: some(users), groups: some(groups), everyoneInTenant: false }),
+          () => ({ users: [], groups: [], everyoneInTenant: false }),
+        ];
+
+        // Each workspace's documents get their own ids, so a hit's id tells its workspace.
+        const corpus = new Map<string, { workspaceId: string; acl: Acl | undefined; words: Set<string> }>();
+        for (const [workspaceId, tag] of [
+          [workspaceA, 'a'],
+          [workspaceB, 'b'],
+        ] as const) {
+          for (let d = 0; d < 6; d++) {
+            const documentId = `${tag}-doc-${d}`;
+            const parts = Array.from({ length: 6 }, () => ({ words: Array.from({ length: 3 + Math.floor(random() * 4) }, () => pick(vocabulary)), acl: pick(acls)() }));
+            const chunks = chunksOf(documentId, parts.map((p) => ({ text: p.words.join(' '), acl: p.acl })));
+            chunks.forEach((c, i) => corpus.set(c.id, { workspaceId, acl: parts[i]!.acl, words: new Set(parts[i]!.words) }));
+            await index.replaceDocument(workspaceId, documentId, chunks);
+          }
+        }
+
+        const readers: Array<() => Reader | undefined> = [() => undefined, () => reader(), () => reader(pick(users), some(groups)), () => reader(pick(users)), () => reader(randomUUID(), some(groups))];
+        const violations: unknown[] = [];
+        let returned = 0;
+        let restrictedReturned = 0;
+        for (let q = 0; q < 200; q++) {
+          const workspaceId = pick([workspaceA, workspaceB]);
+          const who = pick(readers)();
+          const words = Array.from({ length: 1 + Math.floor(random() * 3) }, () => pick(vocabulary));
+          const hits = await index.search(workspaceId, words.join(' '), { limit: 100, reader: who });
+          returned += hits.length;
+          for (const hit of hits) {
+            const stored = corpus.get(hit.id);
+            if (!stored || stored.workspaceId !== workspaceId || !mayRead(stored.acl, who)) violations.push({ q, workspaceId, who, words, hit: hit.id, stored });
+            else if (stored.acl && !stored.acl.everyoneInTenant) restrictedReturned++;
+          }
+          // And nothing readable that matches a word is withheld.
+          const found = new Set(ids(hits));
+          for (const [id, stored] of corpus) {
+            if (stored.workspaceId === workspaceId && mayRead(stored.acl, who) && words.some((w) => stored.words.has(w)) && !found.has(id)) violations.push({ q, missing: id, who, words });
+          }
+        }
+
+        expect({ seed, violations: violations.slice(0, 5) }).toEqual({ seed, violations: [] });
+        // The run proved something: passages came back, restricted ones among them.
+        expect(returned).toBeGreaterThan(200);
+        expect(restrictedReturned).toBeGreaterThan(0);
+      });
+
+      const hostileReaders: Array<[string, Reader]> = [
+        ['a SQL tautology as user id', { userId: "' OR 1=1 --", groupIds: [] }],
+        ['a quoted tautology as user id', { userId: "x') OR true OR ('", groupIds: [] }],
+        ['a GUID followed by an injection', { userId: `${randomUUID()}' OR '1'='1`, groupIds: [] }],
+        ["the everyone principal '*' as user id", { userId: '*', groupIds: [] }],
+        ['a user principal as user id', { userId: `u:${randomUUID()}`, groupIds: [] }],
+        ['an email address as user id', { userId: 'alice@contoso.example', groupIds: [] }],
+        ['an empty user id', { userId: '', groupIds: [] }],
+        ['a GUID with a line break', { userId: `${randomUUID()}\n`, groupIds: [] }],
+        ['a SQL tautology as group id', { userId: randomUUID(), groupIds: [randomUUID(), "' OR 1=1 --"] }],
+        ["the everyone principal '*' as group id", { userId: randomUUID(), groupIds: ['*'] }],
+        ['a SharePoint site group as group id', { userId: randomUUID(), groupIds: ['siteGroup:3'] }],
+        [`${MAX_READER_GROUPS + 1} groups`, { userId: randomUUID(), groupIds: Array.from({ length: MAX_READER_GROUPS + 1 }, () => randomUUID()) }],
+        ['group ids that are not a list', { userId: randomUUID(), groupIds: "' OR 1=1" as unknown as string[] }],
+        ['a user id that is not a string', { userId: { toString: () => randomUUID() } as unknown as string, groupIds: [] }],
+      ];
+
+      it.each(hostileReaders)('refuses a reader with %s (request_malformed), whatever the query', async (_label, hostile) => {
+        const word = uniqueWord();
+        await index.replaceDocument(workspaceA, 'doc', chunksOf('doc', [{ text: `Open ${word}.` }, { text: `Closed ${word}.`, acl: onlyUsers(randomUUID()) }]));
+
+        for (const query of [word, '']) {
+          const error = await rejection(() => index.search(workspaceA, query, { limit: 10, reader: hostile }));
+          expect(isKluisError(error, 'request_malformed')).toBe(true);
+        }
         expect(await index.countChunks(workspaceA)).toBe(2);
       });
     });

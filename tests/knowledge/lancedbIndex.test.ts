@@ -1,13 +1,15 @@
 /**
  * The embedded LanceDB index: the shared SearchIndex conformance suite, plus what only this adapter
  * can get wrong — rows written after the full-text index was built (searched flat until the index
- * is optimised) and a large workspace sharing the one table with small ones.
+ * is optimised), a large workspace sharing the one table with small ones, and an index folder
+ * written before rows carried their acl.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
+import { Field, Int32, Schema, Utf8 } from 'apache-arrow';
 import { isKluisError } from '../../api/errors';
 import { openLanceDbIndex } from '../../api/knowledge/lancedbIndex';
 import type { SearchIndex } from '../../api/knowledge/ports';
@@ -43,6 +45,47 @@ async function ftsStats(directory: string): Promise<Array<{ numIndexedRows: numb
       table.close();
     }
   } finally {
+    connection.close();
+  }
+}
+
+/** The table as an index folder of the release before acls holds it: no acl_principals column. */
+async function writeTableWithoutAcls(directory: string, workspaceId: string): Promise<void> {
+  const text = (name: string, nullable = false) => new Field(name, new Utf8(), nullable);
+  const schema = new Schema([
+    text('id'),
+    text('workspace_id'),
+    text('document_id'),
+    new Field('ordinal', new Int32(), false),
+    text('title'),
+    text('source_ref'),
+    text('url', true),
+    text('heading', true),
+    text('language'),
+    text('text'),
+    text('search_en'),
+    text('search_nl'),
+  ]);
+  const connection = await lancedb.connect(directory);
+  const table = await connection.createEmptyTable('chunks', schema);
+  const passage = 'The old handbook says the canteen opens at eight.';
+  await table.add([
+    { id: 'old:0', workspace_id: workspaceId, document_id: 'old', ordinal: 0, title: 'Handbook', source_ref: 'old.md', url: null, heading: null, language: 'en', text: passage, search_en: passage, search_nl: passage },
+  ]);
+  await table.createIndex('search_en', { config: lancedb.Index.fts({ language: 'English', stem: true }) });
+  table.close();
+  connection.close();
+}
+
+/** Every row's stored principals, by chunk id. */
+async function storedPrincipals(directory: string): Promise<Record<string, string[]>> {
+  const connection = await lancedb.connect(directory);
+  const table = await connection.openTable('chunks');
+  try {
+    const rows = (await table.query().select(['id', 'acl_principals']).toArray()) as Array<{ id: string; acl_principals: Iterable<string> }>;
+    return Object.fromEntries(rows.map((r) => [r.id, [...r.acl_principals]]));
+  } finally {
+    table.close();
     connection.close();
   }
 }
@@ -143,6 +186,67 @@ describe('LanceDB index specifics', () => {
     expect((await index.search(light, 'archive room badge', { limit: 10 })).map((h) => h.id)).toEqual(['light:0']);
     expect(await index.search(heavy, word, { limit: 10 })).toEqual([]);
     expect(await index.countChunks(heavy)).toBe(6000);
+  });
+
+  it('stores each chunk\'s acl as principals: "*" for everyone, else lower-cased u: and g: entries, GUIDs only', async () => {
+    const workspace = randomUUID();
+    const user = randomUUID();
+    const group = randomUUID();
+    await index.replaceDocument(
+      workspace,
+      'doc',
+      chunksOf('doc', [
+        { text: 'no acl' },
+        { text: 'tenant', acl: { users: [user], groups: [], everyoneInTenant: true } },
+        { text: 'named', acl: { users: [user.toUpperCase(), 'siteGroup:3', '*'], groups: [group, group], everyoneInTenant: false } },
+        { text: 'nobody', acl: { users: [], groups: ['sharePointGroup:9'], everyoneInTenant: false } },
+      ]),
+    );
+
+    expect(await storedPrincipals(dir)).toEqual({ 'doc:0': ['*'], 'doc:1': ['*'], 'doc:2': [`g:${group}`, `u:${user}`].sort(), 'doc:3': [] });
+  });
+
+  it('refuses a malformed acl with request_malformed and keeps the document as it was', async () => {
+    const workspace = randomUUID();
+    await index.replaceDocument(workspace, 'doc', chunksOf('doc', [{ text: 'kept' }]));
+
+    for (const acl of [null, 'everyone', { users: [] }, { users: [], groups: [], everyoneInTenant: 'yes' }]) {
+      const error = await index.replaceDocument(workspace, 'doc', chunksOf('doc', [{ text: 'replaced', acl: acl as never }])).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isKluisError(error, 'request_malformed')).toBe(true);
+    }
+    expect((await index.search(workspace, 'kept', { limit: 5 })).map((h) => h.id)).toEqual(['doc:0']);
+  });
+
+  it('opens an index folder written before acls by starting its table afresh, and works from there', async () => {
+    await index.close();
+    const legacyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kluis-lancedb-legacy-'));
+    const workspace = randomUUID();
+    try {
+      await writeTableWithoutAcls(legacyDir, workspace);
+      index = await openLanceDbIndex(legacyDir);
+
+      // The old rows had no acl; they are gone, so the sources index their documents again.
+      expect(await index.countChunks(workspace)).toBe(0);
+      expect(await index.search(workspace, 'canteen', { limit: 5 })).toEqual([]);
+
+      const user = randomUUID();
+      await index.replaceDocument(workspace, 'old', chunksOf('old', [{ text: 'The new handbook says the canteen opens at eight.' }, { text: 'The canteen menu is shared with one user.', acl: { users: [user], groups: [], everyoneInTenant: false } }]));
+      expect((await index.search(workspace, 'canteen', { limit: 5 })).map((h) => h.id)).toEqual(['old:0']);
+      expect((await index.search(workspace, 'canteen', { limit: 5, reader: { userId: user, groupIds: [] } })).map((h) => h.id).sort()).toEqual(['old:0', 'old:1']);
+
+      // A second open keeps what the first one wrote.
+      await index.close();
+      index = await openLanceDbIndex(legacyDir);
+      expect(await index.countChunks(workspace)).toBe(2);
+      expect((await index.search(workspace, 'menu', { limit: 5, reader: { userId: user, groupIds: [] } })).map((h) => h.id)).toEqual(['old:1']);
+    } finally {
+      await index.close();
+      fs.rmSync(legacyDir, { recursive: true, force: true });
+      index = await openLanceDbIndex(dir);
+    }
   });
 
   it("refuses a filter-injection identifier with request_malformed", async () => {
