@@ -113,7 +113,15 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     const documents = createPrismaDocumentStore(db);
     const conversations = createPrismaConversationStore(db);
     const principals = createPrincipals({ directory, audit });
-    const knowledge = createKnowledge({ index }, { minCoverage: config.knowledge.minCoverage });
+    // Group membership is not resolved yet (Graph transitiveMemberOf is the next step), so files
+    // shared with a group only are not returned to anyone: trimming fails closed.
+    const readers = {
+      readerFor: async (p: { workspaceId: string; userId: string }) => {
+        const oid = await directory.entraObjectId(p.workspaceId, p.userId);
+        return oid && /^[0-9a-f-]{36}$/i.test(oid) ? { userId: oid, groupIds: [] } : undefined;
+      },
+    };
+    const knowledge = createKnowledge({ index, readers }, { minCoverage: config.knowledge.minCoverage });
     const provider = createProvider(config, logger);
     const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK });
 

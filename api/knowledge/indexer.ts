@@ -8,7 +8,7 @@ import { isKluisError } from '../errors';
 import { chunkSections, DEFAULT_CHUNKING, type ChunkOptions } from './chunk';
 import { extractDocument } from './extract';
 import { detectLanguage } from './language';
-import type { DocumentRecord, DocumentStore, SearchIndex } from './ports';
+import type { Acl, DocumentRecord, DocumentStore, SearchIndex } from './ports';
 
 export interface IncomingFile {
   sourceKind: string;
@@ -16,6 +16,8 @@ export interface IncomingFile {
   fileName: string;
   bytes: Buffer;
   url?: string;
+  /** Who may read the file; absent = every member of the workspace (local folder, uploads). */
+  acl?: Acl;
 }
 
 export interface Indexer {
@@ -57,6 +59,7 @@ export function createIndexer(deps: { documents: DocumentStore; index: SearchInd
             heading: c.heading,
             text: c.text,
             language: detectLanguage(c.text),
+            acl: file.acl,
           })),
         );
         return record;

@@ -1,6 +1,6 @@
 /** The knowledge module's face to the rest of Kluis: search within the asker's workspace only. */
 import type { Principal } from '../tenancy/principal';
-import type { SearchHit, SearchIndex } from './ports';
+import type { Reader, SearchHit, SearchIndex } from './ports';
 import { coverage } from './relevance';
 
 export interface Knowledge {
@@ -13,11 +13,21 @@ export interface KnowledgeOptions {
   minCoverage: number;
 }
 
-export function createKnowledge(deps: { index: SearchIndex }, options: KnowledgeOptions): Knowledge {
+/**
+ * Who the asker is to SharePoint: their Entra object id and group ids, so the index returns only
+ * passages of files they may read. Undefined (people outside Microsoft 365) means workspace-wide
+ * passages only.
+ */
+export interface ReaderResolver {
+  readerFor(principal: Principal): Promise<Reader | undefined>;
+}
+
+export function createKnowledge(deps: { index: SearchIndex; readers: ReaderResolver }, options: KnowledgeOptions): Knowledge {
   return {
     async search(principal, question, limit) {
+      const reader = await deps.readers.readerFor(principal);
       // Ask the index for more than needed: the relevance gate may drop some.
-      const hits = await deps.index.search(principal.workspaceId, question, { limit: limit * 3 });
+      const hits = await deps.index.search(principal.workspaceId, question, { limit: limit * 3, reader });
       return hits.filter((h) => coverage(question, [h.title, h.heading, h.text].filter(Boolean).join(' ')) >= options.minCoverage).slice(0, limit);
     },
   };

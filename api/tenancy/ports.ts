@@ -23,6 +23,8 @@ export interface WorkspaceDirectory {
   /** Find or create the user (by Entra object id) and their membership; the first member becomes admin. */
   ensureMember(workspaceId: string, entraObjectId: string, displayName?: string): Promise<Member>;
   member(workspaceId: string, userId: string): Promise<Member | undefined>;
+  /** The user's Entra object id; undefined for people outside Microsoft 365 (credentials login). */
+  entraObjectId(workspaceId: string, userId: string): Promise<string | undefined>;
   /** Store the role Entra's app roles give; returns the previous stored role when it changed. */
   recordTokenRole(workspaceId: string, userId: string, role: Role): Promise<Role | undefined>;
 }

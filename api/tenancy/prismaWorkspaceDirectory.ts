@@ -53,6 +53,9 @@ export function createPrismaWorkspaceDirectory(db: Database): WorkspaceDirectory
       }
     },
     member,
+    async entraObjectId(workspaceId, userId) {
+      return (await db.user.findFirst({ where: { workspaceId, id: userId }, select: { entraObjectId: true } }))?.entraObjectId ?? undefined;
+    },
     async recordTokenRole(workspaceId, userId, role) {
       const row = await db.membership.findFirst({ where: { workspaceId, userId }, select: { role: true } });
       if (!row || row.role === role) return undefined;

@@ -140,7 +140,12 @@ const MIME: Record<string, string> = {
 const itemId = () => `01${randomBytes(20).toString('hex').toUpperCase().slice(0, 32)}`;
 const opaque = () => randomBytes(24).toString('base64url');
 
-export async function startFakeGraph(options: { pageSize?: number; token?: string } = {}): Promise<FakeGraph> {
+/** Site members: what SharePoint lists for an item that inherits its site's permissions. */
+export const SITE_MEMBERS_PERMISSION = { id: 'aTowIy5mfG1lbWJlcnNoaXB8', roles: ['write'], grantedToV2: { siteGroup: { id: '3', displayName: 'Kluis Members', loginName: 'Kluis Members' } } };
+/** An organisation-wide sharing link ("People in your organisation with the link"). */
+export const ORGANIZATION_LINK_PERMISSION = { id: 'b3JnbGluaw', roles: ['read'], link: { scope: 'organization', type: 'view', webUrl: 'https://contoso.sharepoint.com/:w:/s/kluis/org' } };
+
+export async function startFakeGraph(options: { pageSize?: number; token?: string; defaultPermissions?: unknown[] } = {}): Promise<FakeGraph> {
   const token = options.token ?? `graph-${opaque()}`;
   const requests: GraphRecordedRequest[] = [];
   const drives = new Map<string, Drive>();
@@ -318,9 +323,7 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
       const it = d?.items.get(decodeURIComponent(itemRoute[2]!));
       if (!d || !it) return graphError(res, record, 404, 'itemNotFound', 'The resource could not be found.');
       if (route === 'permissions') {
-        const permissions = it.permissions ?? [
-          { id: 'aTowIy5mfG1lbWJlcnNoaXB8', roles: ['write'], grantedToV2: { siteGroup: { id: '3', displayName: 'Kluis Members', loginName: 'Kluis Members' } } },
-        ];
+        const permissions = it.permissions ?? options.defaultPermissions ?? [SITE_MEMBERS_PERMISSION];
         return ok(res, record, { '@odata.context': `${baseUrl}/v1.0/$metadata#drives('${d.id}')/items('${it.id}')/permissions`, value: permissions });
       }
       if (it.kind !== 'file') return graphError(res, record, 404, 'itemNotFound', 'The item is not a file.');

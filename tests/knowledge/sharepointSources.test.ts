@@ -16,7 +16,7 @@ import { createGraphDriveClient } from '../../api/knowledge/sharepoint/graphDriv
 import { createPrismaSourceStore } from '../../api/knowledge/sharepoint/prismaSourceStore';
 import { createKnowledgeSources, type KnowledgeSources } from '../../api/knowledge/sharepoint/sources';
 import type { Principal, Role } from '../../api/tenancy/principal';
-import { startFakeGraph, type FakeGraph } from '../fakes/graphServer';
+import { ORGANIZATION_LINK_PERMISSION, startFakeGraph, type FakeGraph } from '../fakes/graphServer';
 import { rejectionOf } from '../support/errors';
 import { openTestDatabase } from '../support/database';
 
@@ -40,7 +40,7 @@ const errorIdOf = async (p: Promise<unknown>) => {
 
 beforeAll(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'kluis-sources-'));
-  fake = await startFakeGraph({ pageSize: 5 });
+  fake = await startFakeGraph({ pageSize: 5, defaultPermissions: [ORGANIZATION_LINK_PERMISSION] });
   ({ driveId } = fake.addDrive());
   fake.addFile(driveId, { name: 'travel-policy.txt', content: demo('travel-policy.txt') });
   fake.addFile(driveId, { name: 'verlofbeleid.md', content: demo('verlofbeleid.md') });
@@ -123,5 +123,48 @@ describe('knowledge sources', () => {
     expect(await index.countChunks(workspaceA)).toBe(0);
     expect(await db.document.count({ where: { workspaceId: workspaceA } })).toBe(0);
     expect(await db.knowledgeSource.count({ where: { workspaceId: workspaceA } })).toBe(0);
+  });
+});
+
+describe('permission trimming of SharePoint passages', () => {
+  const userOne = randomUUID();
+  const userTwo = randomUUID();
+  const shareWith = (oid: string) => [{ id: `p-${oid}`, roles: ['read'], grantedToV2: { user: { id: oid, displayName: 'Colleague' } } }];
+  const siteMembersOnly = [{ id: 'sm', roles: ['write'], grantedToV2: { siteGroup: { id: '3', displayName: 'Members', loginName: 'Members' } } }];
+  let privateId: string;
+  let trimDrive: string;
+  let trimSourceId: string;
+  const found = async (reader: { userId: string; groupIds: string[] } | undefined, words: string) =>
+    (await index.search(workspaceA, words, { limit: 10, reader })).map((h) => h.title).sort();
+
+  beforeAll(async () => {
+    ({ driveId: trimDrive } = fake.addDrive());
+    privateId = fake.addFile(trimDrive, { name: 'salarisschalen.md', content: '# Salarisschalen\n\nDe salarisschaal zeventien geldt voor projectleiders.\n', permissions: shareWith(userOne) });
+    fake.addFile(trimDrive, { name: 'sitenotes.md', content: '# Site notes\n\nDe salarisschaal voor stagiairs staat op de site.\n', permissions: siteMembersOnly });
+    fake.addFile(trimDrive, { name: 'openbaar.md', content: '# Openbaar\n\nDe salarisschaal wordt jaarlijks geindexeerd.\n', permissions: [ORGANIZATION_LINK_PERMISSION] });
+    trimSourceId = (await sources.add(principal('admin'), { driveId: trimDrive, displayName: 'HR', schedule: 'manual' })).id;
+    await sources.syncNow(principal('admin'), trimSourceId);
+    await sources.settled();
+  });
+
+  it('gives a user the passages of files shared with them, and not those shared with someone else', async () => {
+    expect(await found({ userId: userOne, groupIds: [] }, 'salarisschaal')).toEqual(['Openbaar', 'Salarisschalen']);
+    expect(await found({ userId: userTwo, groupIds: [] }, 'salarisschaal')).toEqual(['Openbaar']);
+  });
+
+  it('returns only organisation-wide files when no reader is known (fail closed)', async () => {
+    expect(await found(undefined, 'salarisschaal')).toEqual(['Openbaar']);
+  });
+
+  it('keeps a file shared only with unresolved SharePoint site groups from everyone', async () => {
+    expect(await found({ userId: userOne, groupIds: [randomUUID()] }, 'stagiairs')).toEqual([]);
+  });
+
+  it('stops giving a user the passages of a file they lost access to, after the next sync', async () => {
+    fake.setPermissions(trimDrive, privateId, shareWith(userTwo));
+    await sources.syncNow(principal('admin'), trimSourceId);
+    await sources.settled();
+    expect(await found({ userId: userOne, groupIds: [] }, 'salarisschaal zeventien')).toEqual(['Openbaar']);
+    expect(await found({ userId: userTwo, groupIds: [] }, 'salarisschaal zeventien')).toEqual(['Openbaar', 'Salarisschalen']);
   });
 });

@@ -16,7 +16,7 @@ import { createPrismaDocumentStore } from '../../api/knowledge/prismaDocumentSto
 import { deltaSync, readSyncProgress, SHAREPOINT_SOURCE_KIND, type SharePointSource } from '../../api/knowledge/sharepoint/deltaSync';
 import { createGraphDriveClient } from '../../api/knowledge/sharepoint/graphDriveClient';
 import type { GraphDriveClient, SyncState, SyncStateStore } from '../../api/knowledge/sharepoint/ports';
-import { startFakeGraph, type FakeGraph, type GraphRoute } from '../fakes/graphServer';
+import { ORGANIZATION_LINK_PERMISSION, SITE_MEMBERS_PERMISSION, startFakeGraph, type FakeGraph, type GraphRoute } from '../fakes/graphServer';
 import { testDatabaseUrl } from '../support/database';
 
 const repo = path.resolve(__dirname, '..', '..');
@@ -24,8 +24,12 @@ const demo = (name: string) => fs.readFileSync(path.join(repo, 'demo', 'knowledg
 const fixture = (name: string) => fs.readFileSync(path.join(repo, 'tests', 'fixtures', 'documents', name));
 const MAX_FILE_BYTES = 256 * 1024;
 const PAGE_SIZE = 10;
-/** Site members, which the fake lists for every item without permissions of its own. */
-const DEFAULT_ACL = { users: [], groups: ['siteGroup:3'], everyoneInTenant: false };
+/**
+ * Every file is shared with the site members and by an organisation-wide link, so the passages are
+ * searchable for anyone in the tenant (site-group grants alone are not resolved to people yet and
+ * would keep a file from everyone: see the trimming tests below).
+ */
+const DEFAULT_ACL = { users: [], groups: ['siteGroup:3'], everyoneInTenant: true };
 
 const uniqueWord = (prefix: string) => `${prefix}${randomUUID().replace(/[^a-f]/g, '').slice(0, 10)}x`;
 
@@ -104,7 +108,7 @@ describe('SharePoint delta sync', () => {
 
   beforeEach(async () => {
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'kluis-sharepoint-sync-'));
-    fake = await startFakeGraph({ pageSize: PAGE_SIZE });
+    fake = await startFakeGraph({ pageSize: PAGE_SIZE, defaultPermissions: [SITE_MEMBERS_PERMISSION, ORGANIZATION_LINK_PERMISSION] });
     populateDrive();
     workspaceId = randomUUID();
     await db.workspace.create({ data: { id: workspaceId, name: 'SharePoint sync test', tenantId: randomUUID() } });

@@ -165,7 +165,7 @@ describe('deltaSync', () => {
     expect(await readSyncProgress(state, WS, source.id)).toEqual(result.progress);
   });
 
-  it('downloads only files whose tag changed, and refreshes the ACL of the unchanged ones it is shown', async () => {
+  it('downloads files whose tag changed, and re-indexes an unchanged file whose sharing changed so its chunks carry the new ACL', async () => {
     await firstSync();
     script.calls.length = 0;
     script.files.set('a', md('File a, second version'));
@@ -174,10 +174,20 @@ describe('deltaSync', () => {
 
     const result = await sync();
 
-    expect(result.progress).toMatchObject({ mode: 'changes', seen: 2, indexed: 1, unchanged: 1 });
-    expect(script.calls).toEqual(['delta d1', 'permissions a', 'download a', 'permissions b']);
+    expect(result.progress).toMatchObject({ mode: 'changes', seen: 2, indexed: 2, unchanged: 0 });
+    expect(script.calls).toEqual(['delta d1', 'permissions a', 'download a', 'permissions b', 'permissions b', 'download b']);
     expect(result.acl[docOf('b')!.id]).toEqual({ users: [], groups: [], everyoneInTenant: true });
+    expect(index.chunks.get(docOf('b')!.id)!.every((c) => c.acl?.everyoneInTenant === true)).toBe(true);
     expect(index.chunks.get(docOf('a')!.id)!.map((c) => c.text).join(' ')).toContain('second version');
+  });
+
+  it('keeps an unchanged file with unchanged sharing as it is (no download)', async () => {
+    await firstSync();
+    script.calls.length = 0;
+    script.pages.set('d1', page([file('b', 'b.md', 1)], { delta: 'd2' }));
+    const result = await sync();
+    expect(result.progress).toMatchObject({ mode: 'changes', seen: 1, indexed: 0, unchanged: 1 });
+    expect(script.calls).toEqual(['delta d1', 'permissions b']);
   });
 
   it('prefers cTag over eTag: a metadata-only change is not downloaded again', async () => {

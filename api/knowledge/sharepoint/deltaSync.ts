@@ -76,6 +76,8 @@ const TRANSIENT_ERRORS = new Set(['graph_unavailable', 'graph_rejected']);
 
 const running = new Map<string, Promise<DeltaSyncResult>>();
 
+const aclKey = (a: Acl) => JSON.stringify({ users: [...a.users].sort(), groups: [...a.groups].sort(), everyoneInTenant: a.everyoneInTenant });
+
 /** Sync one source. A call while the same source is syncing in this process joins that sync. */
 export function deltaSync(source: SharePointSource, deps: DeltaSyncDeps): Promise<DeltaSyncResult> {
   const key = JSON.stringify([source.workspaceId, source.id]);
@@ -218,10 +220,15 @@ async function runSync(source: SharePointSource, deps: DeltaSyncDeps): Promise<D
           if (!isFileError(error)) throw error;
           return failFile(error);
         }
-        acl[previous.id] = permissionsToAcl(permissions, deps.now?.());
-        progress().unchanged++;
-        setRetry(itemId, false);
-        return;
+        const current = permissionsToAcl(permissions, deps.now?.());
+        // A sharing change (delta reports it as a change of the item) must reach the chunks' ACL.
+        if (tracked.aclKey === undefined || tracked.aclKey === aclKey(current)) {
+          tracked.aclKey = aclKey(current);
+          acl[previous.id] = current;
+          progress().unchanged++;
+          setRetry(itemId, false);
+          return;
+        }
       }
     }
 
@@ -236,7 +243,9 @@ async function runSync(source: SharePointSource, deps: DeltaSyncDeps): Promise<D
       if (!isFileError(error)) throw error;
       return failFile(error);
     }
-    const record = await deps.indexer.indexFile(workspaceId, { sourceKind: SHAREPOINT_SOURCE_KIND, sourceRef, fileName: name, bytes, url: tracked.webUrl });
+    const fileAcl = permissionsToAcl(permissions, deps.now?.());
+    const record = await deps.indexer.indexFile(workspaceId, { sourceKind: SHAREPOINT_SOURCE_KIND, sourceRef, fileName: name, bytes, url: tracked.webUrl, acl: fileAcl });
+    tracked.aclKey = aclKey(fileAcl);
     documents.set(sourceRef, record);
     tracked.handledTag = tracked.tag;
     setRetry(itemId, false);
@@ -245,7 +254,7 @@ async function runSync(source: SharePointSource, deps: DeltaSyncDeps): Promise<D
       return;
     }
     progress().indexed++;
-    acl[record.id] = permissionsToAcl(permissions, deps.now?.());
+    acl[record.id] = fileAcl;
   };
 
   const leaveScope = async (itemId: string, tracked: TrackedItem) => {
@@ -284,6 +293,7 @@ async function runSync(source: SharePointSource, deps: DeltaSyncDeps): Promise<D
         webUrl: item.webUrl ?? previous?.webUrl,
         tag: item.cTag ?? item.eTag,
         handledTag: previous?.handledTag,
+        aclKey: previous?.aclKey,
       };
       state.items[item.id] = tracked;
       if (inScope(tracked.parentId)) await handleFile(item.id, tracked);

@@ -154,6 +154,8 @@ export interface TrackedItem {
    * unset while the item was never handled or left the scope. Equal to `tag`: nothing to do.
    */
   handledTag?: string;
+  /** The ACL the indexed chunks carry (JSON), so a sharing change re-indexes an unchanged file. */
+  aclKey?: string;
 }
 
 export interface SyncState {
