@@ -33,6 +33,7 @@ import { ClientSecretCredential } from '@azure/identity';
 import { createGraphDriveClient } from './knowledge/sharepoint/graphDriveClient';
 import { createPrismaSourceStore } from './knowledge/sharepoint/prismaSourceStore';
 import { createKnowledgeSources } from './knowledge/sharepoint/sources';
+import { createReaderResolver } from './knowledge/sharepoint/readers';
 import { knowledgeSourcesRouter } from './http/routes/knowledgeSources';
 import { createConversationReader } from './assistant/conversations';
 import { createBreachedPasswordChecker } from './identity/breachedPasswords';
@@ -113,14 +114,24 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     const documents = createPrismaDocumentStore(db);
     const conversations = createPrismaConversationStore(db);
     const principals = createPrincipals({ directory, audit });
-    // Group membership is not resolved yet (Graph transitiveMemberOf is the next step), so files
-    // shared with a group only are not returned to anyone: trimming fails closed.
-    const readers = {
-      readerFor: async (p: { workspaceId: string; userId: string }) => {
-        const oid = await directory.entraObjectId(p.workspaceId, p.userId);
-        return oid && /^[0-9a-f-]{36}$/i.test(oid) ? { userId: oid, groupIds: [] } : undefined;
-      },
+    // Graph access per tenant (app-only): SharePoint syncs and the asking user's group memberships.
+    const appCredentials = new Map<string, ClientSecretCredential>();
+    const graphFor = ({ tenantId }: { tenantId: string }) => {
+      const { clientId, clientSecret, authorityHost } = config.entra;
+      if (!clientId || !clientSecret) fail('config_invalid', 'SharePoint sources need ENTRA_CLIENT_ID and ENTRA_CLIENT_SECRET (app-only Graph access)');
+      let credential = appCredentials.get(tenantId);
+      if (!credential) {
+        credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { authorityHost });
+        appCredentials.set(tenantId, credential);
+      }
+      const app = credential;
+      return createGraphDriveClient({ baseUrl: config.graph.baseUrl, maxDownloadBytes: config.knowledge.maxFileBytes, getToken: async () => (await app.getToken('https://graph.microsoft.com/.default')).token });
     };
+    const readers = createReaderResolver({
+      entraObjectId: (workspaceId, userId) => directory.entraObjectId(workspaceId, userId),
+      groupsOf: config.entra.clientId && config.entra.clientSecret ? (tenantId, oid) => graphFor({ tenantId }).groupsOf(oid) : undefined,
+      onGroupLookupFailed: (error) => logger.warn({ err: error }, 'group memberships unavailable: group-shared passages withheld'),
+    });
     const knowledge = createKnowledge({ index, readers }, { minCoverage: config.knowledge.minCoverage });
     const provider = createProvider(config, logger);
     const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK });
@@ -199,25 +210,10 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     }
 
     // SharePoint sources: scheduled syncs run app-only (client credentials) in the source's tenant.
-    const appCredentials = new Map<string, ClientSecretCredential>();
     const sources = createKnowledgeSources({
       store: createPrismaSourceStore(db),
       tenantOf: async (workspaceId) => (await directory.findById(workspaceId))?.tenantId,
-      graphFor: ({ tenantId }) => {
-        const { clientId, clientSecret, authorityHost } = config.entra;
-        if (!clientId || !clientSecret) fail('config_invalid', 'SharePoint sources need ENTRA_CLIENT_ID and ENTRA_CLIENT_SECRET (app-only Graph access)');
-        let credential = appCredentials.get(tenantId);
-        if (!credential) {
-          credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { authorityHost });
-          appCredentials.set(tenantId, credential);
-        }
-        const app = credential;
-        return createGraphDriveClient({
-          baseUrl: config.graph.baseUrl,
-          maxDownloadBytes: config.knowledge.maxFileBytes,
-          getToken: async () => (await app.getToken('https://graph.microsoft.com/.default')).token,
-        });
-      },
+      graphFor,
       indexer: createIndexer({ documents, index }),
       documents,
       index,

@@ -79,6 +79,8 @@ export interface FakeGraph {
   /** Deletes the item (a folder with everything below it). */
   deleteItem(driveId: string, itemId: string): void;
   setPermissions(driveId: string, itemId: string, permissions: unknown[]): void;
+  /** The Entra groups (transitively) a user belongs to; unknown users answer 404. */
+  setMemberships(userObjectId: string, groupIds: string[]): void;
   /** The item as delta would list it now. */
   itemJson(driveId: string, itemId: string): Record<string, unknown>;
   /** Queues raw items to lead the next change set (a duplicate, an older version). */
@@ -153,6 +155,7 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
   const deltaTokens = new Map<string, { driveId: string; seq: number; expired: boolean }>();
   const downloads = new Map<string, { driveId: string; itemId: string }>();
   const failures = new Map<GraphRoute, GraphFailure[]>();
+  const memberships = new Map<string, string[]>();
   let crashPage: number | undefined;
   let baseUrl = '';
   let downloadBaseUrl = '';
@@ -295,6 +298,14 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
     }
     if (req.method !== 'GET') return graphError(res, record, 405, 'invalidRequest', 'Method not allowed');
 
+    // "List a user's transitive memberships" cast to groups: GET /users/{id}/transitiveMemberOf/microsoft.graph.group
+    const memberOf = /^\/v1\.0\/users\/([^/]+)\/transitiveMemberOf\/microsoft\.graph\.group$/.exec(url.pathname);
+    if (memberOf) {
+      const groups = memberships.get(decodeURIComponent(memberOf[1]!));
+      if (!groups) return graphError(res, record, 404, 'Request_ResourceNotFound', 'Resource does not exist.');
+      return ok(res, record, { '@odata.context': `${baseUrl}/v1.0/$metadata#groups(id)`, value: groups.map((id) => ({ '@odata.type': '#microsoft.graph.group', id })) });
+    }
+
     if (delta) {
       const d = drives.get(decodeURIComponent(delta[1]!));
       if (!d) return graphError(res, record, 404, 'itemNotFound', 'The drive cannot be found');
@@ -423,6 +434,9 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
       d.items.delete(id);
       d.deleted.set(id, it.parentId);
       touch(d, id);
+    },
+    setMemberships(userObjectId, groupIds) {
+      memberships.set(userObjectId, [...groupIds]);
     },
     setPermissions(driveId, id, permissions) {
       const d = drive(driveId);

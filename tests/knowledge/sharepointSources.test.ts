@@ -15,6 +15,7 @@ import { createPrismaDocumentStore } from '../../api/knowledge/prismaDocumentSto
 import { createGraphDriveClient } from '../../api/knowledge/sharepoint/graphDriveClient';
 import { createPrismaSourceStore } from '../../api/knowledge/sharepoint/prismaSourceStore';
 import { createKnowledgeSources, type KnowledgeSources } from '../../api/knowledge/sharepoint/sources';
+import { createReaderResolver } from '../../api/knowledge/sharepoint/readers';
 import type { Principal, Role } from '../../api/tenancy/principal';
 import { ORGANIZATION_LINK_PERMISSION, startFakeGraph, type FakeGraph } from '../fakes/graphServer';
 import { rejectionOf } from '../support/errors';
@@ -166,5 +167,29 @@ describe('permission trimming of SharePoint passages', () => {
     await sources.settled();
     expect(await found({ userId: userOne, groupIds: [] }, 'salarisschaal zeventien')).toEqual(['Openbaar']);
     expect(await found({ userId: userTwo, groupIds: [] }, 'salarisschaal zeventien')).toEqual(['Openbaar', 'Salarisschalen']);
+  });
+});
+
+describe('group-shared SharePoint passages', () => {
+  it('gives members of a group (resolved through Graph transitiveMemberOf) the passages of files shared with the group', async () => {
+    const member = randomUUID();
+    const outsider = randomUUID();
+    const group = randomUUID();
+    fake.setMemberships(member, [group]);
+    fake.setMemberships(outsider, []);
+    const { driveId: groupDrive } = fake.addDrive();
+    fake.addFile(groupDrive, { name: 'projectplan.md', content: '# Projectplan\n\nDe brugrenovatie in Aalst start in maart.\n', permissions: [{ id: 'g', roles: ['read'], grantedToV2: { group: { id: group, displayName: 'Team Brug' } } }] });
+    const id = (await sources.add(principal('admin'), { driveId: groupDrive, displayName: 'Projecten', schedule: 'manual' })).id;
+    await sources.syncNow(principal('admin'), id);
+    await sources.settled();
+
+    const graph = createGraphDriveClient({ baseUrl: fake.baseUrl, getToken: async () => fake.token, maxDownloadBytes: 1024 * 1024, baseDelayMs: 10 });
+    const readers = createReaderResolver({ entraObjectId: async (_w, userId) => userId, groupsOf: (_t, oid) => graph.groupsOf(oid) });
+    const ask = async (oid: string) => {
+      const reader = await readers.readerFor({ ...principal('user'), userId: oid });
+      return (await index.search(workspaceA, 'brugrenovatie Aalst', { limit: 5, reader })).map((h) => h.title);
+    };
+    expect(await ask(member)).toEqual(['Projectplan']);
+    expect(await ask(outsider)).toEqual([]);
   });
 });

@@ -97,6 +97,9 @@ function scriptedGraph() {
       if (bytes instanceof KluisError) throw bytes;
       return bytes;
     },
+    async groupsOf() {
+      return [];
+    },
     async permissions(_drive, id) {
       calls.push(`permissions ${id}`);
       const list = permissions.get(id) ?? [{ id: 'p', roles: ['read'], grantedToV2: { user: { id: `oid-of-${id}` } } }];

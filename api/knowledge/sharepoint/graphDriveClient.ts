@@ -151,6 +151,24 @@ export function createGraphDriveClient(options: GraphDriveClientOptions): GraphD
       if (path !== undefined) fail('graph_rejected', `permissions: more than ${MAX_PERMISSION_PAGES} pages`);
       return all;
     },
+
+    // "List a user's transitive memberships" (groups only): needs GroupMember.Read.All.
+    async groupsOf(userObjectId) {
+      const ids: string[] = [];
+      let path: string | undefined = `/users/${segment(userObjectId)}/transitiveMemberOf/microsoft.graph.group?$select=id&$top=999`;
+      for (let page = 0; path !== undefined && page < MAX_PERMISSION_PAGES; page++) {
+        let body: { value?: unknown; '@odata.nextLink'?: unknown } | null;
+        try {
+          body = await client.api(path).get();
+        } catch (error) {
+          throw asKluisError(error, 'groups');
+        }
+        if (!body || !Array.isArray(body.value)) fail('graph_rejected', 'groups: the answer has no value array');
+        for (const g of body.value as Array<{ id?: unknown }>) if (typeof g.id === 'string') ids.push(g.id);
+        path = typeof body['@odata.nextLink'] === 'string' ? pathOf(body['@odata.nextLink']) : undefined;
+      }
+      return ids;
+    },
   };
 }
 

@@ -96,6 +96,8 @@ export interface GraphDriveClient {
   /** The file's bytes; larger than the client's limit raises `file_too_large`. */
   download(driveId: string, itemId: string): Promise<Buffer>;
   permissions(driveId: string, itemId: string): Promise<Permission[]>;
+  /** Ids of the Entra groups the user belongs to, directly or through other groups. */
+  groupsOf(userObjectId: string): Promise<string[]>;
 }
 
 /** Who may read a document, in Entra terms: user object ids and group object ids. */
