@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isKluisError } from '../errors';
-import { decodeText, extractDocument } from './extract';
+import { decodeText, extractDocument, isSupportedFile } from './extract';
 
 const fixture = (name: string) => fs.readFileSync(path.join(__dirname, '..', '..', 'tests', 'fixtures', 'documents', name));
 const allText = (d: { sections: Array<{ heading?: string; text: string }> }) => d.sections.map((s) => `${s.heading ?? ''}\n${s.text}`).join('\n');
@@ -27,6 +27,28 @@ describe('extractDocument', () => {
     const doc = await extractDocument('two-pages.pdf', fixture('two-pages.pdf'));
     expect(doc.sections.find((s) => s.heading === 'Page 1')?.text).toContain('ALPHA-7731');
     expect(doc.sections.find((s) => s.heading === 'Page 2')?.text).toContain('BRAVO-2219');
+  });
+
+  it('reads every slide of a presentation as its own section, speaker notes included', async () => {
+    const doc = await extractDocument('slides.pptx', fixture('slides.pptx'));
+    expect(doc.title).toBe('Facilitair kwartaal Q1 2026');
+    expect(doc.mimeType).toBe('application/vnd.openxmlformats-officedocument.presentationml.presentation');
+    expect(doc.sections.map((s) => s.heading)).toEqual(['Slide 1: Kwartaalupdate Facilitair', 'Slide 2: Verhuizing kantoor', 'Slide 3: Vragen']);
+    expect(doc.sections[1]!.text).toBe('De verhuizing naar het nieuwe pand start op 14 april.\nElke afdeling krijgt twee verhuisdozen per medewerker.\n\nNotes:\nBenadruk de sleuteloverdracht op vrijdag.\nNOTES-CANARY-5');
+    expect(doc.sections[2]!.text).not.toContain('NOTES-CANARY-5');
+  });
+
+  it('reads every sheet of a workbook as its own section, rows as lines of cells', async () => {
+    const doc = await extractDocument('sheets.xlsx', fixture('sheets.xlsx'));
+    expect(doc.title).toBe('Begroting Facilitair 2026');
+    expect(doc.mimeType).toBe('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    expect(doc.sections.map((s) => s.heading)).toEqual(['Begroting', 'Contacten']);
+    const budget = doc.sections[0]!.text.split('\n');
+    expect(budget).toContain('Budget 2026 | 125000 | 1');
+    expect(budget).toContain('Totaal | 133450.5');
+    expect(budget).toContain('Kenmerk | | XLSX-CANARY-9');
+    expect(budget).not.toContain('');
+    expect(doc.sections[1]!.text).toContain('Sanne de Vries | Budgethouder');
   });
 
   it('drops scripts and styles from HTML and decodes entities', async () => {
@@ -59,10 +81,18 @@ describe('extractDocument', () => {
     ['corrupt.docx', /not a readable Word document/],
     ['corrupt.pdf', /not a readable PDF/],
     ['empty.txt', /no readable text/],
+    ['encrypted.docx', /encrypted\.docx is password-protected/],
+    ['encrypted.xlsx', /encrypted\.xlsx is password-protected/],
+    ['encrypted.pdf', /encrypted\.pdf is password-protected/],
   ])('refuses the hostile or broken file %s with a clear reason', async (name, reason) => {
     const error = await extractionError(name, fixture(name));
     expect(isKluisError(error, 'extraction_failed')).toBe(true);
     expect((error as Error).message).toMatch(reason);
+  });
+
+  it('accepts PowerPoint and Excel files whatever the case of their extension', () => {
+    expect(['deck.pptx', 'BUDGET.XLSX', 'notes.docx'].every(isSupportedFile)).toBe(true);
+    expect(['old.ppt', 'old.xls', 'macro.xlsm'].some(isSupportedFile)).toBe(false);
   });
 
   it('refuses an unsupported file type', async () => {

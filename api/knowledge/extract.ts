@@ -1,13 +1,14 @@
 /**
  * Text extraction: turns a file's bytes into a title and sections (heading + text), keeping the
- * document's own structure so chunks can follow headings. Supported: .md .txt .html .docx .pdf.
+ * document's own structure so chunks can follow headings. Supported: .md .txt .html .docx .pdf,
+ * and .pptx .xlsx (officeExtract.ts).
  * Anything unreadable raises `extraction_failed` with the reason; it never yields garbage text.
  */
 import path from 'node:path';
 import { Parser } from 'htmlparser2';
 import mammoth from 'mammoth';
 import { fail } from '../errors';
-import { assertSafeZip } from './zipGuard';
+import { assertOfficeOpenXml, extractPptx, extractXlsx } from './officeExtract';
 
 export interface Section {
   heading?: string;
@@ -28,6 +29,8 @@ export const SUPPORTED_EXTENSIONS: Record<string, string> = {
   '.htm': 'text/html',
   '.docx': 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
   '.pdf': 'application/pdf',
+  '.pptx': 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+  '.xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
 };
 
 export function isSupportedFile(fileName: string): boolean {
@@ -55,6 +58,12 @@ export async function extractDocument(fileName: string, bytes: Buffer): Promise<
       break;
     case '.docx':
       extracted = await extractDocx(fileName, bytes);
+      break;
+    case '.pptx':
+      extracted = await extractPptx(fileName, bytes);
+      break;
+    case '.xlsx':
+      extracted = await extractXlsx(fileName, bytes);
       break;
     default:
       extracted = await extractPdf(fileName, bytes);
@@ -184,7 +193,7 @@ export function extractHtml(source: string): { title?: string; sections: Section
 }
 
 async function extractDocx(fileName: string, bytes: Buffer): Promise<{ title?: string; sections: Section[] }> {
-  assertSafeZip(fileName, bytes);
+  assertOfficeOpenXml(fileName, bytes, 'Word document');
   let html: string;
   try {
     html = (await mammoth.convertToHtml({ buffer: bytes })).value;
@@ -205,6 +214,8 @@ async function extractPdf(fileName: string, bytes: Buffer): Promise<{ title?: st
     await pdf.destroy();
     return { title, sections: text.map((pageText, i) => ({ heading: `Page ${i + 1}`, text: pageText })) };
   } catch (error) {
+    // pdf.js asks for the password with a PasswordException before it reads anything.
+    if ((error as Error | undefined)?.name === 'PasswordException') fail('extraction_failed', `${fileName} is password-protected; remove the password to index it`, { cause: error });
     fail('extraction_failed', `${fileName} is not a readable PDF: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -102,7 +102,7 @@ describe('SharePoint delta sync', () => {
     for (const name of ['headings.docx', 'latin1.txt', 'notes.md', 'page.html', 'two-pages.pdf']) add(`Projecten/${name}`, fixture(name));
     for (let i = 1; i <= 10; i++) add(`Projecten/Notulen/notulen-${String(i).padStart(2, '0')}.md`, `# Notulen overleg ${i}\n\nOp overleg ${i} is de planning van fase ${i} besproken en goedgekeurd.\n`);
     add('Archief/notulen-2019.md', '# Notulen 2019\n\nHet archief van het kwijtgeraakte overleg over de fietsenstalling.\n');
-    add('Archief/budget-2024.xlsx', Buffer.from('PK\u0003\u0004 not a real workbook'));
+    add('Archief/budget-2024.xls', Buffer.from('PK\u0003\u0004 not a real workbook'));
   }
   const SUPPORTED = 24;
 
@@ -139,7 +139,7 @@ describe('SharePoint delta sync', () => {
     const result = await sync();
 
     expect(result.progress).toMatchObject({ status: 'completed', mode: 'full', pages: 3, seen: 25, indexed: SUPPORTED, unchanged: 0, removed: 0, failed: [], resyncs: 0 });
-    expect(result.progress.skipped).toEqual([{ sourceRef: refOf('Archief/budget-2024.xlsx'), name: 'budget-2024.xlsx', reason: 'unsupported file type (.xlsx)' }]);
+    expect(result.progress.skipped).toEqual([{ sourceRef: refOf('Archief/budget-2024.xls'), name: 'budget-2024.xls', reason: 'unsupported file type (.xls)' }]);
     expect(requestsTo('delta').map((r) => r.page)).toEqual([1, 2, 3]);
     const stored = await rows();
     expect(stored).toHaveLength(SUPPORTED);

@@ -233,12 +233,12 @@ describe('deltaSync', () => {
   it('skips unsupported and oversized files without downloading them, and drops their old version', async () => {
     await firstSync();
     script.calls.length = 0;
-    script.pages.set('d1', page([file('x', 'budget.xlsx'), file('a', 'a.md', 2, ROOT, { size: 50_000 })], { delta: 'd2' }));
+    script.pages.set('d1', page([file('x', 'budget.xls'), file('a', 'a.md', 2, ROOT, { size: 50_000 })], { delta: 'd2' }));
 
     const result = await sync();
 
     expect(result.progress.skipped).toEqual([
-      { sourceRef: `${DRIVE}/x`, name: 'budget.xlsx', reason: 'unsupported file type (.xlsx)' },
+      { sourceRef: `${DRIVE}/x`, name: 'budget.xls', reason: 'unsupported file type (.xls)' },
       { sourceRef: `${DRIVE}/a`, name: 'a.md', reason: 'larger than 10000 bytes' },
     ]);
     expect(script.calls).toEqual(['delta d1']);
