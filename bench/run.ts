@@ -12,12 +12,14 @@
 import { runBotTurn } from './botTurn';
 import { runColdStart } from './coldStart';
 import { runIdentity } from './identity';
+import { runKnowledge } from './knowledge';
 import { runRetrieval } from './retrieval';
 import { formatRatio, formatValue, ratio, table, type BenchContext, type BenchResult, type Figure } from './stats';
 
 const BENCHMARKS: Array<{ name: string; describe: string; run: (context: BenchContext) => Promise<BenchResult> }> = [
   { name: 'botTurn', describe: 'one Teams message turn over HTTP, against a bare teams-ai echo bot', run: runBotTurn },
   { name: 'retrieval', describe: 'LanceDB full-text search at 1k and 100k chunks per workspace, and indexing rate', run: runRetrieval },
+  { name: 'knowledge', describe: 'extract+chunk per format, SharePoint delta sync (full and incremental) against a local Graph, ACL-trimmed search at 100k chunks, memory', run: runKnowledge },
   { name: 'identity', describe: 'credentials login at bcrypt cost 12 and 10, Entra token validation, login throttle, against bare bcrypt, jose and SELECT 1', run: runIdentity },
   { name: 'coldStart', describe: '`npm start` to ready (fresh and warm) and idle memory, against a bare node HTTP server', run: runColdStart },
 ];
