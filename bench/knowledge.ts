@@ -36,10 +36,11 @@ import type { Acl, ChunkRecord, DocumentRecord, DocumentStore, Reader, SearchInd
 import { createPrismaDocumentStore } from '../api/knowledge/prismaDocumentStore';
 import { deltaSync, SHAREPOINT_SOURCE_KIND, type SharePointSource } from '../api/knowledge/sharepoint/deltaSync';
 import { createGraphDriveClient } from '../api/knowledge/sharepoint/graphDriveClient';
-import type { GraphDriveClient, SyncState, SyncStateStore } from '../api/knowledge/sharepoint/ports';
+import type { GraphDriveClient } from '../api/knowledge/sharepoint/ports';
 import { ORGANIZATION_LINK_PERMISSION, startFakeGraph, type FakeGraph, type GraphRoute } from '../tests/fakes/graphServer';
 import { DEMO_KNOWLEDGE_DIR, loadDemoDocuments, QUESTIONS, REPO_ROOT, synthesiseDocument, type SeedDocument } from './corpus';
 import { seededRandom, shuffled, sleep, summarize, type BenchContext, type BenchResult, type Figure, type Summary } from './stats';
+import { memoryStateStore } from '../tests/support/syncState';
 
 const BENCH = 'knowledge';
 const FIXTURE_DIR = path.join(REPO_ROOT, 'tests', 'fixtures', 'documents');
@@ -282,19 +283,6 @@ function memoryDocumentStore(): DocumentStore {
 // ---------------------------------------------------------------------------------------------
 // 2. SharePoint delta sync
 // ---------------------------------------------------------------------------------------------
-
-function memoryStateStore(): SyncStateStore {
-  const states = new Map<string, SyncState>();
-  return {
-    async load(workspaceId, sourceId) {
-      const state = states.get(`${workspaceId}/${sourceId}`);
-      return state && structuredClone(state);
-    },
-    async save(workspaceId, sourceId, state) {
-      states.set(`${workspaceId}/${sourceId}`, structuredClone(state));
-    },
-  };
-}
 
 /** A GUID drawn from the seeded generator, so the same principals come back in every run. */
 function seededGuid(random: () => number): string {

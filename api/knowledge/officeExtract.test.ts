@@ -7,6 +7,7 @@ import { isKluisError } from '../errors';
 import { extractDocument } from './extract';
 import { MAX_WORKBOOK_CELLS } from './officeExtract';
 import { MAX_UNCOMPRESSED_BYTES } from './zipGuard';
+import { rawZip } from '../../tests/support/zipArchive';
 
 // --- Packages built in code, so each test controls every part -------------------------------------
 
@@ -65,43 +66,6 @@ function workbook(sheets: Array<{ name: string; file: string; rows: string }>, s
   for (const s of sheets) files[`xl/worksheets/${s.file}`] = `${XML_DECLARATION}<worksheet ${X_NS}><sheetData>${s.rows}</sheetData></worksheet>`;
   if (sharedStrings !== undefined) files['xl/sharedStrings.xml'] = `${XML_DECLARATION}<sst ${X_NS}>${sharedStrings}</sst>`;
   return files;
-}
-
-/** A zip written by hand, so a test can make the directory declare any size it likes. */
-function rawZip(entries: Array<{ name: string; compressed: Buffer; declaredSize: number }>): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const name = Buffer.from(e.name);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(8, 8);
-    local.writeUInt32LE(e.compressed.length, 18);
-    local.writeUInt32LE(e.declaredSize, 22);
-    local.writeUInt16LE(name.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(8, 10);
-    central.writeUInt32LE(e.compressed.length, 20);
-    central.writeUInt32LE(e.declaredSize, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, name, e.compressed);
-    centrals.push(central, name);
-    offset += local.length + name.length + e.compressed.length;
-  }
-  const directory = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(directory.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, directory, end]);
 }
 
 const deflated = (name: string, text: string) => {

@@ -22,7 +22,7 @@ import type { BlobStore } from '../../api/files/ports';
 export type Tamper = (workspaceId: string, name: string, change: (stored: Buffer) => Buffer) => Promise<void>;
 
 export interface BlobStoreHooks {
-  tamper?: Tamper;
+  tamper: Tamper;
 }
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -72,7 +72,7 @@ export const HOSTILE_NAMES: ReadonlyArray<[string, string]> = [
   ['a 5,000-character multi-byte name', 'é'.repeat(5_000)],
 ];
 
-export function blobStoreConformance(name: string, open: () => Promise<BlobStore>, hooks: BlobStoreHooks = {}): void {
+export function blobStoreConformance(name: string, open: () => Promise<BlobStore>, hooks: BlobStoreHooks): void {
   describe(`BlobStore conformance: ${name}`, () => {
     let store: BlobStore;
     let workspaceA: string;
@@ -225,8 +225,9 @@ export function blobStoreConformance(name: string, open: () => Promise<BlobStore
     });
 
     describe('tampering', () => {
-      const tamperIt = hooks.tamper ? it : it.skip;
-      const tamper: Tamper = (workspaceId, key, change) => hooks.tamper!(workspaceId, key, change);
+      // Every adapter must let the suite reach its stored form: tampering is not optional to test.
+      const tamperIt = it;
+      const tamper: Tamper = (workspaceId, key, change) => hooks.tamper(workspaceId, key, change);
       const LEDGER = Buffer.from('amount;1000\namount;2000\n'.repeat(20));
       const flipAt = (position: (length: number) => number) => (stored: Buffer) => {
         const copy = Buffer.from(stored);

@@ -15,9 +15,10 @@ import type { DocumentStore, SearchIndex } from '../../api/knowledge/ports';
 import { createPrismaDocumentStore } from '../../api/knowledge/prismaDocumentStore';
 import { deltaSync, readSyncProgress, SHAREPOINT_SOURCE_KIND, type SharePointSource } from '../../api/knowledge/sharepoint/deltaSync';
 import { createGraphDriveClient } from '../../api/knowledge/sharepoint/graphDriveClient';
-import type { GraphDriveClient, SyncState, SyncStateStore } from '../../api/knowledge/sharepoint/ports';
+import type { GraphDriveClient, SyncStateStore } from '../../api/knowledge/sharepoint/ports';
 import { ORGANIZATION_LINK_PERMISSION, SITE_MEMBERS_PERMISSION, startFakeGraph, type FakeGraph, type GraphRoute } from '../fakes/graphServer';
 import { testDatabaseUrl } from '../support/database';
+import { memoryStateStore } from '../support/syncState';
 
 const repo = path.resolve(__dirname, '..', '..');
 const demo = (name: string) => fs.readFileSync(path.join(repo, 'demo', 'knowledge', name));
@@ -32,19 +33,6 @@ const PAGE_SIZE = 10;
 const DEFAULT_ACL = { users: [], groups: ['siteGroup:3'], everyoneInTenant: true };
 
 const uniqueWord = (prefix: string) => `${prefix}${randomUUID().replace(/[^a-f]/g, '').slice(0, 10)}x`;
-
-function memoryStateStore(): SyncStateStore {
-  const states = new Map<string, SyncState>();
-  return {
-    async load(workspaceId, sourceId) {
-      const state = states.get(`${workspaceId}/${sourceId}`);
-      return state && structuredClone(state);
-    },
-    async save(workspaceId, sourceId, state) {
-      states.set(`${workspaceId}/${sourceId}`, structuredClone(state));
-    },
-  };
-}
 
 let db: Database;
 
