@@ -36,6 +36,9 @@ import { createKnowledgeSources } from './knowledge/sharepoint/sources';
 import { createReaderResolver } from './knowledge/sharepoint/readers';
 import { knowledgeSourcesRouter } from './http/routes/knowledgeSources';
 import { createConversationReader } from './assistant/conversations';
+import { createAssistantSettings } from './assistant/settings';
+import { createPrismaAssistantSettingsStore } from './assistant/prismaAssistantSettingsStore';
+import { assistantSettingsRouter } from './http/routes/assistantSettings';
 import { createBreachedPasswordChecker } from './identity/breachedPasswords';
 import { createCredentials, type Credentials } from './identity/credentials';
 import { createEmailProtector } from './identity/emailProtection';
@@ -134,7 +137,8 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     });
     const knowledge = createKnowledge({ index, readers }, { minCoverage: config.knowledge.minCoverage });
     const provider = createProvider(config, logger);
-    const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK });
+    const assistantSettings = createAssistantSettings({ store: createPrismaAssistantSettingsStore(db), audit });
+    const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK, settings: assistantSettings });
 
     // Identity: keys derived from the master key, sessions, throttling, credentials login.
     const masterKey = config.masterKey ?? (config.localMode ? loadOrCreateLocalMasterKey(config.dataDir) : fail('config_invalid', 'MASTER_KEY is required outside local mode'));
@@ -236,7 +240,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       messagesHandler,
       trustProxy: config.trustProxy,
       authRouter: authRouter({ credentials, authenticate, cookie: { name: authenticate.cookieName, secure: config.sessions.cookieSecure }, directory }),
-      apiRouters: [meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }), knowledgeSourcesRouter({ authenticate, sources })],
+      apiRouters: [meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }), knowledgeSourcesRouter({ authenticate, sources }), assistantSettingsRouter({ authenticate, settings: assistantSettings })],
       readiness: [
         { name: 'database', check: async () => void (await db.$queryRawUnsafe('SELECT 1')) },
         { name: 'index', check: () => index.ping() },

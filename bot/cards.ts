@@ -49,8 +49,13 @@ export function answerCard(answer: Answer): AdaptiveCard {
 }
 
 export const HELP_TEXT = {
-  en: 'Ask me a question about your organisation\'s documents, in English or Dutch, and I answer with the passages I used as sources. Type "help" to see this again.',
-  nl: 'Stel me een vraag over de documenten van je organisatie, in het Nederlands of het Engels, en ik antwoord met de passages die ik als bron gebruikte. Typ "help" om dit opnieuw te zien.',
+  en: 'Ask me a question about your organisation\'s documents, in English or Dutch, and I answer with the passages I used as sources. I remember your last few questions in this chat, so you can ask follow-ups; type "new" to start afresh. Type "help" to see this again.',
+  nl: 'Stel me een vraag over de documenten van je organisatie, in het Nederlands of het Engels, en ik antwoord met de passages die ik als bron gebruikte. Ik onthoud je laatste vragen in deze chat, dus je kunt doorvragen; typ "nieuw" om opnieuw te beginnen. Typ "help" om dit opnieuw te zien.',
+};
+
+export const NEW_CONVERSATION_TEXT = {
+  en: 'Started a new conversation: I no longer use your earlier questions in this chat.',
+  nl: 'Nieuw gesprek gestart: ik gebruik je eerdere vragen in deze chat niet meer.',
 };
 
 export const SIGN_IN_HELP_TEXT = {

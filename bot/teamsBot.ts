@@ -9,7 +9,7 @@ import type { Assistant } from '../api/assistant/assistant';
 import { isKluisError } from '../api/errors';
 import type { SecurityEventLog } from '../api/identity/ports';
 import type { Principal } from '../api/tenancy/principal';
-import { answerCard, helpCard, noticeCard, SIGN_IN_TEXT, welcomeCard } from './cards';
+import { answerCard, helpCard, NEW_CONVERSATION_TEXT, noticeCard, SIGN_IN_TEXT, welcomeCard } from './cards';
 import type { KluisBotAdapter } from './botAdapter';
 import { createSignInGuard, GRAPH_SIGN_IN, PendingSignIns, signInSettings } from './signIn';
 
@@ -108,6 +108,12 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
 
   app.message(/^\s*(help|hulp|\?)\s*$/i, async (context) => {
     await sendCard(context, help(), 'Kluis help');
+  });
+
+  app.message(/^\s*(new|nieuw)\s*$/i, async (context) => {
+    const principal = turnPrincipal(context);
+    await deps.assistant.startNewConversation(principal, { channel: 'teams', conversationExternalId: context.activity.conversation.id });
+    await sendCard(context, noticeCard(NEW_CONVERSATION_TEXT), 'New conversation');
   });
 
   if (signIn) {

@@ -59,6 +59,8 @@ export interface StoredMessage {
   role: 'user' | 'assistant';
   text: string;
   createdAt: Date;
+  /** Who asked (user messages) or was answered (assistant messages). */
+  authorUserId?: string;
 }
 
 /** Where conversations and their messages are kept. */
@@ -70,7 +72,13 @@ export interface ConversationStore {
     conversationId: string,
     message: { role: 'user' | 'assistant'; text: string; authorUserId?: string; citations?: Citation[]; provider?: string; model?: string },
   ): Promise<{ id: string }>;
-  recentMessages(workspaceId: string, conversationId: string, limit: number): Promise<StoredMessage[]>;
+  /** The latest messages, oldest first; with `authorUserId`, only that person's questions and the answers given to them. */
+  recentMessages(workspaceId: string, conversationId: string, limit: number, filter?: { authorUserId?: string }): Promise<StoredMessage[]>;
+  /**
+   * Start afresh: the channel's conversation is set aside (kept, with its messages, until retention
+   * or the user removes it) and the next message opens a new one without memory of it.
+   */
+  setAside(workspaceId: string, key: { channel: string; externalId: string }): Promise<boolean>;
   listForUser(workspaceId: string, userId: string, limit: number): Promise<ConversationSummary[]>;
   /** The conversation with its messages, or undefined when it is not in this workspace. */
   find(workspaceId: string, conversationId: string): Promise<(ConversationSummary & { messages: Array<StoredMessage & { citations?: Citation[] }> }) | undefined>;

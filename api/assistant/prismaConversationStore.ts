@@ -30,14 +30,20 @@ export function createPrismaConversationStore(db: Database): ConversationStore {
         select: { id: true },
       });
     },
-    async recentMessages(workspaceId, conversationId, limit) {
+    async recentMessages(workspaceId, conversationId, limit, filter) {
       const rows = await db.message.findMany({
-        where: { workspaceId, conversationId },
-        orderBy: { createdAt: 'desc' },
+        where: { workspaceId, conversationId, ...(filter?.authorUserId ? { authorUserId: filter.authorUserId } : {}) },
+        // A question and its answer stored in the same millisecond: MySQL orders ENUM('user','assistant') by position.
+        orderBy: [{ createdAt: 'desc' }, { role: 'desc' }],
         take: limit,
-        select: { role: true, text: true, createdAt: true },
+        select: { role: true, text: true, createdAt: true, authorUserId: true },
       });
-      return rows.reverse();
+      return rows.reverse().map((r) => ({ role: r.role, text: r.text, createdAt: r.createdAt, authorUserId: r.authorUserId ?? undefined }));
+    },
+    async setAside(workspaceId, key) {
+      // The channel's id is released, so the next message opens a fresh conversation.
+      const { count } = await db.conversation.updateMany({ where: { workspaceId, channel: key.channel, externalId: key.externalId }, data: { externalId: `set-aside:${randomUUID()}` } });
+      return count > 0;
     },
     async listForUser(workspaceId, userId, limit) {
       const rows = await db.conversation.findMany({ where: { workspaceId, userId }, orderBy: { updatedAt: 'desc' }, take: limit, select: { id: true, userId: true, channel: true, createdAt: true, updatedAt: true } });
