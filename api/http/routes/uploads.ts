@@ -71,6 +71,7 @@ function receiveFile(req: Request, maxFileBytes: number): Promise<ReceivedFile> 
 
     parser.on('file', (_field, stream, info) => {
       if (file) {
+        stream.on('error', () => undefined);
         stream.resume();
         refuse('upload_malformed', 'More than one file in the request');
         return;
@@ -85,6 +86,8 @@ function receiveFile(req: Request, maxFileBytes: number): Promise<ReceivedFile> 
       stream.on('end', () => {
         entry.ended = true;
       });
+      // busboy destroys the file stream when the form ends mid-file; the parser reports it too.
+      stream.on('error', () => refuse('upload_malformed', 'The file part ended early'));
     });
     parser.on('filesLimit', () => refuse('upload_malformed', 'More than one file in the request'));
     parser.on('partsLimit', () => refuse('upload_malformed', 'Too many parts'));
