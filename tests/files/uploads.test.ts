@@ -207,6 +207,29 @@ describe.each<Store>(['encrypted folder', 'MinIO (s3rver)'])('uploads and downlo
       expect(await storedBlobs(workspaceA)).toBe(blobsBefore);
     });
 
+    it('stops parsing a streamed body without a declared length once it runs past the limit, answers 413 and keeps nothing', async () => {
+      const [rowsBefore, blobsBefore] = [(await uploadsOf(workspaceA)).length, await storedBlobs(workspaceA)];
+      const { body, contentType } = onePart('streamed.pdf', Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(MAX_UPLOAD_BYTES * 4)]));
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let at = 0; at < body.length; at += 16_384) controller.enqueue(body.subarray(at, at + 16_384));
+          controller.close();
+        },
+      });
+
+      const response = await fetch(`${kluis.url}/api/knowledge/uploads`, { method: 'POST', headers: { authorization: `Bearer ${await asManagerA()}`, 'content-type': contentType }, body: stream, duplex: 'half' } as RequestInit);
+
+      expect(response.status).toBe(413);
+      expect(((await response.json()) as { error: { id: string } }).error.id).toBe('upload_too_large');
+      expect((await uploadsOf(workspaceA)).length).toBe(rowsBefore);
+      expect(await storedBlobs(workspaceA)).toBe(blobsBefore);
+    });
+
+    it('answers a viewer who sends a large file 403 (read and discarded, not a reset connection)', async () => {
+      const response = await upload('big.pdf', Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(MAX_UPLOAD_BYTES * 2)]), await token(tenantA, 'Kluis.Viewer'));
+      expect(response.status).toBe(403);
+    });
+
     it.each([
       ['a PNG named .pdf', 'report.pdf', PNG],
       ['a Windows executable named .docx', 'memo.docx', Buffer.from('MZ\x90\x00\x03\x00\x00\x00\x04\x00', 'latin1')],

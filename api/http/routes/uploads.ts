@@ -23,6 +23,30 @@ import { parseBody } from '../validate';
 const PART_LIMITS = { files: 1, fields: 4, parts: 6, fieldSize: 1024, fieldNameSize: 100, headerPairs: 16 } as const;
 /** Headers, boundaries and the few small fields on top of the file itself. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+/**
+ * How much of a refused body is read (and thrown away) before answering. Closing a socket whose
+ * request is still arriving makes the kernel reset the connection, and the client then never sees
+ * the 413 or 403; past this much the connection is cut anyway.
+ */
+const DISCARD_LIMIT_BYTES = 8 * 1024 * 1024;
+
+/** Reads and drops the rest of a request body; resolves when it has ended or has been cut off. */
+function discardRest(req: Request, limit = DISCARD_LIMIT_BYTES): Promise<void> {
+  if (req.readableEnded || req.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let discarded = 0;
+    req.on('data', (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > limit) {
+        req.destroy();
+        resolve();
+      }
+    });
+    req.once('end', () => resolve());
+    req.once('close', () => resolve());
+    req.resume();
+  });
+}
 
 export interface UploadsRouteDeps {
   authenticate: AuthenticateDeps;
@@ -116,8 +140,8 @@ function receiveFile(req: Request, maxFileBytes: number): Promise<ReceivedFile> 
       received += chunk.length;
       if (received > hardCap && !settled) {
         req.unpipe(parser);
-        req.pause();
-        settle(() => reject(Object.assign(new KluisError('upload_too_large', `Request passed ${hardCap} bytes`), { closeConnection: true })));
+        settled = true;
+        void discardRest(req).then(() => reject(Object.assign(new KluisError('upload_too_large', `Request passed ${hardCap} bytes`), { closeConnection: true })));
       }
     });
     req.on('aborted', () => settle(() => reject(new KluisError('upload_malformed', 'The client aborted the upload'))));
@@ -130,18 +154,25 @@ export function uploadsStreamRouter(deps: UploadsRouteDeps): Router {
   const router = Router();
   const signedIn = requirePrincipal(deps.authenticate);
   router.post('/knowledge/uploads', signedIn, async (req, res) => {
-    const site = req.headers['sec-fetch-site'];
-    if (site === 'cross-site' || site === 'same-site') fail('forbidden', `Multipart upload from a ${site} page`);
-    if (!req.is('multipart/form-data')) fail('upload_malformed', 'Content-Type is not multipart/form-data');
     const principal = principalOf(res);
-    await deps.uploads.mayUpload(principal);
     const declared = Number(req.headers['content-length']);
-    let received: ReceivedFile;
     try {
+      const site = req.headers['sec-fetch-site'];
+      if (site === 'cross-site' || site === 'same-site') fail('forbidden', `Multipart upload from a ${site} page`);
+      if (!req.is('multipart/form-data')) fail('upload_malformed', 'Content-Type is not multipart/form-data');
+      await deps.uploads.mayUpload(principal);
       if (Number.isFinite(declared) && declared > deps.maxFileBytes + MULTIPART_OVERHEAD_BYTES) {
-        // Said up front: no need to read a byte of it.
+        // Said up front: nothing of it is parsed or kept.
         throw Object.assign(new KluisError('upload_too_large', `Content-Length ${declared}`), { closeConnection: true });
       }
+    } catch (error) {
+      if (isKluisError(error, 'upload_too_large') || isKluisError(error, 'upload_malformed')) await deps.uploads.recordRefusal(principal, error.id, { declaredBytes: Number.isFinite(declared) ? declared : null });
+      res.setHeader('Connection', 'close');
+      await discardRest(req);
+      throw error;
+    }
+    let received: ReceivedFile;
+    try {
       received = await receiveFile(req, deps.maxFileBytes);
     } catch (error) {
       if (isKluisError(error)) await deps.uploads.recordRefusal(principal, error.id, { declaredBytes: Number.isFinite(declared) ? declared : null });
