@@ -154,7 +154,7 @@ describe.each<Store>(['encrypted folder', 'MinIO (s3rver)'])('uploads and downlo
       expect(await kluis.modules.index.countChunks(workspaceA, record.documentId!)).toBeGreaterThan(0);
     });
 
-    it('makes the text of an uploaded Word document findable by every member', async () => {
+    it('makes the text of an uploaded Word document findable by every member, and the assistant answers from it', async () => {
       await upload('reiskosten.docx', fixture('headings.docx'));
 
       const hits = await kluis.modules.index.search(workspaceA, 'kilometervergoeding per kilometer', { limit: 5 });
@@ -162,6 +162,14 @@ describe.each<Store>(['encrypted folder', 'MinIO (s3rver)'])('uploads and downlo
       expect(hits.some((h) => h.text.includes('0,4280 euro per kilometer'))).toBe(true);
       // Workspace B finds nothing of it.
       expect(await kluis.modules.index.search(workspaceB, 'kilometervergoeding per kilometer', { limit: 5 })).toEqual([]);
+
+      // The assistant answers a plain member from it, citing the uploaded file.
+      const asker = await kluis.modules.principals.resolve({ tenantId: tenantA, entraObjectId: userA, authMethod: 'entra-token', appRoles: ['Kluis.User'] });
+      const answer = await kluis.modules.assistant.answer(asker, 'Hoeveel bedraagt de kilometervergoeding per kilometer?', { channel: 'test', conversationExternalId: randomUUID() });
+      expect(answer.nothingFound).toBe(false);
+      expect(answer.citations.some((c) => c.passage.includes('0,4280'))).toBe(true);
+      const outsider = await kluis.modules.principals.resolve({ tenantId: tenantB, entraObjectId: randomUUID(), authMethod: 'entra-token', appRoles: ['Kluis.Admin'] });
+      expect((await kluis.modules.assistant.answer(outsider, 'Hoeveel bedraagt de kilometervergoeding per kilometer?', { channel: 'test', conversationExternalId: randomUUID() })).nothingFound).toBe(true);
     });
 
     it.each([
