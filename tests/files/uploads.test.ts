@@ -324,8 +324,11 @@ describe.each<Store>(['encrypted folder', 'MinIO (s3rver)'])('uploads and downlo
       expect((await send('GET', '/api/knowledge/uploads', bearer)).status).toBe(200);
     });
 
-    it('refuses an upload without credentials with 401', async () => {
-      expect((await upload('notes.md', fixture('notes.md'), '')).status).toBe(401);
+    it.each([
+      ['a small file', fixture('notes.md')],
+      ['a file twice the limit (read and dropped, so the 401 arrives)', Buffer.concat([Buffer.from('# x\n'), Buffer.alloc(MAX_UPLOAD_BYTES * 2, 0x61)])],
+    ])('refuses an upload without credentials with 401: %s', async (_label, bytes) => {
+      expect((await upload('notes.md', bytes, '')).status).toBe(401);
     });
 
     it('audits uploads with metadata only, never the file name or content', async () => {

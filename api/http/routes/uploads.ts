@@ -12,7 +12,7 @@
  * (Sec-Fetch-Site); the session cookie is SameSite=Strict besides.
  */
 import busboy from 'busboy';
-import { Router, type Request } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { fail, isKluisError, KluisError } from '../../errors';
 import type { UploadRecord, Uploads } from '../../knowledge/uploads';
@@ -152,7 +152,9 @@ function receiveFile(req: Request, maxFileBytes: number): Promise<ReceivedFile> 
 /** The multipart upload; mounted outside the API's JSON-only body parsing. */
 export function uploadsStreamRouter(deps: UploadsRouteDeps): Router {
   const router = Router();
-  const signedIn = requirePrincipal(deps.authenticate);
+  const authenticate = requirePrincipal(deps.authenticate);
+  // A refused caller's body is read and dropped too, so the 401 arrives rather than a reset.
+  const signedIn: RequestHandler = (req, res, next) => authenticate(req, res, (error?: unknown) => (error ? void discardRest(req).then(() => next(error)) : next()));
   router.post('/knowledge/uploads', signedIn, async (req, res) => {
     const principal = principalOf(res);
     const declared = Number(req.headers['content-length']);
