@@ -13,6 +13,9 @@ describe('sanitiseFileName', () => {
     ['trailing dots and spaces Windows drops', 'notes.txt. . ', 'notes.txt'],
     ['characters Windows forbids', 'a<b>c:d"e|f?g*.md', 'a_b_c_d_e_f_g_.md'],
     ['decomposed accents (normalised to NFC)', 'cafe\u0301.txt', 'café.txt'],
+    ['a Windows device name', 'CON.txt', '_CON.txt'],
+    ['a Windows port name', 'com1.md', '_com1.md'],
+    ['a name that only starts like a device name', 'console.txt', 'console.txt'],
     ['plain Unicode', 'Begroting 2026 – één.xlsx', 'Begroting 2026 – één.xlsx'],
   ])('cleans %s', (_label, raw, clean) => {
     expect(sanitiseFileName(raw)).toBe(clean);

@@ -24,6 +24,8 @@ export function sanitiseFileName(raw: string): string {
   // Reserved on Windows, and meaningless in a Content-Disposition header.
   name = name.replace(/[<>:"|?*]/g, '_');
   if (!name) fail('upload_malformed', 'The file name is empty once cleaned');
+  // Device names Windows will not save a file under, whatever the extension ("CON.txt").
+  if (/^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\.|$)/i.test(name)) name = `_${name}`;
   const chars = [...name];
   if (chars.length > MAX_FILE_NAME_LENGTH) {
     const extension = path.extname(name);

@@ -65,9 +65,9 @@ interface ReceivedFile {
 }
 
 /**
- * Reads the one file of a multipart body. Resolves once the whole body is consumed (so the answer
- * reaches the client cleanly), or rejects early with `closeConnection` when a client keeps sending
- * far past the limit.
+ * Reads the one file of a multipart body. Settles once the whole body is consumed, so the answer
+ * reaches the client cleanly. Past the limit (plus the multipart overhead) the parser is dropped
+ * and the rest is discarded unread, up to DISCARD_LIMIT_BYTES, after which the connection is cut.
  */
 function receiveFile(req: Request, maxFileBytes: number): Promise<ReceivedFile> {
   return new Promise((resolve, reject) => {
@@ -121,7 +121,7 @@ function receiveFile(req: Request, maxFileBytes: number): Promise<ReceivedFile> 
     });
     parser.on('error', (error: unknown) => {
       req.unpipe(parser);
-      settle(() => reject(new KluisError('upload_malformed', 'The multipart body is malformed', { cause: error })));
+      settle(() => void discardRest(req).then(() => reject(new KluisError('upload_malformed', 'The multipart body is malformed', { cause: error }))));
     });
     parser.on('close', () =>
       settle(() => {
