@@ -115,6 +115,8 @@ const environmentSchema = z
       .optional(),
     KNOWLEDGE_TENANT_ID: guid.optional(),
     KNOWLEDGE_MAX_FILE_MB: z.coerce.number({ message: 'expected megabytes' }).min(0.001).max(1024).default(50),
+    UPLOAD_MAX_FILE_MB: z.coerce.number({ message: 'expected megabytes' }).min(0.001, 'expected 0.001 to 512 megabytes').max(512, 'expected 0.001 to 512 megabytes').default(100),
+    DOWNLOAD_LINK_SECONDS: z.coerce.number({ message: 'expected seconds' }).int().min(10, 'expected 10 to 3600 seconds').max(3600, 'expected 10 to 3600 seconds').default(300),
     RETRIEVAL_MIN_COVERAGE: z.coerce.number({ message: 'expected a number from 0 to 1' }).min(0, 'expected a number from 0 to 1').max(1, 'expected a number from 0 to 1').default(0.5),
     PLAYGROUND_PORT: port.default(56150),
   })
@@ -186,6 +188,8 @@ export interface Config {
   knowledge: { syncIntervalSeconds: number; dir?: string; tenantId?: string; watch: boolean; maxFileBytes: number; indexDir: string; topK: number; minCoverage: number };
   onboardTenants: Array<{ tenantId: string; name: string }>;
   blobDir: string;
+  /** Uploaded files: the largest accepted, and how long a signed download link stays valid. */
+  files: { maxUploadBytes: number; downloadLinkSeconds: number };
   blobStore: { kind: 'folder' | 'minio'; minio?: { endPoint: string; port?: number; useSSL: boolean; accessKey: string; secretKey: string; region: string; bucketPrefix: string } };
   assistant: {
     provider: 'extractive' | 'openai';
@@ -273,6 +277,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     },
     searchIndex: { kind: e.SEARCH_INDEX, qdrant: e.QDRANT_URL ? { url: e.QDRANT_URL, apiKey: e.QDRANT_API_KEY, collection: e.QDRANT_COLLECTION } : undefined },
     blobDir: e.BLOB_DIR ? resolve(e.BLOB_DIR) : path.join(dataDir, 'blobs'),
+    files: { maxUploadBytes: Math.round(e.UPLOAD_MAX_FILE_MB * 1024 * 1024), downloadLinkSeconds: e.DOWNLOAD_LINK_SECONDS },
     blobStore: {
       kind: e.BLOB_STORE,
       minio:

@@ -51,6 +51,15 @@ export const errorCatalogue = {
   graph_rejected: { status: 502, message: 'Microsoft 365 refused the request.' },
   // A source file larger than the configured download limit; it is skipped, never partly indexed.
   file_too_large: { status: 413, message: 'The file is too large to index.' },
+  // Uploads: a file over UPLOAD_MAX_FILE_MB; nothing of it is kept.
+  upload_too_large: { status: 413, message: 'The file is larger than the upload limit.' },
+  upload_type_unsupported: { status: 415, message: 'This kind of file cannot be uploaded.' },
+  // The extension names one format, the first bytes another (a renamed executable, a mislabelled file).
+  upload_type_mismatch: { status: 415, message: "The file's content does not match its extension." },
+  upload_malformed: { status: 400, message: 'The upload must be multipart/form-data with exactly one file and a valid file name.' },
+  // A download link that was altered, belongs to someone else or another workspace, or is not a link at all.
+  download_link_invalid: { status: 403, message: 'This download link is not valid for you.' },
+  download_link_expired: { status: 410, message: 'This download link has expired. Please ask for a new one.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof errorCatalogue;

@@ -35,6 +35,12 @@ import { createPrismaSourceStore } from './knowledge/sharepoint/prismaSourceStor
 import { createKnowledgeSources } from './knowledge/sharepoint/sources';
 import { createReaderResolver } from './knowledge/sharepoint/readers';
 import { knowledgeSourcesRouter } from './http/routes/knowledgeSources';
+import { filesRouter } from './http/routes/files';
+import { uploadsRouter, uploadsStreamRouter } from './http/routes/uploads';
+import { createDownloadLinkSigner } from './files/downloadLinks';
+import { createDownloads } from './files/downloads';
+import { createPrismaUploadStore } from './files/prismaUploadStore';
+import { createUploads } from './knowledge/uploads';
 import { createConversationReader } from './assistant/conversations';
 import { createAssistantSettings } from './assistant/settings';
 import { createPrismaAssistantSettingsStore } from './assistant/prismaAssistantSettingsStore';
@@ -232,6 +238,11 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       cleanups.push(() => clearInterval(tick));
     }
 
+    // Uploaded files: stored in the blob store, documents indexed, downloads by signed links only.
+    const uploadStore = createPrismaUploadStore(db);
+    const uploads = createUploads({ store: uploadStore, blobs, indexer: createIndexer({ documents, index }), audit });
+    const downloads = createDownloads({ store: uploadStore, blobs, signer: createDownloadLinkSigner(keys.downloadLinkSigning, config.files.downloadLinkSeconds), audit });
+
     const adapter = createBotAdapter(config.bot);
     const bot = createTeamsBot({ adapter, botAppId: config.bot.appId, assistant, logger, signIn: config.bot.oauthConnection ? { connectionName: config.bot.oauthConnection, securityEvents } : undefined });
     const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, serviceUrlHosts: config.localMode ? undefined : config.bot.serviceUrlHosts, authMethod: config.bot.appId ? 'bot-framework' : 'local-playground' });
@@ -240,7 +251,14 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       messagesHandler,
       trustProxy: config.trustProxy,
       authRouter: authRouter({ credentials, authenticate, cookie: { name: authenticate.cookieName, secure: config.sessions.cookieSecure }, directory }),
-      apiRouters: [meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }), knowledgeSourcesRouter({ authenticate, sources }), assistantSettingsRouter({ authenticate, settings: assistantSettings })],
+      apiRouters: [
+        meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }),
+        knowledgeSourcesRouter({ authenticate, sources }),
+        assistantSettingsRouter({ authenticate, settings: assistantSettings }),
+        uploadsRouter({ authenticate, uploads }),
+        filesRouter({ authenticate, downloads, publicUrl }),
+      ],
+      streamRouters: [uploadsStreamRouter({ authenticate, uploads, maxFileBytes: config.files.maxUploadBytes })],
       readiness: [
         { name: 'database', check: async () => void (await db.$queryRawUnsafe('SELECT 1')) },
         { name: 'index', check: () => index.ping() },

@@ -22,6 +22,9 @@ describe('tenant guard', () => {
     ['Job', 'upsert', { where: { id: 'j1' }, create: { workspaceId: 'w1' }, update: {} }],
     ['Membership', 'count', { where: { userId: { in: ['a'] } } }],
     ['Message', 'findFirst', { where: { OR: [{ workspaceId: 'w1' }, { workspaceId: 'w2' }] } }],
+    ['Upload', 'findFirst', { where: { id: 'u1' } }],
+    ['Upload', 'deleteMany', { where: { id: 'u1' } }],
+    ['Upload', 'create', { data: { id: 'u1', fileName: 'a.pdf' } }],
   ])('refuses %s.%s without a workspace', (model, operation, args) => {
     expect(refused(model, operation, args)).toBe(true);
   });

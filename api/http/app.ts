@@ -18,6 +18,8 @@ export interface HttpAppDeps {
   /** Routers mounted under /api/auth and /api. */
   authRouter?: Router;
   apiRouters?: Router[];
+  /** Routers under /api that read their own (streamed, non-JSON) bodies, such as file uploads. */
+  streamRouters?: Router[];
 }
 
 export function createHttpApp(deps: HttpAppDeps) {
@@ -41,6 +43,7 @@ export function createHttpApp(deps: HttpAppDeps) {
   const jsonForWrites: RequestHandler = (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : requireJson(req, res, next));
   const apiJson = express.json({ limit: MAX_API_BODY_BYTES, strict: true });
   if (deps.authRouter) app.use('/api/auth', jsonForWrites, apiJson, deps.authRouter);
+  if (deps.streamRouters?.length) app.use('/api', ...deps.streamRouters);
   if (deps.apiRouters?.length) app.use('/api', jsonForWrites, apiJson, ...deps.apiRouters);
   app.use((_req, res) => sendError(res, 'not_found'));
   app.use(errorHandler(deps.logger));

@@ -15,6 +15,8 @@ export interface DerivedKeys {
   secretEncryption: Buffer;
   tokenIndex: Buffer;
   blobEncryption: Buffer;
+  /** HMAC key of short-lived download links (api/files/downloadLinks.ts). */
+  downloadLinkSigning: Buffer;
 }
 
 export function deriveKeys(masterKey: Buffer): DerivedKeys {
@@ -27,6 +29,7 @@ export function deriveKeys(masterKey: Buffer): DerivedKeys {
     secretEncryption: derive('secret-encryption'),
     tokenIndex: derive('token-index'),
     blobEncryption: derive('blob-encryption'),
+    downloadLinkSigning: derive('download-link-signing'),
   };
 }
 

@@ -5,7 +5,7 @@ import { createDeflateRaw, deflateRawSync } from 'node:zlib';
 import JSZip from 'jszip';
 import { isKluisError } from '../errors';
 import { extractDocument } from './extract';
-import { MAX_WORKBOOK_CELLS } from './officeExtract';
+import { dateKindOfFormat, MAX_WORKBOOK_CELLS, serialToIso } from './officeExtract';
 import { MAX_UNCOMPRESSED_BYTES } from './zipGuard';
 import { rawZip } from '../../tests/support/zipArchive';
 
@@ -190,6 +190,76 @@ describe('PowerPoint extraction', () => {
 });
 
 // --- Excel -----------------------------------------------------------------------------------------
+
+/** A workbook whose cells use these number formats: style i of cellXfs has numFmtId formats[i]. */
+function styledWorkbook(rows: string, formats: number[], customFormats: Record<number, string> = {}, workbookPr = ''): Record<string, string> {
+  const files = workbook([{ name: 'Data', file: 'sheet1.xml', rows }]);
+  files['xl/_rels/workbook.xml.rels'] = rels([['rIdW0', `${REL}/worksheet`, 'worksheets/sheet1.xml'], ['rIdSt', `${REL}/styles`, 'styles.xml']]);
+  if (workbookPr) files['xl/workbook.xml'] = files['xl/workbook.xml']!.replace('<sheets>', `${workbookPr}<sheets>`);
+  const numFmts = Object.entries(customFormats).map(([id, code]) => `<numFmt numFmtId="${id}" formatCode="${code.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}"/>`).join('');
+  // cellStyleXfs also holds <xf> elements; only cellXfs is what a cell's s attribute indexes.
+  files['xl/styles.xml'] = `${XML_DECLARATION}<styleSheet ${X_NS}>${numFmts ? `<numFmts count="${Object.keys(customFormats).length}">${numFmts}</numFmts>` : ''}<cellStyleXfs count="2"><xf numFmtId="14"/><xf numFmtId="14"/></cellStyleXfs><cellXfs count="${formats.length}">${formats.map((id) => `<xf numFmtId="${id}" xfId="0"/>`).join('')}</cellXfs></styleSheet>`;
+  return files;
+}
+
+describe('Excel dates', () => {
+  it('shows cells with a built-in date or time format as ISO dates, and leaves other numbers as stored', async () => {
+    const rows =
+      '<row r="1"><c r="A1" s="1"><v>45292</v></c><c r="B1" s="2"><v>45292.5</v></c><c r="C1" s="3"><v>0.75</v></c><c r="D1" s="0"><v>45292</v></c><c r="E1" s="4"><v>45292</v></c></row>' +
+      '<row r="2"><c r="A2" s="5"><v>1.5</v></c><c r="B2" s="1"><f>TODAY()</f><v>46348</v></c><c r="C2" s="1" t="str"><v>not a number</v></c><c r="D2"><v>12</v></c></row>';
+    // Styles: 0 General, 1 built-in 14 (date), 2 built-in 22 (date and time), 3 built-in 20 (h:mm), 4 built-in 4 (#,##0.00), 5 built-in 46 ([h]:mm:ss, a duration).
+    const doc = await extractDocument('dates.xlsx', await pack(styledWorkbook(rows, [0, 14, 22, 20, 4, 46])));
+
+    expect(doc.sections[0]!.text).toBe('2024-01-01 | 2024-01-01 12:00:00 | 18:00:00 | 45292 | 45292\n1.5 | 2026-11-22 | not a number | 12');
+  });
+
+  it('recognises custom date formats and leaves custom number formats alone', async () => {
+    const rows = '<row r="1">' + ['A', 'B', 'C', 'D', 'E', 'F', 'G'].map((col, i) => `<c r="${col}1" s="${i}"><v>45306.25</v></c>`).join('') + '</row>';
+    const custom = { 164: 'dd/mm/yyyy', 165: '[$-413]d mmmm yyyy;@', 166: 'h:mm AM/PM', 167: '#,##0.00 "dagen"', 168: '[Red]0.00;[Blue]-0.00', 169: 'yyyy-mm-dd hh:mm', 170: '0.0 "d"\\m' };
+    const doc = await extractDocument('custom.xlsx', await pack(styledWorkbook(rows, [164, 165, 166, 167, 168, 169, 170], custom)));
+
+    expect(doc.sections[0]!.text).toBe('2024-01-15 | 2024-01-15 | 06:00:00 | 45306.25 | 45306.25 | 2024-01-15 06:00:00 | 45306.25');
+  });
+
+  it('counts from 1904 in a workbook that says so', async () => {
+    const doc = await extractDocument('mac.xlsx', await pack(styledWorkbook('<row r="1"><c r="A1" s="1"><v>0</v></c><c r="B1" s="1"><v>43830</v></c></row>', [0, 14], {}, '<workbookPr date1904="1"/>')));
+
+    expect(doc.sections[0]!.text).toBe('1904-01-01 | 2024-01-01');
+  });
+
+  it.each([
+    [1, 'date', '1900-01-01'],
+    [59, 'date', '1900-02-28'],
+    [60, 'date', '1900-02-29'],
+    [61, 'date', '1900-03-01'],
+    [2_958_465, 'date', '9999-12-31'],
+    [45292.999999, 'datetime', '2024-01-02 00:00:00'],
+    [0.5, 'time', '12:00:00'],
+  ] as const)('turns serial %s (%s) into %s as Excel shows it', (serial, kind, iso) => {
+    expect(serialToIso(serial, kind)).toBe(iso);
+  });
+
+  it.each([-1, 0, 2_958_466, Number.NaN])('keeps the number %s, which no date format can show', (serial) => {
+    expect(serialToIso(serial, 'date')).toBeUndefined();
+  });
+
+  it.each([
+    ['d-mmm-yy', 'date'],
+    ['mmmm yyyy', 'date'],
+    ['mm:ss', 'time'],
+    ['hh:mm:ss', 'time'],
+    ['[$-F400]h:mm:ss AM/PM', 'time'],
+    ['dd/mm/yyyy hh:mm', 'datetime'],
+    ['[h]:mm:ss', undefined],
+    ['General', undefined],
+    ['0.00%', undefined],
+    ['#,##0 "m²"', undefined],
+    ['[Magenta]0', undefined],
+    ['_-* #,##0.00_-;\\-* #,##0.00_-', undefined],
+  ])('reads the format %j as %s', (code, kind) => {
+    expect(dateKindOfFormat(code)).toBe(kind);
+  });
+});
 
 describe('Excel extraction', () => {
   it('reads shared strings with rich-text runs, inline strings, numbers, booleans, errors and cached formula values', async () => {

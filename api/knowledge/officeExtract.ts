@@ -162,21 +162,26 @@ async function readShapes(pkg: Package, part: string): Promise<Shape[]> {
 
 /**
  * One sheet per section, headed by the sheet's name: rows as lines, cells joined by " | ". A
- * formula contributes its cached value (what Excel last showed), numbers appear as stored.
+ * formula contributes its cached value (what Excel last showed), numbers appear as stored, except
+ * numbers styled as dates or times, which appear as ISO 8601 dates (see `dateFormats`).
  */
 export async function extractXlsx(fileName: string, bytes: Buffer): Promise<OfficeContent> {
   const pkg = await openPackage(fileName, bytes, 'Excel workbook');
   const workbook = await mainPart(pkg, 'xl/workbook.xml');
   const sheets: Array<{ name: string; id?: string }> = [];
   let root: string | undefined;
+  let date1904 = false;
   const found = await readXml(pkg, workbook, {
     open(name, attrs) {
       root ??= name;
       if (name === 'sheet') sheets.push({ name: attrs.name ?? `Sheet ${sheets.length + 1}`, id: relationshipId(attrs) });
+      else if (name === 'workbookPr') date1904 = attrs.date1904 === '1' || attrs.date1904 === 'true';
     },
   });
   if (!found || root !== 'workbook') fail('extraction_failed', `${fileName} is not a readable Excel workbook: it has no workbook part`);
   const relationships = await readRelationships(pkg, workbook);
+  const stylesPart = [...relationships.values()].find((r) => r.type.endsWith('/styles'));
+  const dates: DateStyles = { kinds: stylesPart ? await dateFormats(pkg, stylesPart.target) : [], date1904 };
 
   // Sheets first, holding shared strings as indices: the strings part is then read only as far
   // as the cells that made it under the cap need.
@@ -192,7 +197,7 @@ export async function extractXlsx(fileName: string, bytes: Buffer): Promise<Offi
       unread.push(sheet.name);
       continue;
     }
-    const rows = await readSheet(pkg, part.target, counter);
+    const rows = await readSheet(pkg, part.target, counter, dates);
     read.push({ name: sheet.name, rows, truncatedHere: counter.truncated });
   }
   let needed = -1;
@@ -227,12 +232,12 @@ interface Cell {
  * keeps its place under its column's header; a wider gap than MAX_GAP (a note far to the right)
  * becomes one slot. Slots count towards the cap like filled cells.
  */
-async function readSheet(pkg: Package, part: string, counter: { cells: number; truncated: boolean }): Promise<Cell[][]> {
+async function readSheet(pkg: Package, part: string, counter: { cells: number; truncated: boolean }, dates: DateStyles): Promise<Cell[][]> {
   const rows: Cell[][] = [];
   let row: Cell[] | undefined;
   let previousColumn = 0;
   let lastFilledColumn = 0;
-  let cell: { column: number; type: string; value: string; inline: string } | undefined;
+  let cell: { column: number; type: string; style: number; value: string; inline: string } | undefined;
   let into: 'value' | 'inline' | undefined;
   let inInlineString = false;
   let phoneticDepth = 0;
@@ -265,7 +270,7 @@ async function readSheet(pkg: Package, part: string, counter: { cells: number; t
           // The reference is optional; a cell without one follows the previous cell.
           const column = columnNumber(attrs.r) ?? previousColumn + 1;
           previousColumn = column;
-          cell = { column, type: attrs.t ?? 'n', value: '', inline: '' };
+          cell = { column, type: attrs.t ?? 'n', style: Number(attrs.s ?? 0), value: '', inline: '' };
         } else if (!cell) return;
         else if (name === 'v') into = 'value';
         else if (name === 'is') inInlineString = true;
@@ -283,7 +288,7 @@ async function readSheet(pkg: Package, part: string, counter: { cells: number; t
         else if (name === 'is') inInlineString = false;
         else if (name === 'rPh') phoneticDepth = Math.max(0, phoneticDepth - 1);
         else if (name === 'c' && cell) {
-          const value = cellValue(cell);
+          const value = cellValue(cell, dates);
           if (value) addCell(value, cell.column);
           cell = undefined;
         } else if (name === 'row') finishRow();
@@ -302,7 +307,7 @@ const MAX_CELL_CHARS = 32_767;
 const appendCapped = (current: string, text: string) => (current.length >= MAX_CELL_CHARS ? current : (current + text).slice(0, MAX_CELL_CHARS));
 
 /** A cell's displayed value, by its type attribute (ECMA-376 Part 1, 18.18.11 ST_CellType). */
-function cellValue(cell: { type: string; value: string; inline: string }): Cell | undefined {
+function cellValue(cell: { type: string; style: number; value: string; inline: string }, dates: DateStyles): Cell | undefined {
   const value = cell.value.trim();
   switch (cell.type) {
     case 's': {
@@ -313,10 +318,115 @@ function cellValue(cell: { type: string; value: string; inline: string }): Cell 
       return cell.inline.trim() ? { text: cell.inline } : undefined;
     case 'b':
       return value === '' ? undefined : { text: value === '1' || value === 'true' ? 'TRUE' : 'FALSE' };
+    case 'n': {
+      if (!value) return undefined;
+      const kind = Number.isInteger(cell.style) ? dates.kinds[cell.style] : undefined;
+      return { text: (kind && serialToIso(Number(value), kind, dates.date1904)) || value };
+    }
     default:
-      // n (number), str (a formula's text result), e (error such as #N/A), d (ISO date): as stored.
+      // str (a formula's text result), e (error such as #N/A), d (ISO date): as stored.
       return value ? { text: value } : undefined;
   }
+}
+
+// --- Dates ---------------------------------------------------------------------------------------
+
+/**
+ * Excel stores a date as a number of days since its epoch (the time of day as the fraction) and
+ * only the cell's number format says it is a date. Without that format the index would hold
+ * "45292" where the sheet shows 1-1-2024, and nobody searches for that.
+ */
+type DateKind = 'date' | 'time' | 'datetime';
+
+interface DateStyles {
+  /** By cell style index (the `s` attribute, an index into cellXfs): what kind of date it shows. */
+  kinds: Array<DateKind | undefined>;
+  /** The workbook counts from 1904-01-01 (old Mac Excel) instead of 1900-01-00. */
+  date1904: boolean;
+}
+
+/**
+ * Built-in number formats that show dates and times (ECMA-376 Part 1, 18.8.30 numFmt): 14-17 and 22
+ * dates (22 with time), 18-21 and 45-47 times. Elapsed-time formats ([h]:mm:ss) are durations, not
+ * moments, and keep their number.
+ */
+const BUILT_IN_DATE_FORMATS: Record<number, DateKind> = { 14: 'date', 15: 'date', 16: 'date', 17: 'date', 18: 'time', 19: 'time', 20: 'time', 21: 'time', 22: 'datetime', 45: 'time', 46: 'time', 47: 'time' };
+/** Built-in 46 is "[h]:mm:ss", a duration. */
+const BUILT_IN_DURATIONS = new Set([46]);
+
+/** What a custom format code shows: a date, a time, both, or (undefined) not a moment at all. */
+export function dateKindOfFormat(code: string): DateKind | undefined {
+  // Only the first section (positive numbers) matters; drop literals, escapes, fill/padding
+  // characters and bracketed colours and locales, which may contain letters such as "d" or "m".
+  const first = code.split(';')[0] ?? '';
+  if (/\[[hms]+\]/i.test(first)) return undefined;
+  const tokens = first
+    .replace(/"[^"]*"/g, '')
+    .replace(/\\./g, '')
+    .replace(/[_*]./g, '')
+    .replace(/\[[^\]]*\]/g, '')
+    .replace(/AM\/PM|A\/P/gi, 'h');
+  // "m" is minutes right after hours or right before seconds, and months everywhere else.
+  const withoutMinutes = tokens.replace(/h+\s*:?\s*m+/gi, 'h').replace(/m+\s*:?\s*s+/gi, 's');
+  const hasDate = /[ydm]/i.test(withoutMinutes);
+  const hasTime = /[hs]/i.test(withoutMinutes);
+  if (hasDate && hasTime) return 'datetime';
+  if (hasDate) return 'date';
+  if (hasTime) return 'time';
+  return undefined;
+}
+
+/** The styles part's cell formats, as the kind of date each one shows (if any). */
+async function dateFormats(pkg: Package, part: string): Promise<Array<DateKind | undefined>> {
+  const custom = new Map<number, string>();
+  const cellFormats: number[] = [];
+  let inCellXfs = false;
+  await readXml(pkg, part, {
+    open(name, attrs) {
+      if (name === 'numFmt' && attrs.numFmtId !== undefined && attrs.formatCode !== undefined) custom.set(Number(attrs.numFmtId), attrs.formatCode);
+      else if (name === 'cellXfs') inCellXfs = true;
+      else if (name === 'xf' && inCellXfs) cellFormats.push(Number(attrs.numFmtId ?? 0));
+    },
+    close(name) {
+      if (name === 'cellXfs') inCellXfs = false;
+    },
+  });
+  return cellFormats.map((id) => {
+    const code = custom.get(id);
+    if (code !== undefined) return dateKindOfFormat(code);
+    return BUILT_IN_DURATIONS.has(id) ? undefined : BUILT_IN_DATE_FORMATS[id];
+  });
+}
+
+/** The latest date Excel can show (9999-12-31), as a 1900-system serial. */
+const MAX_SERIAL = 2_958_465;
+
+/**
+ * A serial as ISO 8601: YYYY-MM-DD, HH:MM:SS, or YYYY-MM-DD HH:MM:SS (seconds rounded, as Excel
+ * shows them). Undefined for what no date format can show (negative, past 9999, not a number).
+ */
+export function serialToIso(serial: number, kind: DateKind, date1904 = false): string | undefined {
+  if (!Number.isFinite(serial) || serial < 0 || serial > MAX_SERIAL) return undefined;
+  const totalSeconds = Math.round(serial * 86_400);
+  let days = Math.floor(totalSeconds / 86_400);
+  const seconds = totalSeconds - days * 86_400;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const time = `${pad(Math.floor(seconds / 3600))}:${pad(Math.floor((seconds % 3600) / 60))}:${pad(seconds % 60)}`;
+  if (kind === 'time') return time;
+  let date: string;
+  if (date1904) {
+    date = new Date(Date.UTC(1904, 0, 1) + days * 86_400_000).toISOString().slice(0, 10);
+  } else if (days === 60) {
+    // Lotus 1-2-3 took 1900 for a leap year and Excel kept the phantom day for compatibility.
+    date = '1900-02-29';
+  } else {
+    // Serial 0 is "1900-01-00" in Excel, which no calendar has: keep the number.
+    if (days === 0) return undefined;
+    // Day 1 is 1900-01-01; past the phantom 29 February every serial is one day further on.
+    if (days > 60) days -= 1;
+    date = new Date(Date.UTC(1899, 11, 31) + days * 86_400_000).toISOString().slice(0, 10);
+  }
+  return kind === 'date' ? date : `${date} ${time}`;
 }
 
 /** Column letters of a cell reference ("C7") as a number, A = 1. */

@@ -7,7 +7,7 @@ const principal = (role: Role, workspaceId = 'wA', userId = 'u1'): Principal => 
 
 describe('can(principal, action, resource)', () => {
   it('gives an admin of workspace A nothing in workspace B (cross-tenant)', () => {
-    for (const action of ['assistant.ask', 'conversation.read', 'members.manage', 'audit.read', 'workspace.configure'] as const) {
+    for (const action of ['assistant.ask', 'conversation.read', 'members.manage', 'audit.read', 'workspace.configure', 'files.read', 'files.manage'] as const) {
       expect(can(principal('admin'), action, { workspaceId: 'wB' })).toBe(false);
     }
   });
@@ -21,6 +21,11 @@ describe('can(principal, action, resource)', () => {
     ['admin', 'members.manage', true],
     ['admin', 'audit.read', true],
     ['manager', 'audit.read', false],
+    ['viewer', 'files.read', true],
+    ['viewer', 'files.manage', false],
+    ['user', 'files.manage', false],
+    ['manager', 'files.manage', true],
+    ['admin', 'files.manage', true],
   ] as const)('a %s may %s: %s', (role, action, allowed) => {
     expect(can(principal(role), action, { workspaceId: 'wA' })).toBe(allowed);
   });

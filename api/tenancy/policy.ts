@@ -17,6 +17,8 @@ export type Action =
   | 'invitation.create'
   | 'knowledge.read'
   | 'knowledge.manage'
+  | 'files.read'
+  | 'files.manage'
   | 'audit.read'
   | 'workspace.configure';
 
@@ -37,6 +39,9 @@ const MINIMUM_ROLE: Record<Action, Role> = {
   'invitation.create': 'admin',
   'knowledge.read': 'viewer',
   'knowledge.manage': 'manager',
+  // Uploaded files: every member may list and download them; managers upload and delete.
+  'files.read': 'viewer',
+  'files.manage': 'manager',
   'audit.read': 'admin',
   'workspace.configure': 'admin',
 };
