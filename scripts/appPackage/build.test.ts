@@ -191,8 +191,9 @@ describe('npm run package refuses', () => {
 
   it('an Application ID URI on another domain than the app (Teams SSO would refuse it)', async () => {
     const problems = await problemsOf(project({ values: { ENTRA_API_URI: `api://elsewhere.example/botid-${IDS.BOT_ID}` } }));
-    expect(problems).toContain('ENTRA_API_URI must be on KLUIS_DOMAIN (kluis.contoso.example), not elsewhere.example');
-    expect(problems).toContain('/webApplicationInfo/resource is on elsewhere.example, but Teams SSO needs it on the app\'s domain kluis.contoso.example');
+    expect(problems).toEqual(['ENTRA_API_URI must be on KLUIS_DOMAIN (kluis.contoso.example), not elsewhere.example']);
+    const written = await problemsOf(project({ editTemplate: (t) => t.replace('"resource": "${{ENTRA_API_URI}}"', '"resource": "api://elsewhere.example/botid-${{BOT_ID}}"') }));
+    expect(written).toContain('/webApplicationInfo/resource is on elsewhere.example, but Teams SSO needs it on the app\'s domain kluis.contoso.example');
   });
 
   it('a command without a handler, and a handler without a command', async () => {
@@ -208,9 +209,26 @@ describe('npm run package refuses', () => {
 
   it('KLUIS_DOMAIN that is not the host of KLUIS_ENDPOINT', async () => {
     const problems = await problemsOf(project({ values: { KLUIS_DOMAIN: 'kluis.other.example', ENTRA_API_URI: `api://kluis.other.example/botid-${IDS.BOT_ID}` } }));
-    expect(problems).toContain('KLUIS_DOMAIN must be the host of KLUIS_ENDPOINT (kluis.contoso.example)');
-    expect(problems).toContain('/staticTabs/1/contentUrl is on kluis.contoso.example, which /validDomains does not list');
-    expect(problems).toContain('/validDomains lists "kluis.other.example", which no URL of the app uses: remove it');
+    expect(problems).toEqual(['KLUIS_DOMAIN must be the host of KLUIS_ENDPOINT (kluis.contoso.example)']);
+  });
+
+  it('validDomains that miss a host the app loads from, or list one it never uses', async () => {
+    const editTemplate = (t: string) =>
+      t
+        .replace('"${{KLUIS_ENDPOINT}}/addin/taskpane.html?action=ask"', '"https://addin.contoso.example/taskpane.html?action=ask"')
+        .replace('"validDomains": ["${{KLUIS_DOMAIN}}", "token.botframework.com"]', '"validDomains": ["${{KLUIS_DOMAIN}}", "token.botframework.com", "*.evil.example", "https://kluis.contoso.example"]');
+    const problems = await problemsOf(project({ editTemplate }));
+    expect(problems).toEqual([
+      '/validDomains entry "https://kluis.contoso.example" must be a host name only (no scheme, port or path)',
+      '/extensions/0/runtimes/1/code/page is on addin.contoso.example, which /validDomains does not list',
+      '/validDomains lists "*.evil.example", which no URL of the app uses: remove it',
+      '/validDomains lists "https://kluis.contoso.example", which no URL of the app uses: remove it',
+    ]);
+  });
+
+  it('a URL with a user name and password in it', async () => {
+    const problems = await problemsOf(project({ editTemplate: (t) => t.replace('"contentUrl": "${{KLUIS_ENDPOINT}}/tab/index.html"', '"contentUrl": "https://admin:hunter2@${{KLUIS_DOMAIN}}/tab/index.html"') }));
+    expect(problems).toEqual(['/staticTabs/1/contentUrl carries a user name or password']);
   });
 
   it('an endpoint with a path, and a domain with a scheme', async () => {

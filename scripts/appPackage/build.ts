@@ -3,7 +3,8 @@
  * (unset or malformed settings, plain http, ids that differ from Kluis's, domains that do not match
  * the URLs, commands without a handler, a schema violation, icons of the wrong size), and only then
  * write appPackage/build/appPackage.<environment>.zip holding manifest.json and the two icons.
- * Every problem is reported at once, one line each, so a new environment is fixed in one pass.
+ * The settings are checked first, each problem named by its setting; then the filled manifest and
+ * the icons, every problem at once, one line each.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -92,11 +93,9 @@ export async function buildAppPackage(options: BuildOptions): Promise<BuiltPacka
   const template = fs.readFileSync(path.join(root, 'appPackage', 'manifest.json'), 'utf8');
   const used = placeholderNames(template);
   const problems = checkPackageValues(used, loaded.values, loaded.file);
-  const { text, missing } = fillPlaceholders(template, loaded.values);
-  if (missing.length) {
-    // Already reported by name above; stop before the half-filled JSON produces echo problems.
-    throw new AppPackageProblems(environment, problems);
-  }
+  // A wrong setting shows up again in every URL or id made from it: report it once, by its name.
+  if (problems.length) throw new AppPackageProblems(environment, problems);
+  const { text } = fillPlaceholders(template, loaded.values);
   let manifest: Record<string, unknown>;
   try {
     manifest = JSON.parse(text) as Record<string, unknown>;

@@ -57,10 +57,7 @@ export function checkManifest(manifest: Record<string, unknown>, expected: Expec
       problems.push(`${at} is not a valid URL: ${value.slice(0, 120)}`);
       continue;
     }
-    if (url.protocol !== 'https:') {
-      problems.push(`${at} is ${url.protocol.replace(':', '')}: only https URLs are allowed (${value.slice(0, 120)})`);
-      continue;
-    }
+    if (url.protocol !== 'https:') problems.push(`${at} is ${url.protocol.replace(':', '')}: only https URLs are allowed (${value.slice(0, 120)})`);
     if (url.username || url.password) problems.push(`${at} carries a user name or password`);
     if (!BROWSER_LINKS.has(at) && !loadedHosts.has(url.hostname)) loadedHosts.set(url.hostname, at);
   }
