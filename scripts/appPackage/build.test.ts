@@ -267,6 +267,15 @@ describe('npm run package refuses', () => {
     expect(problems).toEqual(expect.arrayContaining(['/icons/outline must be a .png file name next to manifest.json (got "../../secret.png")', 'appPackage/color.png: not a PNG file']));
   });
 
+  it('a value copied with its placeholder, a control character, or a name too long for Teams', async () => {
+    const problems = await problemsOf(project(), { processEnv: { BOT_ID: '${{BOT_ID}}', PUBLISHER_WEBSITE_URL: 'https://www.contoso.example/\u0007', PUBLISHER_NAME: 'Contoso Engineering and Consulting BV' } });
+    expect(problems).toEqual([
+      'PUBLISHER_NAME must be at most 32 characters',
+      'PUBLISHER_WEBSITE_URL contains a control character',
+      'BOT_ID holds an unfilled placeholder (${{BOT_ID}})',
+    ]);
+  });
+
   it('an environment name that is not a plain name, and an environment without its file', async () => {
     await expect(build(project(), { environment: '../../etc/passwd' })).rejects.toThrow('environment name "../../etc/passwd" must be lower-case letters, digits and dashes');
     await expect(build(project(), { environment: 'prod' })).rejects.toThrow('env/.env.prod does not exist');

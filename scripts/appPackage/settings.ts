@@ -104,6 +104,15 @@ export function checkPackageValues(used: readonly string[], values: PackageValue
       problems.push(`${name} is not set (in ${source} or the environment)${setting ? `: ${setting.meaning}` : ''}`);
       continue;
     }
+    // A value is inserted once, never expanded again: one that holds a placeholder was copied unfilled.
+    if (/\$\{\{/.test(value)) {
+      problems.push(`${name} holds an unfilled placeholder (${value.slice(0, 60)})`);
+      continue;
+    }
+    if (/[\x00-\x1f\x7f]/.test(value)) {
+      problems.push(`${name} contains a control character`);
+      continue;
+    }
     const problem = setting?.rule(value, values);
     if (problem) problems.push(`${name} ${problem}`);
   }
