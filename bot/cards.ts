@@ -53,6 +53,17 @@ export const HELP_TEXT = {
   nl: 'Stel me een vraag over de documenten van je organisatie, in het Nederlands of het Engels, en ik antwoord met de passages die ik als bron gebruikte. Ik onthoud je laatste vragen in deze chat, dus je kunt doorvragen; typ "nieuw" om opnieuw te beginnen. Typ "help" om dit opnieuw te zien.',
 };
 
+/**
+ * The commands the bot answers, by the words each matches (English and Dutch). bot/teamsBot.ts
+ * routes on these, and the app package's command lists may name only words they match.
+ */
+export const BOT_COMMANDS = {
+  help: /^\s*(help|hulp|\?)\s*$/i,
+  newConversation: /^\s*(new|nieuw)\s*$/i,
+  signIn: /^\s*(sign\s?in|aanmelden)\s*$/i,
+  signOut: /^\s*(sign\s?out|afmelden)\s*$/i,
+} as const;
+
 export const NEW_CONVERSATION_TEXT = {
   en: 'Started a new conversation: I no longer use your earlier questions in this chat.',
   nl: 'Nieuw gesprek gestart: ik gebruik je eerdere vragen in deze chat niet meer.',

@@ -9,7 +9,7 @@ import type { Assistant } from '../api/assistant/assistant';
 import { isKluisError } from '../api/errors';
 import type { SecurityEventLog } from '../api/identity/ports';
 import type { Principal } from '../api/tenancy/principal';
-import { answerCard, helpCard, NEW_CONVERSATION_TEXT, noticeCard, SIGN_IN_TEXT, welcomeCard } from './cards';
+import { answerCard, BOT_COMMANDS, helpCard, NEW_CONVERSATION_TEXT, noticeCard, SIGN_IN_TEXT, welcomeCard } from './cards';
 import type { KluisBotAdapter } from './botAdapter';
 import { createSignInGuard, GRAPH_SIGN_IN, PendingSignIns, signInSettings } from './signIn';
 
@@ -32,9 +32,6 @@ const PROBLEM_TEXT = {
   unavailable: 'The language model is busy or unreachable right now, so I could not answer. Please try again in a minute. / Het taalmodel is even niet bereikbaar; probeer het zo opnieuw.',
   failed: 'Something went wrong while answering; the error was logged. Please try again. / Er ging iets mis bij het antwoorden; probeer het opnieuw.',
 };
-
-const SIGN_IN_COMMAND = /^\s*(sign\s?in|aanmelden)\s*$/i;
-const SIGN_OUT_COMMAND = /^\s*(sign\s?out|afmelden)\s*$/i;
 
 export interface TeamsBotDeps {
   adapter: KluisBotAdapter;
@@ -106,11 +103,11 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
     if (String(context.activity.action ?? '').startsWith('add')) await welcome(context);
   });
 
-  app.message(/^\s*(help|hulp|\?)\s*$/i, async (context) => {
+  app.message(BOT_COMMANDS.help, async (context) => {
     await sendCard(context, help(), 'Kluis help');
   });
 
-  app.message(/^\s*(new|nieuw)\s*$/i, async (context) => {
+  app.message(BOT_COMMANDS.newConversation, async (context) => {
     const principal = turnPrincipal(context);
     await deps.assistant.startNewConversation(principal, { channel: 'teams', conversationExternalId: context.activity.conversation.id });
     await sendCard(context, noticeCard(NEW_CONVERSATION_TEXT), 'New conversation');
@@ -133,7 +130,7 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
       await sendCard(context, noticeCard(SIGN_IN_TEXT.failed), 'Sign-in did not complete');
     });
 
-    app.message(SIGN_IN_COMMAND, async (context, state) => {
+    app.message(BOT_COMMANDS.signIn, async (context, state) => {
       // Signed in already: the token is in state.temp.authTokens. Otherwise botbuilder sends the
       // OAuth card and the sign-in completes in Teams' invoke (onUserSignInSuccess).
       const result = await app.authentication.signUserIn(context, state, GRAPH_SIGN_IN);
@@ -144,7 +141,7 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
       }
     });
 
-    app.message(SIGN_OUT_COMMAND, async (context, state) => {
+    app.message(BOT_COMMANDS.signOut, async (context, state) => {
       pending.forget(context);
       try {
         await app.authentication.signOutUser(context, state, GRAPH_SIGN_IN);
