@@ -4,16 +4,21 @@
  * the channel sends the reply, so what the user saw is always on record.
  */
 import type { AuditLog } from '../audit/ports';
+import { fail } from '../errors';
 import type { Knowledge } from '../knowledge/knowledge';
 import { detectLanguage } from '../knowledge/language';
 import type { Principal } from '../tenancy/principal';
 import { revealsSystemPrompt } from './leakGuard';
-import type { ChatProvider, Citation, ConversationStore, StoredMessage } from './ports';
+import type { AssistantTask, ChatProvider, Citation, ConversationStore, MailItem, StoredMessage } from './ports';
 import { buildPrompt, DEFAULT_PROMPT_LIMITS, toPassages, type PromptLimits, type Turn } from './prompt';
 
 export interface AnswerContext {
   channel: string;
   conversationExternalId: string;
+  /** Default 'answer'. 'summarise' and 'draft' need `mail`. */
+  task?: AssistantTask;
+  /** The Outlook item the user chose to share: sent to the provider framed as data, never stored. */
+  mail?: MailItem;
 }
 
 export interface Answer {
@@ -37,6 +42,12 @@ export interface AssistantSettingsSource {
 }
 
 export const MAX_QUESTION_CHARS = 4000;
+
+const DEFAULT_TASK_QUESTION: Record<AssistantTask, string> = {
+  answer: '',
+  summarise: 'Summarise this e-mail.',
+  draft: 'Draft a reply to this e-mail.',
+};
 
 const WITHHELD = {
   en: 'I cannot share that answer: it would reveal how I am configured. Please ask about the content of your documents.',
@@ -68,7 +79,10 @@ export function createAssistant(deps: { knowledge: Knowledge; provider: ChatProv
     },
 
     async answer(principal, rawQuestion, context) {
-      const question = rawQuestion.trim().slice(0, MAX_QUESTION_CHARS);
+      const task = context.task ?? 'answer';
+      const mail = context.mail;
+      if (task !== 'answer' && !mail) fail('request_malformed', `The ${task} task needs the e-mail the user shares`);
+      const question = (rawQuestion.trim() || DEFAULT_TASK_QUESTION[task]).slice(0, MAX_QUESTION_CHARS);
       const language = detectLanguage(question);
       const conversation = await deps.conversations.openConversation(principal.workspaceId, { channel: context.channel, externalId: context.conversationExternalId, userId: principal.userId });
       const settings = deps.settings ? await deps.settings.effective(principal.workspaceId) : { limits: DEFAULT_PROMPT_LIMITS };
@@ -77,14 +91,17 @@ export function createAssistant(deps: { knowledge: Knowledge; provider: ChatProv
       const history = settings.limits.maxTurns > 0 ? turnsOf(await deps.conversations.recentMessages(principal.workspaceId, conversation.id, settings.limits.maxTurns * 2 + 1, { authorUserId: principal.userId })) : [];
       await deps.conversations.appendMessage(principal.workspaceId, conversation.id, { role: 'user', text: question, authorUserId: principal.userId });
 
-      let hits = await deps.knowledge.search(principal, question, deps.topK);
+      // A summary needs only the e-mail; a draft looks up what the e-mail is about.
+      const query = task === 'draft' && mail ? `${question} ${mail.subject} ${mail.body.slice(0, 500)}` : question;
+      let hits = task === 'summarise' ? [] : await deps.knowledge.search(principal, query, deps.topK);
       // A follow-up ("and in Paris?") may not stand on its own: search again with the previous question.
-      if (hits.length === 0 && history.length > 0) hits = await deps.knowledge.search(principal, `${history.at(-1)!.question} ${question}`, deps.topK);
+      if (hits.length === 0 && history.length > 0 && task === 'answer') hits = await deps.knowledge.search(principal, `${history.at(-1)!.question} ${question}`, deps.topK);
       let answer: Answer;
-      if (hits.length === 0) {
+      // Without passages Kluis does not guess, unless the user shared an e-mail to work from.
+      if (hits.length === 0 && !mail) {
         answer = { text: NOTHING_FOUND[language], citations: [], provider: 'none', language, nothingFound: true };
       } else {
-        const request = buildPrompt({ question, language, passages: toPassages(hits), history, instructions: settings.instructions, limits: settings.limits });
+        const request = buildPrompt({ question, language, passages: toPassages(hits), history, instructions: settings.instructions, limits: settings.limits, task, mail });
         const passages = request.passages;
         const result = await deps.provider.complete(request);
         if (revealsSystemPrompt(result.text, request.messages[0]!.content)) {
@@ -107,7 +124,7 @@ export function createAssistant(deps: { knowledge: Knowledge; provider: ChatProv
         provider: answer.provider,
       });
       // Metadata only: the audit log never holds the question or the answer.
-      await deps.audit.record({ workspaceId: principal.workspaceId, actorUserId: principal.userId, kind: 'assistant.answer', outcome: 'success', detail: { channel: context.channel, provider: answer.provider, citations: answer.citations.length, nothingFound: answer.nothingFound } });
+      await deps.audit.record({ workspaceId: principal.workspaceId, actorUserId: principal.userId, kind: 'assistant.answer', outcome: 'success', detail: { channel: context.channel, task, mailShared: !!mail, provider: answer.provider, citations: answer.citations.length, nothingFound: answer.nothingFound } });
       return answer;
     },
   };

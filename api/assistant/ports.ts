@@ -29,6 +29,19 @@ export interface ChatRequest {
   passages: Passage[];
   /** Reply language hint, e.g. 'nl' or 'en'. */
   language: 'nl' | 'en';
+  /** What is asked: an answer (default), a summary of `mail`, or a reply draft to `mail`. */
+  task?: AssistantTask;
+  /** The one e-mail the user chose to share from Outlook (already in `messages`, framed as data). */
+  mail?: MailItem;
+}
+
+export type AssistantTask = 'answer' | 'summarise' | 'draft';
+
+/** The current Outlook item as the add-in shares it, only when the user asks. */
+export interface MailItem {
+  subject: string;
+  /** Plain text of the item (the thread as Outlook quotes it). */
+  body: string;
 }
 
 export interface ChatResult {
