@@ -1,6 +1,8 @@
 /**
- * The provider port: one language-model call. Adapters (extractive, OpenAI, ...) implement it;
- * the prompt builder is the only code that decides what goes into a ChatRequest.
+ * The provider port: one language-model call, whole (`complete`) or as it is written (`stream`).
+ * Adapters (extractive, OpenAI, Azure OpenAI, Anthropic, Gemini, Perplexity) implement it, and so
+ * does the router that tries a workspace's allowed providers in turn. The prompt builder is the
+ * only code that decides what goes into a ChatRequest.
  */
 
 /** A passage retrieved for the question, numbered as the model sees it ([1], [2], ...). */
@@ -31,18 +33,40 @@ export interface ChatRequest {
   language: 'nl' | 'en';
 }
 
+/** A web page a web-grounded provider (Perplexity) read for its answer; its own numbering. */
+export interface WebCitation {
+  number: number;
+  url: string;
+  title?: string;
+  /** Publication or last-update date as the provider states it. */
+  date?: string;
+}
+
 export interface ChatResult {
   text: string;
+  /** The provider that answered (after any fallback). */
   provider: string;
   model: string;
   /** Passage numbers the answer relies on. */
   usedPassages: number[];
   usage?: { inputTokens: number; outputTokens: number };
+  /** Web sources, only from providers that search the web; shown apart from the passages. */
+  webCitations?: WebCitation[];
+  /** Providers tried before the one that answered, in order, with why each was passed over. */
+  fellBackFrom?: Array<{ provider: string; errorId: string }>;
 }
+
+/** One step of a streamed answer: text as it is written, then exactly one `done` with the result. */
+export type ChatDelta = { type: 'text'; text: string } | { type: 'done'; result: ChatResult };
 
 export interface ChatProvider {
   readonly name: string;
   complete(request: ChatRequest, signal?: AbortSignal): Promise<ChatResult>;
+  /**
+   * The same answer as `complete`, streamed. The final `done` carries the full result (its text is
+   * the concatenation of the text deltas, trimmed). Errors are the same catalogued errors.
+   */
+  stream(request: ChatRequest, signal?: AbortSignal): AsyncIterable<ChatDelta>;
 }
 
 /** A source shown with an answer. */
