@@ -2,17 +2,20 @@
  * Every ChatProvider adapter passes the port's conformance suite, each remote one through its real
  * SDK against a local server that speaks its provider's documented wire format.
  */
+import { createAnthropicProvider } from '../../api/assistant/providers/anthropicProvider';
 import { createAzureOpenAiProvider } from '../../api/assistant/providers/azureOpenAiProvider';
 import { createExtractiveProvider } from '../../api/assistant/providers/extractiveProvider';
 import { createOpenAiProvider } from '../../api/assistant/providers/openaiProvider';
 import { createPerplexityProvider } from '../../api/assistant/providers/perplexityProvider';
 import { chatProviderConformance, type ScriptedFailure } from '../conformance/chatProvider.suite';
+import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropicServer';
 import { startFakeOpenAi, type FakeOpenAi, type FakeReply } from '../fakes/openaiServer';
 
 const ANSWER = 'London hotels are reimbursed up to EUR 185 per night [1]; see also [7].';
 const fakes: FakeOpenAi[] = [];
+const closers: Array<() => Promise<void>> = [];
 afterAll(async () => {
-  await Promise.all(fakes.map((f) => f.close()));
+  await Promise.all([...fakes.map((f) => f.close()), ...closers.map((close) => close())]);
 });
 
 function chatCompletionsFailure(failure: ScriptedFailure): FakeReply {
@@ -52,6 +55,36 @@ for (const flavour of ['openai', 'azure', 'perplexity'] as const) {
     {
       expectedName: flavour === 'azure' ? 'azure-openai' : flavour,
       fake: { apiKey, next: (failure) => fake.enqueue(chatCompletionsFailure(failure)) },
+    },
+  );
+}
+
+{
+  const apiKey = 'sk-ant-conformance-0123456789';
+  let fake: FakeAnthropic;
+  chatProviderConformance(
+    'anthropic (real @anthropic-ai/sdk against a local Messages API server)',
+    async () => {
+      fake = await startFakeAnthropic({ apiKey });
+      fake.setDefault(() => ANSWER);
+      closers.push(() => fake.close());
+      return createAnthropicProvider({ apiKey, baseUrl: fake.baseUrl, model: 'claude-test', timeoutMs: 5000, maxRetries: 0 });
+    },
+    {
+      expectedName: 'anthropic',
+      fake: {
+        apiKey,
+        next: (failure) =>
+          fake.enqueue(
+            failure === 'unauthorized'
+              ? { kind: 'error', status: 401, type: 'authentication_error', message: 'invalid x-api-key' }
+              : failure === 'rate-limit-1s'
+                ? { kind: 'rate-limit', retryAfterSeconds: 1 }
+                : failure === 'server-error'
+                  ? { kind: 'server-error' }
+                  : { kind: 'malformed-stream' },
+          ),
+      },
     },
   );
 }

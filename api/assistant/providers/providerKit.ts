@@ -128,3 +128,24 @@ export function finishedText(label: string, text: string, why: string): string {
   if (trimmed === '') fail('provider_unavailable', `${label} returned an empty answer (${why})`);
   return trimmed;
 }
+
+/**
+ * The prompt builder's messages for APIs that take the system prompt apart (Anthropic, Gemini):
+ * system messages joined, the rest with consecutive same-role turns merged so roles alternate,
+ * and starting with the user as both APIs require.
+ */
+export function splitSystem(messages: ReadonlyArray<{ role: 'system' | 'user' | 'assistant'; content: string }>): {
+  system: string | undefined;
+  turns: Array<{ role: 'user' | 'assistant'; content: string }>;
+} {
+  const system = messages.filter((m) => m.role === 'system').map((m) => m.content);
+  const turns: Array<{ role: 'user' | 'assistant'; content: string }> = [];
+  for (const message of messages) {
+    if (message.role === 'system') continue;
+    const last = turns[turns.length - 1];
+    if (last !== undefined && last.role === message.role) last.content += `\n\n${message.content}`;
+    else if (last === undefined && message.role === 'assistant') turns.push({ role: 'user', content: '(earlier conversation)' }, { role: 'assistant', content: message.content });
+    else turns.push({ role: message.role, content: message.content });
+  }
+  return { system: system.length > 0 ? system.join('\n\n') : undefined, turns };
+}
