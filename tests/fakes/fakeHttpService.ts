@@ -35,7 +35,6 @@ export async function startFakeHttpService<Reply>(
 ): Promise<FakeHttpService<Reply>> {
   const requests: RecordedHttpRequest[] = [];
   const queue: Reply[] = [];
-  let service: FakeHttpService<Reply>;
 
   const server = createServer((req, res) => {
     void (async () => {
@@ -65,7 +64,7 @@ export async function startFakeHttpService<Reply>(
   });
   const { port } = server.address() as AddressInfo;
 
-  service = {
+  const service: FakeHttpService<Reply> = {
     origin: `http://127.0.0.1:${port}`,
     requests,
     enqueue: (...replies) => {
