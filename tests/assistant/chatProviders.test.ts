@@ -5,10 +5,12 @@
 import { createAnthropicProvider } from '../../api/assistant/providers/anthropicProvider';
 import { createAzureOpenAiProvider } from '../../api/assistant/providers/azureOpenAiProvider';
 import { createExtractiveProvider } from '../../api/assistant/providers/extractiveProvider';
+import { createGeminiProvider } from '../../api/assistant/providers/geminiProvider';
 import { createOpenAiProvider } from '../../api/assistant/providers/openaiProvider';
 import { createPerplexityProvider } from '../../api/assistant/providers/perplexityProvider';
 import { chatProviderConformance, type ScriptedFailure } from '../conformance/chatProvider.suite';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropicServer';
+import { startFakeGemini, type FakeGemini } from '../fakes/geminiServer';
 import { startFakeOpenAi, type FakeOpenAi, type FakeReply } from '../fakes/openaiServer';
 
 const ANSWER = 'London hotels are reimbursed up to EUR 185 per night [1]; see also [7].';
@@ -80,6 +82,37 @@ for (const flavour of ['openai', 'azure', 'perplexity'] as const) {
               ? { kind: 'error', status: 401, type: 'authentication_error', message: 'invalid x-api-key' }
               : failure === 'rate-limit-1s'
                 ? { kind: 'rate-limit', retryAfterSeconds: 1 }
+                : failure === 'server-error'
+                  ? { kind: 'server-error' }
+                  : { kind: 'malformed-stream' },
+          ),
+      },
+    },
+  );
+}
+
+{
+  const apiKey = 'AIza-conformance-0123456789';
+  let fake: FakeGemini;
+  chatProviderConformance(
+    'gemini (real @google/genai against a local Gemini API server)',
+    async () => {
+      fake = await startFakeGemini({ apiKey });
+      fake.setDefault(() => ANSWER);
+      closers.push(() => fake.close());
+      // The test realm has no global Undici dispatcher for the SDK's own fetch set-up; see GeminiProviderOptions.fetch.
+      return createGeminiProvider({ apiKey, baseUrl: fake.baseUrl, model: 'gemini-test', timeoutMs: 5000, maxRetries: 0, fetch: (url, init) => fetch(url, init) });
+    },
+    {
+      expectedName: 'gemini',
+      fake: {
+        apiKey,
+        next: (failure) =>
+          fake.enqueue(
+            failure === 'unauthorized'
+              ? { kind: 'invalid-key' }
+              : failure === 'rate-limit-1s'
+                ? { kind: 'rate-limit', retryDelaySeconds: 1 }
                 : failure === 'server-error'
                   ? { kind: 'server-error' }
                   : { kind: 'malformed-stream' },

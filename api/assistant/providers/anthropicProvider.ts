@@ -19,7 +19,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { fail, KluisError } from '../../errors';
 import type { ChatDelta, ChatProvider, ChatRequest, ChatResult } from '../ports';
-import { checkSettings, citedPassages, completeFromStream, retriesPhrase, retryAfterFrom, splitSystem, untilAborted, type RemoteProviderSettings } from './providerKit';
+import { checkSettings, citedPassages, completeFromStream, retriesPhrase, retryAfterFrom, splitSystem, untilAborted, type RemoteProviderSettings, isJsonSyntaxError } from './providerKit';
 
 export interface AnthropicProviderOptions extends RemoteProviderSettings {
   /** Upper bound on the answer's length in tokens (the API requires one). */
@@ -169,7 +169,7 @@ function classify(error: unknown, timeoutMs: number, maxRetries: number): KluisE
     }
     return new KluisError('provider_rejected', `Anthropic rejected the request (${facts})`, { cause: error });
   }
-  if (error instanceof SyntaxError) {
+  if (isJsonSyntaxError(error)) {
     return new KluisError('provider_stream_invalid', 'Anthropic sent a stream event that is not JSON', { cause: error });
   }
   const kind = error instanceof Error ? error.name : typeof error;

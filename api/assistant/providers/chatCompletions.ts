@@ -20,7 +20,7 @@
 import OpenAI from 'openai';
 import { fail, KluisError } from '../../errors';
 import type { ChatDelta, ChatProvider, ChatRequest, ChatResult, WebCitation } from '../ports';
-import { citedPassages, retriesPhrase, retryAfterFrom, untilAborted, type ProviderLogger } from './providerKit';
+import { citedPassages, retriesPhrase, retryAfterFrom, untilAborted, type ProviderLogger, isJsonSyntaxError } from './providerKit';
 
 export interface ChatCompletionsAdapter {
   /** The provider's name in results, logs and routing policies, e.g. 'azure-openai'. */
@@ -207,7 +207,7 @@ function classify(error: unknown, { label, timeoutMs, maxRetries }: ChatCompleti
   }
 
   // The SDK parses each event with JSON.parse: a SyntaxError means the stream is not what was promised.
-  if (error instanceof SyntaxError) {
+  if (isJsonSyntaxError(error)) {
     return new KluisError('provider_stream_invalid', `${label} sent a stream event that is not JSON`, { cause: error });
   }
   // Not from the SDK's HTTP layer, e.g. a 200 whose body is not JSON (a proxy's error page).

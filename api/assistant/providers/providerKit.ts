@@ -149,3 +149,17 @@ export function splitSystem(messages: ReadonlyArray<{ role: 'system' | 'user' | 
   }
   return { system: system.length > 0 ? system.join('\n\n') : undefined, turns };
 }
+
+/**
+ * Whether a stream parser choked on JSON. By name, not instanceof: an SDK may run JSON.parse in
+ * another realm (a test sandbox), whose SyntaxError is a different class.
+ */
+export function isJsonSyntaxError(error: unknown): boolean {
+  return errorName(error) === 'SyntaxError';
+}
+
+/** An error's class name, realm-independent; only the name, as messages may quote provider data. */
+export function errorName(error: unknown): string {
+  if (typeof error === 'object' && error !== null && typeof (error as { name?: unknown }).name === 'string') return (error as { name: string }).name;
+  return typeof error;
+}
