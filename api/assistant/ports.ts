@@ -31,6 +31,8 @@ export interface ChatRequest {
   passages: Passage[];
   /** Reply language hint, e.g. 'nl' or 'en'. */
   language: 'nl' | 'en';
+  /** Set when the question needs current information from the web; routing may then pick a web-grounded provider. */
+  grounding?: 'web';
 }
 
 /** A web page a web-grounded provider (Perplexity) read for its answer; its own numbering. */
