@@ -12,6 +12,11 @@ import type { ChatProvider } from './assistant/ports';
 import { createPrismaConversationStore } from './assistant/prismaConversationStore';
 import { createExtractiveProvider } from './assistant/providers/extractiveProvider';
 import { createOpenAiProvider } from './assistant/providers/openaiProvider';
+import { createAnthropicProvider } from './assistant/providers/anthropicProvider';
+import { createAzureOpenAiProvider } from './assistant/providers/azureOpenAiProvider';
+import { createGeminiProvider } from './assistant/providers/geminiProvider';
+import { createPerplexityProvider } from './assistant/providers/perplexityProvider';
+import { catalogueOf, createRouter, type ProviderCatalogue } from './assistant/routing';
 import { createPrismaAuditLog } from './audit/prismaAuditLog';
 import type { Config } from './config';
 import { createDatabase, type Database } from './db/client';
@@ -264,10 +269,26 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
   }
 }
 
+/**
+ * The answering provider: a router over every provider that has a key (a provider without one is
+ * never offered), following the environment's routing policy. With no key at all it is the
+ * extractive provider alone, which works offline.
+ */
 function createProvider(config: Config, logger: Logger): ChatProvider {
-  if (config.assistant.provider === 'openai') {
-    const o = config.assistant.openai;
-    return createOpenAiProvider({ apiKey: o.apiKey!, baseUrl: o.baseUrl, model: o.model, timeoutMs: o.timeoutMs, maxRetries: o.maxRetries, logger });
+  return createRouter(config.assistant.routing, createProviderCatalogue(config, logger), { logger });
+}
+
+function createProviderCatalogue(config: Config, logger: Logger): ProviderCatalogue {
+  const { openai, azureOpenai, anthropic, gemini, perplexity } = config.assistant;
+  const settings = (s: { apiKey?: string; baseUrl?: string; timeoutMs: number; maxRetries: number }, apiKey: string) => ({ apiKey, baseUrl: s.baseUrl, timeoutMs: s.timeoutMs, maxRetries: s.maxRetries, logger });
+  const factories: Parameters<typeof catalogueOf>[0] = { extractive: () => createExtractiveProvider() };
+  if (openai.apiKey) factories.openai = (model) => createOpenAiProvider({ ...settings(openai, openai.apiKey!), model: model ?? openai.model });
+  if (azureOpenai.apiKey && azureOpenai.baseUrl) {
+    const endpoint = azureOpenai.baseUrl;
+    factories['azure-openai'] = (model) => createAzureOpenAiProvider({ ...settings(azureOpenai, azureOpenai.apiKey!), baseUrl: endpoint, model: model ?? azureOpenai.model, apiVersion: azureOpenai.apiVersion });
   }
-  return createExtractiveProvider();
+  if (anthropic.apiKey) factories.anthropic = (model) => createAnthropicProvider({ ...settings(anthropic, anthropic.apiKey!), model: model ?? anthropic.model });
+  if (gemini.apiKey) factories.gemini = (model) => createGeminiProvider({ ...settings(gemini, gemini.apiKey!), model: model ?? gemini.model });
+  if (perplexity.apiKey) factories.perplexity = (model) => createPerplexityProvider({ ...settings(perplexity, perplexity.apiKey!), model: model ?? perplexity.model });
+  return catalogueOf(factories);
 }
