@@ -109,3 +109,27 @@ export interface ConversationSummary {
   createdAt: Date;
   updatedAt: Date;
 }
+
+/** An image to generate (the `/image` command); the prompt is the user's own words. */
+export interface ImageRequest {
+  prompt: string;
+  negativePrompt?: string;
+  aspectRatio?: '1:1' | '16:9' | '21:9' | '2:3' | '3:2' | '4:5' | '5:4' | '9:16' | '9:21';
+  outputFormat?: 'png' | 'jpeg' | 'webp';
+  seed?: number;
+}
+
+export interface ImageResult {
+  bytes: Uint8Array;
+  /** e.g. image/png */
+  contentType: string;
+  provider: string;
+  model: string;
+  seed?: number;
+}
+
+/** The image-generation port (Stability AI); storing the result in the blob store is the caller's. */
+export interface ImageProvider {
+  readonly name: string;
+  generate(request: ImageRequest, signal?: AbortSignal): Promise<ImageResult>;
+}
