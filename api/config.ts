@@ -134,6 +134,10 @@ const environmentSchema = z
     PERPLEXITY_MODEL: z.string().min(1).default('sonar'),
     PERPLEXITY_TIMEOUT_MS: timeoutMs,
     PERPLEXITY_MAX_RETRIES: maxRetries,
+    STABILITY_API_KEY: z.string().min(1).optional(),
+    STABILITY_BASE_URL: httpUrl.optional(),
+    STABILITY_TIMEOUT_MS: timeoutMs,
+    STABILITY_MAX_RETRIES: maxRetries,
 
     MASTER_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters (32 random bytes, e.g. openssl rand -hex 32)').optional(),
     ENTRA_CLIENT_ID: guid.optional(),
@@ -258,6 +262,8 @@ export interface Config {
     anthropic: ProviderSettings;
     gemini: ProviderSettings;
     perplexity: ProviderSettings;
+    /** Image generation; without a key there is none. */
+    stability: { apiKey?: string; baseUrl?: string; timeoutMs: number; maxRetries: number };
   };
   localTenantId: string;
   /** 32 bytes; undefined in local mode until main loads or creates DATA_DIR/keys/master.key. */
@@ -363,6 +369,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL, model: e.ANTHROPIC_MODEL, timeoutMs: e.ANTHROPIC_TIMEOUT_MS, maxRetries: e.ANTHROPIC_MAX_RETRIES },
       gemini: { apiKey: e.GEMINI_API_KEY, baseUrl: e.GEMINI_BASE_URL, model: e.GEMINI_MODEL, timeoutMs: e.GEMINI_TIMEOUT_MS, maxRetries: e.GEMINI_MAX_RETRIES },
       perplexity: { apiKey: e.PERPLEXITY_API_KEY, baseUrl: e.PERPLEXITY_BASE_URL, model: e.PERPLEXITY_MODEL, timeoutMs: e.PERPLEXITY_TIMEOUT_MS, maxRetries: e.PERPLEXITY_MAX_RETRIES },
+      stability: { apiKey: e.STABILITY_API_KEY, baseUrl: e.STABILITY_BASE_URL, timeoutMs: e.STABILITY_TIMEOUT_MS, maxRetries: e.STABILITY_MAX_RETRIES },
     },
     localTenantId: e.LOCAL_TENANT_ID,
     masterKey: e.MASTER_KEY ? Buffer.from(e.MASTER_KEY, 'hex') : undefined,

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createAssistant, type Assistant } from './assistant/assistant';
-import type { ChatProvider } from './assistant/ports';
+import type { ChatProvider, ImageProvider } from './assistant/ports';
 import { createPrismaConversationStore } from './assistant/prismaConversationStore';
 import { createExtractiveProvider } from './assistant/providers/extractiveProvider';
 import { createOpenAiProvider } from './assistant/providers/openaiProvider';
@@ -16,6 +16,7 @@ import { createAnthropicProvider } from './assistant/providers/anthropicProvider
 import { createAzureOpenAiProvider } from './assistant/providers/azureOpenAiProvider';
 import { createGeminiProvider } from './assistant/providers/geminiProvider';
 import { createPerplexityProvider } from './assistant/providers/perplexityProvider';
+import { createStabilityImageProvider } from './assistant/providers/stabilityImageProvider';
 import { catalogueOf, createRouter, type ProviderCatalogue } from './assistant/routing';
 import { createPrismaAuditLog } from './audit/prismaAuditLog';
 import type { Config } from './config';
@@ -71,7 +72,7 @@ export interface Kluis {
   /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
   initialSync?: SyncReport;
   /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
-  modules: { assistant: Assistant; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; syncKnowledge?: () => Promise<SyncReport> };
+  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; syncKnowledge?: () => Promise<SyncReport> };
   stop(): Promise<void>;
 }
 
@@ -139,6 +140,11 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     });
     const knowledge = createKnowledge({ index, readers }, { minCoverage: config.knowledge.minCoverage });
     const provider = createProvider(config, logger);
+    // Image generation (Stability AI) only with a key; the /image command uses it.
+    const stability = config.assistant.stability;
+    const images = stability.apiKey
+      ? createStabilityImageProvider({ apiKey: stability.apiKey, baseUrl: stability.baseUrl, timeoutMs: stability.timeoutMs, maxRetries: stability.maxRetries, logger })
+      : undefined;
     const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK });
 
     // Identity: keys derived from the master key, sessions, throttling, credentials login.
@@ -262,7 +268,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
     else logger.info({ url }, 'Kluis is listening');
 
-    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, principals, directory, index, db, credentials, syncKnowledge }, stop };
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, syncKnowledge }, stop };
   } catch (error) {
     await stop();
     throw error;
