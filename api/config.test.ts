@@ -15,7 +15,30 @@ describe('loadConfig', () => {
     expect(c.knowledge.dir).toBe('/srv/kluis/demo/knowledge');
     expect(c.knowledge.tenantId).toBe(PLAYGROUND_TENANT_ID);
     expect(c.knowledge.indexDir).toBe('/srv/kluis/.data/index');
-    expect(c.assistant.provider).toBe('extractive');
+    expect(c.assistant.routing).toEqual({ defaultProvider: 'extractive', allowed: ['extractive'], rules: [] });
+  });
+
+  it('builds the routing policy from the providers that have keys and the rules', () => {
+    const c = load({
+      LOCAL_MODE: 'true',
+      ANTHROPIC_API_KEY: 'sk-ant',
+      PERPLEXITY_API_KEY: 'pplx',
+      GEMINI_API_KEY: 'AIza',
+      ASSISTANT_WEB_PROVIDER: 'perplexity',
+      ASSISTANT_LONG_CONTEXT_PROVIDER: 'gemini',
+      ASSISTANT_LONG_CONTEXT_MIN_CHARS: '80000',
+      ANTHROPIC_BASE_URL: 'https://anthropic-proxy.example.eu',
+    });
+    expect(c.assistant.routing).toEqual({
+      defaultProvider: 'anthropic',
+      allowed: ['anthropic', 'gemini', 'perplexity'],
+      rules: [
+        { when: 'web', provider: 'perplexity' },
+        { when: 'long-context', minChars: 80000, provider: 'gemini' },
+      ],
+    });
+    expect(c.assistant.anthropic).toMatchObject({ apiKey: 'sk-ant', baseUrl: 'https://anthropic-proxy.example.eu', timeoutMs: 60000, maxRetries: 2 });
+    expect(c.assistant.openai.apiKey).toBeUndefined();
   });
 
   it('forces 127.0.0.1 in local mode even when HOST says otherwise', () => {
@@ -28,7 +51,7 @@ describe('loadConfig', () => {
     expect(c.http.port).toBe(8080);
     expect(c.bot).toMatchObject({ appId: BOT.BOT_ID, appPassword: 'secret', appType: 'SingleTenant', tenantId: BOT.BOT_TENANT_ID });
     expect(c.bot.serviceUrlHosts).toContain('smba.trafficmanager.net');
-    expect(c.assistant.provider).toBe('openai');
+    expect(c.assistant.routing).toEqual({ defaultProvider: 'openai', allowed: ['openai'], rules: [] });
     expect(c.onboardTenants).toEqual([
       { tenantId: 'aaaaaaaa-2222-3333-4444-555555555555', name: 'Contoso BV' },
       { tenantId: 'bbbbbbbb-2222-3333-4444-555555555555', name: 'Fabrikam' },
@@ -47,7 +70,13 @@ describe('loadConfig', () => {
     ['DATABASE_URL of another kind', { LOCAL_MODE: 'true', DATABASE_URL: 'postgres://u:p@h/db' }, /^Setting DATABASE_URL: expected mysql:\/\/.*the value given is not valid/],
     ['OPENAI_BASE_URL that is not a URL', { LOCAL_MODE: 'true', OPENAI_BASE_URL: 'localhost:8080' }, /^Setting OPENAI_BASE_URL: expected an http\(s\) URL/],
     ['openai provider without a key', { LOCAL_MODE: 'true', ASSISTANT_PROVIDER: 'openai' }, /^Setting OPENAI_API_KEY: required when ASSISTANT_PROVIDER=openai/],
-    ['unknown provider', { LOCAL_MODE: 'true', ASSISTANT_PROVIDER: 'gpt' }, /^Setting ASSISTANT_PROVIDER: expected extractive or openai/],
+    ['unknown provider', { LOCAL_MODE: 'true', ASSISTANT_PROVIDER: 'gpt' }, /^Setting ASSISTANT_PROVIDER: expected one of extractive, openai, azure-openai, anthropic, gemini, perplexity/],
+    ['anthropic provider without a key', { LOCAL_MODE: 'true', ASSISTANT_PROVIDER: 'anthropic' }, /^Setting ANTHROPIC_API_KEY: required when ASSISTANT_PROVIDER=anthropic/],
+    ['web provider without a key', { LOCAL_MODE: 'true', ASSISTANT_WEB_PROVIDER: 'perplexity' }, /^Setting PERPLEXITY_API_KEY: required when ASSISTANT_WEB_PROVIDER=perplexity/],
+    ['azure key without endpoint', { LOCAL_MODE: 'true', AZURE_OPENAI_API_KEY: 'k', AZURE_OPENAI_DEPLOYMENT: 'gpt' }, /^Setting AZURE_OPENAI_ENDPOINT: required with AZURE_OPENAI_API_KEY/],
+    ['unknown provider in the allowed list', { LOCAL_MODE: 'true', ASSISTANT_ALLOWED_PROVIDERS: 'openai,skynet' }, /^Setting ASSISTANT_ALLOWED_PROVIDERS/],
+    ['default provider not allowed', { LOCAL_MODE: 'true', OPENAI_API_KEY: 'k', ASSISTANT_PROVIDER: 'openai', ASSISTANT_ALLOWED_PROVIDERS: 'extractive' }, /^Setting ASSISTANT_PROVIDER: openai is not in ASSISTANT_ALLOWED_PROVIDERS/],
+    ['provider timeout too short', { LOCAL_MODE: 'true', GEMINI_TIMEOUT_MS: '5' }, /^Setting GEMINI_TIMEOUT_MS: expected 1000 to 600000 ms/],
     ['LOG_LEVEL unknown', { LOCAL_MODE: 'true', LOG_LEVEL: 'loud' }, /^Setting LOG_LEVEL: expected one of/],
     ['RETRIEVAL_TOP_K too large', { LOCAL_MODE: 'true', RETRIEVAL_TOP_K: '50' }, /^Setting RETRIEVAL_TOP_K: expected 1 to 20/],
     ['RETRIEVAL_MIN_COVERAGE above 1', { LOCAL_MODE: 'true', RETRIEVAL_MIN_COVERAGE: '1.5' }, /^Setting RETRIEVAL_MIN_COVERAGE: expected a number from 0 to 1/],

@@ -27,6 +27,25 @@ const guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 
 const httpUrl = z.string().url('expected an http(s) URL').refine((u) => /^https?:\/\//.test(u), 'expected an http(s) URL');
 
+const PROVIDERS = ['extractive', 'openai', 'azure-openai', 'anthropic', 'gemini', 'perplexity'] as const;
+type Provider = (typeof PROVIDERS)[number];
+const providerName = z.enum(PROVIDERS, { message: `expected one of ${PROVIDERS.join(', ')}` });
+const providerList = z
+  .string()
+  .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean))
+  .pipe(z.array(providerName).min(1, 'expected at least one provider'));
+const timeoutMs = z.coerce.number({ message: 'expected milliseconds' }).int().min(1000, 'expected 1000 to 600000 ms').max(600000, 'expected 1000 to 600000 ms').default(60000);
+const maxRetries = z.coerce.number({ message: 'expected a number' }).int().min(0, 'expected 0 to 10').max(10, 'expected 0 to 10').default(2);
+
+/** Which env variables hold each paid provider's key (a provider without its key is never offered). */
+const PROVIDER_KEY: Record<Exclude<Provider, 'extractive'>, string> = {
+  openai: 'OPENAI_API_KEY',
+  'azure-openai': 'AZURE_OPENAI_API_KEY',
+  anthropic: 'ANTHROPIC_API_KEY',
+  gemini: 'GEMINI_API_KEY',
+  perplexity: 'PERPLEXITY_API_KEY',
+};
+
 const mysqlUrl = z
   .string()
   .refine((u) => /^(mysql|mariadb):\/\/[^/]+\/[^/?]+/.test(u), 'expected mysql://user:password@host:port/database');
@@ -83,12 +102,42 @@ const environmentSchema = z
     MINIO_BUCKET_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'expected 1-31 lower-case letters, digits or dashes').default('kluis-'),
     RETRIEVAL_TOP_K: z.coerce.number({ message: 'expected a number' }).int().min(1, 'expected 1 to 20').max(20, 'expected 1 to 20').default(4),
 
-    ASSISTANT_PROVIDER: z.enum(['extractive', 'openai'], { message: 'expected extractive or openai' }).optional(),
+    ASSISTANT_PROVIDER: providerName.optional(),
+    ASSISTANT_ALLOWED_PROVIDERS: providerList.optional(),
+    ASSISTANT_WEB_PROVIDER: providerName.optional(),
+    ASSISTANT_LONG_CONTEXT_PROVIDER: providerName.optional(),
+    ASSISTANT_LONG_CONTEXT_MIN_CHARS: z.coerce.number({ message: 'expected a number of characters' }).int().min(1000).max(10000000).default(60000),
+    ASSISTANT_MAX_ATTEMPTS: z.coerce.number({ message: 'expected a number' }).int().min(1, 'expected 1 to 6').max(6, 'expected 1 to 6').optional(),
     OPENAI_API_KEY: z.string().min(1).optional(),
     OPENAI_BASE_URL: httpUrl.optional(),
     OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
-    OPENAI_TIMEOUT_MS: z.coerce.number({ message: 'expected milliseconds' }).int().min(1000).max(600000).default(60000),
-    OPENAI_MAX_RETRIES: z.coerce.number({ message: 'expected a number' }).int().min(0).max(10).default(2),
+    OPENAI_TIMEOUT_MS: timeoutMs,
+    OPENAI_MAX_RETRIES: maxRetries,
+    AZURE_OPENAI_API_KEY: z.string().min(1).optional(),
+    AZURE_OPENAI_ENDPOINT: httpUrl.optional(),
+    AZURE_OPENAI_DEPLOYMENT: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a deployment name').optional(),
+    AZURE_OPENAI_API_VERSION: z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'expected an API version like 2024-10-21').default('2024-10-21'),
+    AZURE_OPENAI_TIMEOUT_MS: timeoutMs,
+    AZURE_OPENAI_MAX_RETRIES: maxRetries,
+    ANTHROPIC_API_KEY: z.string().min(1).optional(),
+    ANTHROPIC_BASE_URL: httpUrl.optional(),
+    ANTHROPIC_MODEL: z.string().min(1).default('claude-sonnet-4-5'),
+    ANTHROPIC_TIMEOUT_MS: timeoutMs,
+    ANTHROPIC_MAX_RETRIES: maxRetries,
+    GEMINI_API_KEY: z.string().min(1).optional(),
+    GEMINI_BASE_URL: httpUrl.optional(),
+    GEMINI_MODEL: z.string().min(1).default('gemini-2.5-flash'),
+    GEMINI_TIMEOUT_MS: timeoutMs,
+    GEMINI_MAX_RETRIES: maxRetries,
+    PERPLEXITY_API_KEY: z.string().min(1).optional(),
+    PERPLEXITY_BASE_URL: httpUrl.optional(),
+    PERPLEXITY_MODEL: z.string().min(1).default('sonar'),
+    PERPLEXITY_TIMEOUT_MS: timeoutMs,
+    PERPLEXITY_MAX_RETRIES: maxRetries,
+    STABILITY_API_KEY: z.string().min(1).optional(),
+    STABILITY_BASE_URL: httpUrl.optional(),
+    STABILITY_TIMEOUT_MS: timeoutMs,
+    STABILITY_MAX_RETRIES: maxRetries,
 
     MASTER_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters (32 random bytes, e.g. openssl rand -hex 32)').optional(),
     ENTRA_CLIENT_ID: guid.optional(),
@@ -155,8 +204,21 @@ const environmentSchema = z
     if (env.SEARCH_INDEX === 'qdrant' && !env.QDRANT_URL) {
       ctx.addIssue({ code: 'custom', path: ['QDRANT_URL'], message: 'required when SEARCH_INDEX=qdrant, e.g. https://qdrant.internal:6333' });
     }
-    if (env.ASSISTANT_PROVIDER === 'openai' && !env.OPENAI_API_KEY) {
-      ctx.addIssue({ code: 'custom', path: ['OPENAI_API_KEY'], message: 'required when ASSISTANT_PROVIDER=openai' });
+    for (const setting of ['ASSISTANT_PROVIDER', 'ASSISTANT_WEB_PROVIDER', 'ASSISTANT_LONG_CONTEXT_PROVIDER'] as const) {
+      const chosen = env[setting];
+      if (chosen && chosen !== 'extractive' && !env[PROVIDER_KEY[chosen] as keyof typeof env]) {
+        ctx.addIssue({ code: 'custom', path: [PROVIDER_KEY[chosen]], message: `required when ${setting}=${chosen}` });
+      }
+    }
+    if (env.AZURE_OPENAI_API_KEY && (!env.AZURE_OPENAI_ENDPOINT || !env.AZURE_OPENAI_DEPLOYMENT)) {
+      ctx.addIssue({ code: 'custom', path: [env.AZURE_OPENAI_ENDPOINT ? 'AZURE_OPENAI_DEPLOYMENT' : 'AZURE_OPENAI_ENDPOINT'], message: 'required with AZURE_OPENAI_API_KEY' });
+    }
+    const allowed = env.ASSISTANT_ALLOWED_PROVIDERS;
+    if (allowed) {
+      for (const setting of ['ASSISTANT_PROVIDER', 'ASSISTANT_WEB_PROVIDER', 'ASSISTANT_LONG_CONTEXT_PROVIDER'] as const) {
+        const chosen = env[setting];
+        if (chosen && !allowed.includes(chosen)) ctx.addIssue({ code: 'custom', path: [setting], message: `${chosen} is not in ASSISTANT_ALLOWED_PROVIDERS` });
+      }
     }
   });
 
@@ -192,8 +254,20 @@ export interface Config {
   files: { maxUploadBytes: number; downloadLinkSeconds: number };
   blobStore: { kind: 'folder' | 'minio'; minio?: { endPoint: string; port?: number; useSSL: boolean; accessKey: string; secretKey: string; region: string; bucketPrefix: string } };
   assistant: {
-    provider: 'extractive' | 'openai';
-    openai: { apiKey?: string; baseUrl?: string; model: string; timeoutMs: number; maxRetries: number };
+    /** The environment's routing policy: the default for every workspace until one stores its own. */
+    routing: {
+      defaultProvider: Provider;
+      allowed: Provider[];
+      rules: Array<{ when: 'web'; provider: Provider } | { when: 'long-context'; minChars: number; provider: Provider }>;
+      maxAttempts?: number;
+    };
+    openai: ProviderSettings;
+    azureOpenai: ProviderSettings & { apiVersion: string };
+    anthropic: ProviderSettings;
+    gemini: ProviderSettings;
+    perplexity: ProviderSettings;
+    /** Image generation; without a key there is none. */
+    stability: { apiKey?: string; baseUrl?: string; timeoutMs: number; maxRetries: number };
   };
   localTenantId: string;
   /** 32 bytes; undefined in local mode until main loads or creates DATA_DIR/keys/master.key. */
@@ -286,8 +360,21 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
           : undefined,
     },
     assistant: {
-      provider: e.ASSISTANT_PROVIDER ?? (e.OPENAI_API_KEY ? 'openai' : 'extractive'),
+      routing: routingPolicy(e),
       openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, timeoutMs: e.OPENAI_TIMEOUT_MS, maxRetries: e.OPENAI_MAX_RETRIES },
+      azureOpenai: {
+        // Without endpoint and deployment the key is useless; validation above makes them come together.
+        apiKey: e.AZURE_OPENAI_ENDPOINT && e.AZURE_OPENAI_DEPLOYMENT ? e.AZURE_OPENAI_API_KEY : undefined,
+        baseUrl: e.AZURE_OPENAI_ENDPOINT,
+        model: e.AZURE_OPENAI_DEPLOYMENT ?? '',
+        apiVersion: e.AZURE_OPENAI_API_VERSION,
+        timeoutMs: e.AZURE_OPENAI_TIMEOUT_MS,
+        maxRetries: e.AZURE_OPENAI_MAX_RETRIES,
+      },
+      anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL, model: e.ANTHROPIC_MODEL, timeoutMs: e.ANTHROPIC_TIMEOUT_MS, maxRetries: e.ANTHROPIC_MAX_RETRIES },
+      gemini: { apiKey: e.GEMINI_API_KEY, baseUrl: e.GEMINI_BASE_URL, model: e.GEMINI_MODEL, timeoutMs: e.GEMINI_TIMEOUT_MS, maxRetries: e.GEMINI_MAX_RETRIES },
+      perplexity: { apiKey: e.PERPLEXITY_API_KEY, baseUrl: e.PERPLEXITY_BASE_URL, model: e.PERPLEXITY_MODEL, timeoutMs: e.PERPLEXITY_TIMEOUT_MS, maxRetries: e.PERPLEXITY_MAX_RETRIES },
+      stability: { apiKey: e.STABILITY_API_KEY, baseUrl: e.STABILITY_BASE_URL, timeoutMs: e.STABILITY_TIMEOUT_MS, maxRetries: e.STABILITY_MAX_RETRIES },
     },
     localTenantId: e.LOCAL_TENANT_ID,
     masterKey: e.MASTER_KEY ? Buffer.from(e.MASTER_KEY, 'hex') : undefined,
@@ -324,4 +411,28 @@ function readDotenv(file: string): Record<string, string> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new ConfigError(`The .env file could not be read: ${(error as Error).message}`);
   }
+}
+
+interface ProviderSettings {
+  /** Undefined when the provider has no key: it is then never offered. */
+  apiKey?: string;
+  baseUrl?: string;
+  model: string;
+  timeoutMs: number;
+  maxRetries: number;
+}
+
+/**
+ * The routing policy the environment sets. Default provider: ASSISTANT_PROVIDER, else the first
+ * paid provider with a key (OpenAI, Azure OpenAI, Anthropic, Gemini, Perplexity), else extractive.
+ * Allowed: ASSISTANT_ALLOWED_PROVIDERS, else the default followed by every other provider with a key.
+ */
+function routingPolicy(e: Environment): Config['assistant']['routing'] {
+  const keyed = (Object.keys(PROVIDER_KEY) as Array<Exclude<Provider, 'extractive'>>).filter((p) => Boolean(e[PROVIDER_KEY[p] as keyof Environment]));
+  const defaultProvider: Provider = e.ASSISTANT_PROVIDER ?? keyed[0] ?? 'extractive';
+  const allowed: Provider[] = e.ASSISTANT_ALLOWED_PROVIDERS ?? [...new Set<Provider>([defaultProvider, ...keyed, ...(e.ASSISTANT_WEB_PROVIDER ? [e.ASSISTANT_WEB_PROVIDER] : []), ...(e.ASSISTANT_LONG_CONTEXT_PROVIDER ? [e.ASSISTANT_LONG_CONTEXT_PROVIDER] : [])])];
+  const rules: Config['assistant']['routing']['rules'] = [];
+  if (e.ASSISTANT_WEB_PROVIDER) rules.push({ when: 'web', provider: e.ASSISTANT_WEB_PROVIDER });
+  if (e.ASSISTANT_LONG_CONTEXT_PROVIDER) rules.push({ when: 'long-context', minChars: e.ASSISTANT_LONG_CONTEXT_MIN_CHARS, provider: e.ASSISTANT_LONG_CONTEXT_PROVIDER });
+  return { defaultProvider, allowed, rules, ...(e.ASSISTANT_MAX_ATTEMPTS ? { maxAttempts: e.ASSISTANT_MAX_ATTEMPTS } : {}) };
 }

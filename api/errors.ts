@@ -33,6 +33,14 @@ export const errorCatalogue = {
   tenant_scope_missing: { status: 500, message: 'Internal error.' },
   provider_unavailable: { status: 503, message: 'The language model is unavailable right now. Please try again shortly.' },
   provider_rejected: { status: 502, message: 'The language model refused the request.' },
+  // 401/403 from a provider: the configured key is wrong, revoked or lacks access. Not retried, no fallback.
+  provider_auth_failed: { status: 502, message: 'The language model did not accept Kluis\'s credentials. An administrator needs to check its key.' },
+  // A stream that breaks off, or events that are not the provider's documented format.
+  provider_stream_invalid: { status: 502, message: 'The language model sent an answer that could not be read. Please try again.' },
+  // The image provider's content filter declined the prompt or the result.
+  image_filtered: { status: 422, message: 'The image was not generated because the request was declined by the content filter.' },
+  // No provider of the workspace's routing policy has a key, or the policy names none that exist.
+  provider_not_configured: { status: 503, message: 'No language model is available for this workspace.' },
   // The embedding model answered, but not with one vector of the configured size per text.
   embedding_invalid: { status: 502, message: 'The embedding service returned an unusable answer.' },
   store_unavailable: { status: 503, message: 'A data store is unavailable.' },

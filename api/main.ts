@@ -8,10 +8,16 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createAssistant, type Assistant } from './assistant/assistant';
-import type { ChatProvider } from './assistant/ports';
+import type { ChatProvider, ImageProvider } from './assistant/ports';
 import { createPrismaConversationStore } from './assistant/prismaConversationStore';
 import { createExtractiveProvider } from './assistant/providers/extractiveProvider';
 import { createOpenAiProvider } from './assistant/providers/openaiProvider';
+import { createAnthropicProvider } from './assistant/providers/anthropicProvider';
+import { createAzureOpenAiProvider } from './assistant/providers/azureOpenAiProvider';
+import { createGeminiProvider } from './assistant/providers/geminiProvider';
+import { createPerplexityProvider } from './assistant/providers/perplexityProvider';
+import { createStabilityImageProvider } from './assistant/providers/stabilityImageProvider';
+import { catalogueOf, createRouter, type ProviderCatalogue } from './assistant/routing';
 import { createPrismaAuditLog } from './audit/prismaAuditLog';
 import type { Config } from './config';
 import { createDatabase, type Database } from './db/client';
@@ -75,7 +81,7 @@ export interface Kluis {
   /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
   initialSync?: SyncReport;
   /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
-  modules: { assistant: Assistant; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; syncKnowledge?: () => Promise<SyncReport> };
+  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; syncKnowledge?: () => Promise<SyncReport> };
   stop(): Promise<void>;
 }
 
@@ -143,6 +149,11 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     });
     const knowledge = createKnowledge({ index, readers }, { minCoverage: config.knowledge.minCoverage });
     const provider = createProvider(config, logger);
+    // Image generation (Stability AI) only with a key; the /image command uses it.
+    const stability = config.assistant.stability;
+    const images = stability.apiKey
+      ? createStabilityImageProvider({ apiKey: stability.apiKey, baseUrl: stability.baseUrl, timeoutMs: stability.timeoutMs, maxRetries: stability.maxRetries, logger })
+      : undefined;
     const assistantSettings = createAssistantSettings({ store: createPrismaAssistantSettingsStore(db), audit });
     const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK, settings: assistantSettings });
 
@@ -279,17 +290,33 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
     else logger.info({ url }, 'Kluis is listening');
 
-    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, principals, directory, index, db, credentials, syncKnowledge }, stop };
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, syncKnowledge }, stop };
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
+/**
+ * The answering provider: a router over every provider that has a key (a provider without one is
+ * never offered), following the environment's routing policy. With no key at all it is the
+ * extractive provider alone, which works offline.
+ */
 function createProvider(config: Config, logger: Logger): ChatProvider {
-  if (config.assistant.provider === 'openai') {
-    const o = config.assistant.openai;
-    return createOpenAiProvider({ apiKey: o.apiKey!, baseUrl: o.baseUrl, model: o.model, timeoutMs: o.timeoutMs, maxRetries: o.maxRetries, logger });
+  return createRouter(config.assistant.routing, createProviderCatalogue(config, logger), { logger });
+}
+
+function createProviderCatalogue(config: Config, logger: Logger): ProviderCatalogue {
+  const { openai, azureOpenai, anthropic, gemini, perplexity } = config.assistant;
+  const settings = (s: { apiKey?: string; baseUrl?: string; timeoutMs: number; maxRetries: number }, apiKey: string) => ({ apiKey, baseUrl: s.baseUrl, timeoutMs: s.timeoutMs, maxRetries: s.maxRetries, logger });
+  const factories: Parameters<typeof catalogueOf>[0] = { extractive: () => createExtractiveProvider() };
+  if (openai.apiKey) factories.openai = (model) => createOpenAiProvider({ ...settings(openai, openai.apiKey!), model: model ?? openai.model });
+  if (azureOpenai.apiKey && azureOpenai.baseUrl) {
+    const endpoint = azureOpenai.baseUrl;
+    factories['azure-openai'] = (model) => createAzureOpenAiProvider({ ...settings(azureOpenai, azureOpenai.apiKey!), baseUrl: endpoint, model: model ?? azureOpenai.model, apiVersion: azureOpenai.apiVersion });
   }
-  return createExtractiveProvider();
+  if (anthropic.apiKey) factories.anthropic = (model) => createAnthropicProvider({ ...settings(anthropic, anthropic.apiKey!), model: model ?? anthropic.model });
+  if (gemini.apiKey) factories.gemini = (model) => createGeminiProvider({ ...settings(gemini, gemini.apiKey!), model: model ?? gemini.model });
+  if (perplexity.apiKey) factories.perplexity = (model) => createPerplexityProvider({ ...settings(perplexity, perplexity.apiKey!), model: model ?? perplexity.model });
+  return catalogueOf(factories);
 }

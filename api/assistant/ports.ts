@@ -1,6 +1,8 @@
 /**
- * The provider port: one language-model call. Adapters (extractive, OpenAI, ...) implement it;
- * the prompt builder is the only code that decides what goes into a ChatRequest.
+ * The provider port: one language-model call, whole (`complete`) or as it is written (`stream`).
+ * Adapters (extractive, OpenAI, Azure OpenAI, Anthropic, Gemini, Perplexity) implement it, and so
+ * does the router that tries a workspace's allowed providers in turn. The prompt builder is the
+ * only code that decides what goes into a ChatRequest.
  */
 
 /** A passage retrieved for the question, numbered as the model sees it ([1], [2], ...). */
@@ -33,6 +35,8 @@ export interface ChatRequest {
   task?: AssistantTask;
   /** The one e-mail the user chose to share from Outlook (already in `messages`, framed as data). */
   mail?: MailItem;
+  /** Set when the question needs current information from the web; routing may then pick a web-grounded provider. */
+  grounding?: 'web';
 }
 
 export type AssistantTask = 'answer' | 'summarise' | 'draft';
@@ -44,18 +48,40 @@ export interface MailItem {
   body: string;
 }
 
+/** A web page a web-grounded provider (Perplexity) read for its answer; its own numbering. */
+export interface WebCitation {
+  number: number;
+  url: string;
+  title?: string;
+  /** Publication or last-update date as the provider states it. */
+  date?: string;
+}
+
 export interface ChatResult {
   text: string;
+  /** The provider that answered (after any fallback). */
   provider: string;
   model: string;
   /** Passage numbers the answer relies on. */
   usedPassages: number[];
   usage?: { inputTokens: number; outputTokens: number };
+  /** Web sources, only from providers that search the web; shown apart from the passages. */
+  webCitations?: WebCitation[];
+  /** Providers tried before the one that answered, in order, with why each was passed over. */
+  fellBackFrom?: Array<{ provider: string; errorId: string }>;
 }
+
+/** One step of a streamed answer: text as it is written, then exactly one `done` with the result. */
+export type ChatDelta = { type: 'text'; text: string } | { type: 'done'; result: ChatResult };
 
 export interface ChatProvider {
   readonly name: string;
   complete(request: ChatRequest, signal?: AbortSignal): Promise<ChatResult>;
+  /**
+   * The same answer as `complete`, streamed. The final `done` carries the full result (its text is
+   * the concatenation of the text deltas, trimmed). Errors are the same catalogued errors.
+   */
+  stream(request: ChatRequest, signal?: AbortSignal): AsyncIterable<ChatDelta>;
 }
 
 /** A source shown with an answer. */
@@ -103,4 +129,28 @@ export interface ConversationSummary {
   channel: string;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** An image to generate (the `/image` command); the prompt is the user's own words. */
+export interface ImageRequest {
+  prompt: string;
+  negativePrompt?: string;
+  aspectRatio?: '1:1' | '16:9' | '21:9' | '2:3' | '3:2' | '4:5' | '5:4' | '9:16' | '9:21';
+  outputFormat?: 'png' | 'jpeg' | 'webp';
+  seed?: number;
+}
+
+export interface ImageResult {
+  bytes: Uint8Array;
+  /** e.g. image/png */
+  contentType: string;
+  provider: string;
+  model: string;
+  seed?: number;
+}
+
+/** The image-generation port (Stability AI); storing the result in the blob store is the caller's. */
+export interface ImageProvider {
+  readonly name: string;
+  generate(request: ImageRequest, signal?: AbortSignal): Promise<ImageResult>;
 }

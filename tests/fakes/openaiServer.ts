@@ -6,6 +6,13 @@
  * a `chat.completion` object on success, `chat.completion.chunk` server-sent events for
  * `"stream": true`, and `{ error: { message, type, param, code } }` bodies on failure.
  * Replies are scripted with `enqueue`; when the queue is empty a default responder answers.
+ *
+ * Two more services speak the same format, and the `flavour` option turns the fake into them:
+ * - 'azure': Azure OpenAI. `POST /openai/deployments/{deployment}/chat/completions?api-version=...`,
+ *   the key in an `api-key` header, Azure's `{ error: { code: "401", message } }` bodies, and
+ *   `retry-after-ms` next to `Retry-After` on 429.
+ * - 'perplexity': `POST /chat/completions` at the API root, Bearer key, and the answer's web sources
+ *   as top-level `citations` (URLs) and `search_results` ({ title, url, date }), also on every chunk.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -32,7 +39,21 @@ export type FakeReply =
   /** An arbitrary JSON reply, for shapes OpenAI should not send but a client must survive. */
   | { kind: 'json'; status: number; body: unknown }
   /** Never answers: the request stays open until the client gives up or the server closes. */
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  /** A 200 stream whose second event is not JSON. */
+  | { kind: 'malformed-stream' }
+  /** A 200 stream that stops after some text: no finish_reason, no [DONE]. */
+  | { kind: 'truncated-stream'; content: string }
+  /** A 200 stream that reports an error event part-way, as OpenAI does when a request fails mid-answer. */
+  | { kind: 'stream-error'; message: string; type: string };
+
+export type FakeFlavour = 'openai' | 'azure' | 'perplexity';
+
+/** Web sources the Perplexity flavour returns unless a test sets others. */
+export const DEFAULT_SEARCH_RESULTS = [
+  { title: 'Reisbeleid 2026 - Rijksoverheid', url: 'https://www.rijksoverheid.nl/reisbeleid', date: '2026-01-15' },
+  { title: 'Hotel rates in London', url: 'https://example.org/london-hotels', date: '2025-11-02' },
+];
 
 export interface RecordedRequest {
   method: string;
@@ -41,27 +62,37 @@ export interface RecordedRequest {
   headers: Record<string, string>;
   /** The parsed JSON body, or null when it was not JSON. */
   body: any;
+  /** The query string's parameters. */
+  query: Record<string, string>;
 }
 
 export interface FakeOpenAi {
-  /** Base URL including `/v1`, as the SDK's `baseURL` expects. */
+  /** Base URL as the SDK expects it: with `/v1` for OpenAI, the resource endpoint for Azure, the root for Perplexity. */
   baseUrl: string;
   apiKey: string;
   requests: RecordedRequest[];
   enqueue(...replies: FakeReply[]): void;
   /** Sets the answer text used when the queue is empty. */
   setDefault(responder: (body: any) => string): void;
+  /** Perplexity flavour: the search results sent with every answer (their URLs are the `citations`). */
+  setSearchResults(results: Array<{ title: string; url: string; date?: string }>): void;
   close(): Promise<void>;
 }
 
 const COMPLETIONS_PATH = '/v1/chat/completions';
 export const DEFAULT_ANSWER = 'The handbook covers this [1].';
 
-export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promise<FakeOpenAi> {
+export async function startFakeOpenAi(options: { apiKey?: string; flavour?: FakeFlavour; deployment?: string } = {}): Promise<FakeOpenAi> {
+  const flavour = options.flavour ?? 'openai';
+  const deployment = options.deployment ?? 'kluis-gpt';
   const apiKey = options.apiKey ?? `sk-test-${randomBytes(16).toString('hex')}`;
   const requests: RecordedRequest[] = [];
   const queue: FakeReply[] = [];
   let responder: (body: any) => string = () => DEFAULT_ANSWER;
+  let searchResults: Array<{ title: string; url: string; date?: string }> = DEFAULT_SEARCH_RESULTS;
+  const completionsPath = flavour === 'azure' ? `/openai/deployments/${deployment}/chat/completions` : flavour === 'perplexity' ? '/chat/completions' : COMPLETIONS_PATH;
+  const extras = (): Record<string, unknown> =>
+    flavour === 'perplexity' ? { citations: searchResults.map((r) => r.url), search_results: searchResults } : {};
 
   const server = createServer((req, res) => {
     void handle(req, res).catch(() => {
@@ -72,9 +103,34 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await readBody(req);
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const path = url.pathname;
     const body = parseJson(raw);
-    requests.push({ method: req.method ?? 'GET', path, headers: recordedHeaders(req), body });
+    requests.push({ method: req.method ?? 'GET', path, headers: recordedHeaders(req), body, query: Object.fromEntries(url.searchParams) });
+
+    if (flavour === 'azure') {
+      // Azure answers a missing or wrong key alike, with its own error shape (code as a string).
+      if (req.headers['api-key'] !== apiKey) {
+        sendJson(res, 401, {
+          error: {
+            code: '401',
+            message: 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.',
+          },
+        });
+        return;
+      }
+      if (req.method !== 'POST' || path !== completionsPath || !url.searchParams.get('api-version')) {
+        sendJson(res, 404, { error: { code: '404', message: 'Resource not found' } });
+        return;
+      }
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+        sendError(res, 400, "We could not parse the JSON body of your request.", 'invalid_request_error', null);
+        return;
+      }
+      const reply = queue.shift() ?? { kind: 'completion', content: responder(body) };
+      respond(res, body, reply, url.searchParams.get('api-version') ?? '');
+      return;
+    }
 
     // Authentication comes first at OpenAI too: a bad key gets 401 whatever the body holds.
     const authorization = req.headers.authorization;
@@ -100,7 +156,7 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
       return;
     }
 
-    if (req.method !== 'POST' || path !== COMPLETIONS_PATH) {
+    if (req.method !== 'POST' || path !== completionsPath) {
       sendError(res, 404, `Invalid URL (${req.method ?? 'GET'} ${path})`, 'invalid_request_error', null);
       return;
     }
@@ -119,15 +175,15 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
     respond(res, body, reply);
   }
 
-  function respond(res: ServerResponse, body: any, reply: FakeReply): void {
+  function respond(res: ServerResponse, body: any, reply: FakeReply, apiVersion = ''): void {
     const requestedModel = typeof body.model === 'string' ? body.model : 'gpt-4o-mini';
     switch (reply.kind) {
       case 'completion': {
         const model = reply.model ?? requestedModel;
         if (body.stream === true) {
-          streamCompletion(res, body, model, reply);
+          streamCompletion(res, body, model, reply, extras(), flavour === 'perplexity');
         } else {
-          sendJson(res, 200, completionObject(body, model, reply), { 'openai-model': model, ...rateLimitHeaders(1, 0) });
+          sendJson(res, 200, { ...completionObject(body, model, reply), ...extras() }, { 'openai-model': model, ...rateLimitHeaders(1, 0) });
         }
         return;
       }
@@ -137,6 +193,20 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
           ...rateLimitHeaders(0, reply.retryAfterSeconds),
         };
         if (reply.retryAfterMs !== undefined) headers['retry-after-ms'] = String(reply.retryAfterMs);
+        if (flavour === 'azure') {
+          sendJson(
+            res,
+            429,
+            {
+              error: {
+                code: '429',
+                message: `Requests to the ChatCompletions_Create Operation under Azure OpenAI API version ${apiVersion} have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after ${reply.retryAfterSeconds} seconds.`,
+              },
+            },
+            headers,
+          );
+          return;
+        }
         sendError(
           res,
           429,
@@ -160,6 +230,26 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
       case 'hang':
         // Leave the response open; close() or the client's own abort ends the socket.
         return;
+      case 'malformed-stream': {
+        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+        const first = { id: completionId(), object: 'chat.completion.chunk', created: 0, model: requestedModel, choices: [{ index: 0, delta: { role: 'assistant', content: 'Partial' }, finish_reason: null }] };
+        res.write(`data: ${JSON.stringify(first)}\n\n`);
+        res.end('data: {"id":"chatcmpl-broken","choices":[{"delta":{"content":\n\n');
+        return;
+      }
+      case 'truncated-stream': {
+        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+        const chunk = { id: completionId(), object: 'chat.completion.chunk', created: 0, model: requestedModel, choices: [{ index: 0, delta: { role: 'assistant', content: reply.content }, finish_reason: null }] };
+        res.end(`data: ${JSON.stringify(chunk)}\n\n`);
+        return;
+      }
+      case 'stream-error': {
+        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+        const chunk = { id: completionId(), object: 'chat.completion.chunk', created: 0, model: requestedModel, choices: [{ index: 0, delta: { role: 'assistant', content: 'Partial' }, finish_reason: null }] };
+        res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+        res.end(`data: ${JSON.stringify({ error: { message: reply.message, type: reply.type, param: null, code: null } })}\n\n`);
+        return;
+      }
     }
   }
 
@@ -173,7 +263,7 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
   const { port } = server.address() as AddressInfo;
 
   return {
-    baseUrl: `http://127.0.0.1:${port}/v1`,
+    baseUrl: flavour === 'openai' ? `http://127.0.0.1:${port}/v1` : `http://127.0.0.1:${port}`,
     apiKey,
     requests,
     enqueue: (...replies) => {
@@ -181,6 +271,9 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
     },
     setDefault: (fn) => {
       responder = fn;
+    },
+    setSearchResults: (results) => {
+      searchResults = results;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
@@ -211,7 +304,7 @@ function completionObject(body: any, model: string, reply: Extract<FakeReply, { 
   };
 }
 
-function streamCompletion(res: ServerResponse, body: any, model: string, reply: Extract<FakeReply, { kind: 'completion' }>): void {
+function streamCompletion(res: ServerResponse, body: any, model: string, reply: Extract<FakeReply, { kind: 'completion' }>, extras: Record<string, unknown>, alwaysUsage: boolean): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -220,9 +313,10 @@ function streamCompletion(res: ServerResponse, body: any, model: string, reply: 
   });
   const id = completionId();
   const created = Math.floor(Date.now() / 1000);
-  const includeUsage = body.stream_options?.include_usage === true;
+  // Perplexity sends usage with its stream without being asked.
+  const includeUsage = alwaysUsage || body.stream_options?.include_usage === true;
   const chunk = (choices: object[], usage: object | null = null): void => {
-    const payload: Record<string, unknown> = { id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_fake', choices };
+    const payload: Record<string, unknown> = { id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_fake', choices, ...extras };
     // With include_usage, every chunk carries `usage: null` and a final extra chunk has the totals.
     if (includeUsage) payload.usage = usage;
     res.write(`data: ${JSON.stringify(payload)}\n\n`);
@@ -306,6 +400,7 @@ function recordedHeaders(req: IncomingMessage): Record<string, string> {
     if (value === undefined) continue;
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
+  if (headers['api-key'] !== undefined) headers['api-key'] = '[redacted]';
   if (headers.authorization !== undefined) {
     headers.authorization = headers.authorization.startsWith('Bearer ') ? 'Bearer [redacted]' : '[redacted]';
   }

@@ -1,9 +1,9 @@
 /**
  * The extractive provider: works without any API key and without a language model. It answers
  * with the most relevant sentences of the best passages, quoted verbatim and labelled as quotes,
- * so it can never invent anything.
+ * so it can never invent anything. Streaming hands out the same answer paragraph by paragraph.
  */
-import type { ChatProvider, ChatRequest, ChatResult, Passage } from '../ports';
+import type { ChatDelta, ChatProvider, ChatRequest, ChatResult, Passage } from '../ports';
 
 const MAX_QUOTES = 2;
 const MAX_QUOTE_CHARS = 450;
@@ -14,13 +14,28 @@ const INTRO = {
 };
 
 export function createExtractiveProvider(): ChatProvider {
+  const answer = (request: ChatRequest): { paragraphs: string[]; result: ChatResult } => {
+    const terms = queryTerms(request.question);
+    const quotes = request.passages.slice(0, MAX_QUOTES).map((p) => ({ passage: p, quote: bestExcerpt(p, terms) }));
+    const paragraphs = [INTRO[request.language], ...quotes.map(({ passage, quote }) => `> "${quote}" [${passage.number}]`)];
+    const text = paragraphs.join('\n\n');
+    return { paragraphs, result: { text, provider: 'extractive', model: 'extractive-v1', usedPassages: quotes.map((q) => q.passage.number) } };
+  };
+
   return {
     name: 'extractive',
-    async complete(request: ChatRequest): Promise<ChatResult> {
-      const terms = queryTerms(request.question);
-      const quotes = request.passages.slice(0, MAX_QUOTES).map((p) => ({ passage: p, quote: bestExcerpt(p, terms) }));
-      const text = [INTRO[request.language], ...quotes.map(({ passage, quote }) => `> "${quote}" [${passage.number}]`)].join('\n\n');
-      return { text, provider: 'extractive', model: 'extractive-v1', usedPassages: quotes.map((q) => q.passage.number) };
+    async complete(request: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
+      signal?.throwIfAborted();
+      return answer(request).result;
+    },
+    async *stream(request: ChatRequest, signal?: AbortSignal): AsyncIterable<ChatDelta> {
+      signal?.throwIfAborted();
+      const { paragraphs, result } = answer(request);
+      for (const [i, paragraph] of paragraphs.entries()) {
+        signal?.throwIfAborted();
+        yield { type: 'text', text: i === 0 ? paragraph : `\n\n${paragraph}` };
+      }
+      yield { type: 'done', result };
     },
   };
 }

@@ -81,11 +81,11 @@ describe('OpenAI provider', () => {
     expect(sent?.body).toStrictEqual({ model: MODEL, messages: expectedMessages, temperature: 0.2 });
   });
 
-  it('maps a wrong key (401) to provider_rejected without revealing the key', async () => {
+  it('maps a wrong key (401) to provider_auth_failed without revealing the key', async () => {
     const wrongKey = 'sk-wrong-0123456789abcdef0123456789abcdef';
     const error = await kluisRejection(provider({ apiKey: wrongKey }).complete(chatRequest()));
 
-    expect(error.id).toBe('provider_rejected');
+    expect(error.id).toBe('provider_auth_failed');
     expect(error.message).toContain('HTTP 401');
     expect(error.message).toContain('invalid_api_key');
     expect(everythingSaidAbout(error)).not.toContain(wrongKey);
@@ -226,7 +226,7 @@ describe('OpenAI provider', () => {
     expect(partial.text).toBe('Partial answer [1] that was cut');
     expect(warn).toHaveBeenCalledTimes(2);
     expect(warn.mock.calls[0]?.[0]).toMatchObject({ provider: 'openai', finishReason: 'length' });
-    expect(warn.mock.calls[1]?.[0]).toMatchObject({ provider: 'openai', errorId: 'provider_rejected', status: 401, code: 'invalid_api_key' });
+    expect(warn.mock.calls[1]?.[0]).toMatchObject({ provider: 'openai', errorId: 'provider_auth_failed', status: 401, code: 'invalid_api_key' });
     const logged = JSON.stringify(warn.mock.calls);
     expect(logged).not.toContain('sk-wrong-key-with-enough-length-0000');
     expect(logged).not.toContain(fake.apiKey);
