@@ -5,6 +5,7 @@
  */
 import type { AuditLog } from '../audit/ports';
 import type { Knowledge } from '../knowledge/knowledge';
+import type { DelegatedAccess } from '../knowledge/ports';
 import { detectLanguage } from '../knowledge/language';
 import type { Principal } from '../tenancy/principal';
 import type { ChatProvider, Citation, ConversationStore } from './ports';
@@ -13,6 +14,8 @@ import { buildChatRequest, toPassages } from './prompt';
 export interface AnswerContext {
   channel: string;
   conversationExternalId: string;
+  /** The asker's own access to the source for this request (a signed-in Teams user, an Entra token). */
+  access?: DelegatedAccess;
 }
 
 export interface Answer {
@@ -43,7 +46,7 @@ export function createAssistant(deps: { knowledge: Knowledge; provider: ChatProv
       const conversation = await deps.conversations.openConversation(principal.workspaceId, { channel: context.channel, externalId: context.conversationExternalId, userId: principal.userId });
       await deps.conversations.appendMessage(principal.workspaceId, conversation.id, { role: 'user', text: question, authorUserId: principal.userId });
 
-      const hits = await deps.knowledge.search(principal, question, deps.topK);
+      const hits = await deps.knowledge.search(principal, question, deps.topK, context.access);
       let answer: Answer;
       if (hits.length === 0) {
         answer = { text: NOTHING_FOUND[language], citations: [], provider: 'none', language, nothingFound: true };

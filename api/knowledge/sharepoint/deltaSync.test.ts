@@ -47,7 +47,7 @@ function memoryIndex(): SearchIndex & { chunks: Map<string, ChunkRecord[]> } {
       chunks.clear();
     },
     async search(_ws, query) {
-      return [...chunks.values()].flat().filter((c) => c.text.includes(query)).map((c) => ({ ...c, score: 1 }));
+      return [...chunks.values()].flat().filter((c) => c.text.includes(query)).map((c) => ({ ...c, score: 1, access: c.acl ? ('acl' as const) : ('workspace' as const) }));
     },
     async countChunks(_ws, id) {
       return id === undefined ? [...chunks.values()].flat().length : (chunks.get(id)?.length ?? 0);

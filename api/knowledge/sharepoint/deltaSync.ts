@@ -76,7 +76,8 @@ const TRANSIENT_ERRORS = new Set(['graph_unavailable', 'graph_rejected']);
 
 const running = new Map<string, Promise<DeltaSyncResult>>();
 
-const aclKey = (a: Acl) => JSON.stringify({ users: [...a.users].sort(), groups: [...a.groups].sort(), everyoneInTenant: a.everyoneInTenant });
+// liveCheck only when set, so files indexed before it existed re-index exactly when they need it.
+const aclKey = (a: Acl) => JSON.stringify({ users: [...a.users].sort(), groups: [...a.groups].sort(), everyoneInTenant: a.everyoneInTenant, ...(a.liveCheck ? { liveCheck: true } : {}) });
 
 /** Sync one source. A call while the same source is syncing in this process joins that sync. */
 export function deltaSync(source: SharePointSource, deps: DeltaSyncDeps): Promise<DeltaSyncResult> {

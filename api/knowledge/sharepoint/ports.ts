@@ -111,6 +111,11 @@ export interface Acl {
   groups: string[];
   /** An anonymous or organization-wide link, or the tenant's "everyone" claim. */
   everyoneInTenant: boolean;
+  /**
+   * Shared with a set Kluis cannot list (a site group, a group's owners): any reader's search may
+   * find the file as a candidate that SharePoint must confirm live for the asking user.
+   */
+  liveCheck?: boolean;
 }
 
 export interface SyncIssue {
