@@ -172,7 +172,7 @@ export function createGraphDriveClient(options: GraphDriveClientOptions): GraphD
   };
 }
 
-function parseServiceRoot(baseUrl: string): URL {
+export function parseServiceRoot(baseUrl: string): URL {
   let url: URL;
   try {
     url = new URL(baseUrl);
@@ -273,10 +273,10 @@ function requestUrl(context: Context): string {
 /**
  * "Throttling": on 429 (and 503 with Retry-After) wait as long as Retry-After says, then retry; 500,
  * 502, 503, 504 and dropped connections back off exponentially. Every attempt starts from the
- * original request (a redirect of the previous attempt is followed afresh). Only GET is sent here,
- * so every request is safe to repeat.
+ * original request (a redirect of the previous attempt is followed afresh). Only requests that are
+ * safe to repeat go through it: GETs, and `$batch` POSTs of GETs (graphOpenCheck.ts).
  */
-class RetryMiddleware implements Middleware {
+export class RetryMiddleware implements Middleware {
   private next?: Middleware;
 
   constructor(
@@ -333,7 +333,7 @@ class RetryMiddleware implements Middleware {
  * The token goes only to the configured service root's origin. The key is exactly "Authorization":
  * the SDK's RedirectHandler deletes that key when a redirect leaves the origin.
  */
-class BearerMiddleware implements Middleware {
+export class BearerMiddleware implements Middleware {
   private next?: Middleware;
 
   constructor(
