@@ -47,6 +47,12 @@ export interface SharePointSource {
   folderId?: string;
   /** Files larger than this (by the size Graph reports) are skipped, not downloaded. */
   maxFileBytes: number;
+  /**
+   * The graph client acts for a signed-in user (delegated), not the app: it sees only what that
+   * user may open. The links such a run saves are marked, so the next app-only run enumerates the
+   * drive afresh instead of continuing from a user's view of it.
+   */
+  delegated?: boolean;
 }
 
 export interface DeltaSyncDeps {
@@ -113,14 +119,19 @@ async function runSync(source: SharePointSource, deps: DeltaSyncDeps): Promise<D
     // An unfinished set: carry on from its last saved page, with its progress so far.
     request = state.nextLink;
     state.progress = { ...state.progress, status: 'running', error: undefined, updatedAt: stamp() };
-  } else if (state.deltaLink !== undefined) {
+  } else if (state.deltaLink !== undefined && !(state.linksDelegated && !source.delegated)) {
     request = state.deltaLink;
     state.progress = freshProgress('changes', stamp());
     state.enumerated = undefined;
+    if (source.delegated) state.linksDelegated = true;
   } else {
+    // First sync, or an app-only run after a user's: changes since a user's view would miss
+    // whatever that user could not see, so the whole drive is enumerated again.
     request = { driveId };
     state.progress = freshProgress('full', stamp());
     state.enumerated = [];
+    state.deltaLink = undefined;
+    state.linksDelegated = source.delegated ? true : undefined;
   }
   const progress = () => state.progress;
   const enumerated = new Set(state.enumerated ?? []);

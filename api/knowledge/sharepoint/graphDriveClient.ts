@@ -18,7 +18,7 @@
  * contents of a driveItem": a pre-authenticated download URL) and drops the Authorization header when
  * the redirect leaves the origin, so the download host never sees the token.
  *
- * Errors become catalogued ones: 401/403 `graph_access_denied`, 404 `not_found`, 429/5xx and network
+ * Errors become catalogued ones: 401 `graph_unauthenticated`, 403 `graph_access_denied`, 404 `not_found`, 429/5xx and network
  * failures after the last retry `graph_unavailable` (with Retry-After when Graph sent one), anything
  * else `graph_rejected`. 410 Gone on a delta request is not an error but `resyncRequired`.
  */
@@ -235,7 +235,8 @@ function asKluisError(error: unknown, what: string): Error {
 
 function statusError(status: number, headers: Headers | undefined, code: string | undefined, what: string, cause?: unknown): Error {
   const detail = `${what}: Graph answered ${status}${code ? ` ${code}` : ''}`;
-  if (status === 401 || status === 403) return kluis('graph_access_denied', detail, cause);
+  if (status === 401) return kluis('graph_unauthenticated', detail, cause);
+  if (status === 403) return kluis('graph_access_denied', detail, cause);
   if (status === 404) return kluis('not_found', detail, cause);
   if (status === 429 || status >= 500) return kluis('graph_unavailable', detail, cause, retryAfterSeconds(headers?.get('retry-after') ?? null));
   return kluis('graph_rejected', detail, cause);
@@ -351,7 +352,7 @@ export class BearerMiddleware implements Middleware {
     for (const name of Object.keys(headers)) if (name.toLowerCase() === 'authorization') delete headers[name];
     if (new URL(requestUrl(context)).origin === this.origin) {
       const token = await this.getToken();
-      if (!token) fail('graph_access_denied', 'no Graph token');
+      if (!token) fail('graph_unauthenticated', 'no Graph token');
       headers['Authorization'] = `Bearer ${token}`;
       // Lets Microsoft support find a request in its logs ("Best practices for working with Microsoft Graph").
       headers['client-request-id'] ??= randomUUID();

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { startFakeGraph, SITE_MEMBERS_PERMISSION, type FakeGraph } from '../../../tests/fakes/graphServer';
-import { isKluisError } from '../../errors';
+import { isKluisError, KluisError } from '../../errors';
 import { createGraphOpenCheck, MAX_BATCH_REQUESTS, type GraphOpenCheckOptions } from './graphOpenCheck';
 
 let fake: FakeGraph;
@@ -155,7 +155,7 @@ describe('Graph open check ($batch with the user token)', () => {
     fake.revokeUserTokens(alice);
 
     expect((await check(alice, { getToken: async () => token }).canOpen([ref(a)])).get(ref(a))).toBeUndefined();
-    expect(isKluisError(failures[0], 'graph_access_denied')).toBe(true);
+    expect(isKluisError(failures[0], 'graph_unauthenticated')).toBe(true);
   });
 
   it('never sends a sourceRef that is not driveId/itemId (local files, traversal, injection): unknown', async () => {
@@ -173,7 +173,20 @@ describe('Graph open check ($batch with the user token)', () => {
 
     expect((await check(alice, { getToken: async () => '' }).canOpen([ref(a)])).get(ref(a))).toBeUndefined();
     expect(batches()).toHaveLength(0);
-    expect(isKluisError(failures[0], 'graph_access_denied') || isKluisError(failures[0], 'graph_unavailable')).toBe(true);
+    expect(isKluisError(failures[0], 'graph_unauthenticated')).toBe(true);
+  });
+});
+
+describe('Graph open check: the token itself', () => {
+  it('reports a failed token exchange (consent missing) under its own id and sends nothing', async () => {
+    const a = fake.addFile(driveId, { name: 'a.md', content: 'x', permissions: sharedWith(alice) });
+    const getToken = async (): Promise<string> => {
+      throw new KluisError('consent_required', 'On-Behalf-Of: consent missing');
+    };
+
+    expect((await check(alice, { getToken }).canOpen([ref(a)])).get(ref(a))).toBeUndefined();
+    expect(batches()).toHaveLength(0);
+    expect(isKluisError(failures[0], 'consent_required')).toBe(true);
   });
 });
 

@@ -19,7 +19,7 @@
  * does not fit (an id never sent, a status that is not a number) counts for nothing.
  */
 import { Client, HTTPMessageHandler, ResponseType } from '@microsoft/microsoft-graph-client';
-import { fail, KluisError } from '../../errors';
+import { fail, isKluisError, KluisError } from '../../errors';
 import type { DelegatedAccess, OpenVerdict } from '../ports';
 import { BearerMiddleware, GRAPH_SERVICE_ROOT, parseServiceRoot, retryAfterSeconds, RetryMiddleware } from './graphDriveClient';
 
@@ -58,12 +58,26 @@ export function createGraphOpenCheck(options: GraphOpenCheckOptions): DelegatedA
   const maxWait = options.maxRetryAfterSeconds ?? 2;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
+  // The SDK wraps what a middleware throws into a GraphError; the token's own failure (no consent,
+  // an expired assertion) is kept here so it reaches onFailure under its catalogued id.
+  let tokenFailure: unknown;
+  const getToken = async () => {
+    try {
+      const token = await options.getToken();
+      if (!token) fail('graph_unauthenticated', '$batch: no Graph token for the user');
+      return token;
+    } catch (error) {
+      tokenFailure = error;
+      throw error;
+    }
+  };
+
   const client = Client.initWithMiddleware({
     baseUrl: root.href,
     defaultVersion: version,
     middleware: [
       new RetryMiddleware({ maxRetries: 1, baseDelayMs: 200, maxDelayMs: 1000, maxRetryAfterSeconds: maxWait, attemptTimeoutMs: options.attemptTimeoutMs ?? 5000, sleep }),
-      new BearerMiddleware(root.origin, options.getToken),
+      new BearerMiddleware(root.origin, getToken),
       new HTTPMessageHandler(),
     ],
   });
@@ -74,14 +88,17 @@ export function createGraphOpenCheck(options: GraphOpenCheckOptions): DelegatedA
       requests: items.map((it) => ({ id: it.id, method: 'GET', url: `/drives/${encodeURIComponent(it.driveId)}/items/${encodeURIComponent(it.itemId)}?$select=id` })),
     };
     let response: Response;
+    tokenFailure = undefined;
     try {
       response = (await client.api('/$batch').responseType(ResponseType.RAW).header('Content-Type', 'application/json').post(body)) as Response;
     } catch (error) {
+      if (tokenFailure !== undefined) throw tokenFailure;
+      if (isKluisError(error)) throw error;
       throw new KluisError('graph_unavailable', `$batch: Graph did not answer (${(error as Error)?.message ?? 'network error'})`, { cause: error });
     }
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined);
-      const id = response.status === 401 || response.status === 403 ? 'graph_access_denied' : response.status === 429 || response.status >= 500 ? 'graph_unavailable' : 'graph_rejected';
+      const id = response.status === 401 ? 'graph_unauthenticated' : response.status === 403 ? 'graph_access_denied' : response.status === 429 || response.status >= 500 ? 'graph_unavailable' : 'graph_rejected';
       throw new KluisError(id, `$batch: Graph answered ${response.status}`, { retryAfterSeconds: retryAfterSeconds(response.headers.get('retry-after')) });
     }
     let parsed: unknown;
