@@ -4,6 +4,7 @@
  * app-only; malformed ids are refused before the module is asked.
  */
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import pino from 'pino';
@@ -39,7 +40,7 @@ async function serve(withDelegation: boolean) {
   app.use(express.json());
   app.use('/api', knowledgeSourcesRouter({ authenticate, sources }));
   app.use(errorHandler(pino({ level: 'silent' })));
-  const server = await new Promise<import('node:http').Server>((resolve) => {
+  const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
