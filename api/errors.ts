@@ -53,8 +53,11 @@ export const errorCatalogue = {
   ciphertext_invalid: { status: 500, message: 'Internal error.' },
   // Microsoft Graph (SharePoint and OneDrive sources) throttled or down past the retry budget, or unreachable.
   graph_unavailable: { status: 503, message: 'Microsoft 365 cannot be reached right now. Please try again shortly.' },
-  // Graph refused the token (401) or the signed-in account may not read the drive or item (403).
+  // The signed-in account (or app) may not read the drive or item (403).
   graph_access_denied: { status: 403, message: 'Kluis may not read these files in Microsoft 365.' },
+  // Graph refused the token itself (401: expired, revoked, or none): it concerns every file, not one,
+  // so a sync stops as interrupted and resumes on its next run instead of dropping files.
+  graph_unauthenticated: { status: 401, message: 'Microsoft 365 did not accept the sign-in. Please sign in again.' },
   // Any other refusal, or an answer that is not what the documented wire format promises.
   graph_rejected: { status: 502, message: 'Microsoft 365 refused the request.' },
   // A source file larger than the configured download limit; it is skipped, never partly indexed.

@@ -23,7 +23,7 @@ import type { Config } from './config';
 import { createDatabase, type Database } from './db/client';
 import { startEmbeddedMariadb, type EmbeddedMariadb } from './db/embeddedMariadb';
 import { migrateDatabase } from './db/migrate';
-import { fail } from './errors';
+import { fail, isKluisError } from './errors';
 import { createEncryptedFolderStore } from './files/encryptedFolderStore';
 import { createMinioStore } from './files/minioStore';
 import { createHttpApp } from './http/app';
@@ -37,6 +37,9 @@ import { createPrismaDocumentStore } from './knowledge/prismaDocumentStore';
 import { createLogger } from './logger';
 import { ClientSecretCredential } from '@azure/identity';
 import { createGraphDriveClient } from './knowledge/sharepoint/graphDriveClient';
+import { createGraphOpenCheck } from './knowledge/sharepoint/graphOpenCheck';
+import type { DelegatedGraph } from './knowledge/sharepoint/ports';
+import { createGraphTokenBroker } from './identity/onBehalfOf';
 import { createPrismaSourceStore } from './knowledge/sharepoint/prismaSourceStore';
 import { createKnowledgeSources } from './knowledge/sharepoint/sources';
 import { createReaderResolver } from './knowledge/sharepoint/readers';
@@ -147,7 +150,28 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       groupsOf: config.entra.clientId && config.entra.clientSecret ? (tenantId, oid) => graphFor({ tenantId }).groupsOf(oid) : undefined,
       onGroupLookupFailed: (error) => logger.warn({ err: error }, 'group memberships unavailable: group-shared passages withheld'),
     });
-    const knowledge = createKnowledge({ index, readers }, { minCoverage: config.knowledge.minCoverage });
+    const knowledge = createKnowledge(
+      { index, readers },
+      { minCoverage: config.knowledge.minCoverage, onLiveCheckFailed: (error) => logger.warn({ err: error }, 'live access check failed: the stored acls decide') },
+    );
+    // The asking user's own Graph access, never the app's: live checks before answering and
+    // user-started syncs. Entra bearer callers (tab, add-in) get it On Behalf Of their token; Teams
+    // users signed in through the bot's OAuth connection get it from that connection's token.
+    const liveCheckWith = (getToken: () => Promise<string>) =>
+      createGraphOpenCheck({
+        baseUrl: config.graph.baseUrl,
+        getToken,
+        onFailure: (error) => logger.warn({ errorId: isKluisError(error) ? error.id : 'unexpected', err: error }, 'live access check could not ask SharePoint'),
+      });
+    const graphTokens =
+      config.entra.clientId && config.entra.clientSecret ? createGraphTokenBroker({ clientId: config.entra.clientId, clientSecret: config.entra.clientSecret, authorityHost: config.entra.authorityHost, logger }) : undefined;
+    const delegate = graphTokens
+      ? (identity: { tenantId: string; objectId: string }, assertion: string): DelegatedGraph => {
+          // Lazy: the exchange happens only when a handler uses the access, and the broker caches it.
+          const getToken = () => graphTokens.graphTokenFor(identity, assertion);
+          return { access: liveCheckWith(getToken), drive: createGraphDriveClient({ baseUrl: config.graph.baseUrl, maxDownloadBytes: config.knowledge.maxFileBytes, getToken }) };
+        }
+      : undefined;
     const provider = createProvider(config, logger);
     // Image generation (Stability AI) only with a key; the /image command uses it.
     const stability = config.assistant.stability;
@@ -206,6 +230,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       bearer: config.entra.clientId
         ? createEntraTokenValidator({ clientId: config.entra.clientId, audiences: [config.entra.clientId, config.entra.apiUri!], requiredScope: 'access_as_user', isTenantAllowed: (tid) => principals.isOnboarded(tid), authorityHost: config.entra.authorityHost })
         : undefined,
+      delegate,
     };
 
     if (config.localMode) await directory.onboard(config.localTenantId, 'Local workspace (Agents Playground)');
@@ -255,7 +280,14 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     const downloads = createDownloads({ store: uploadStore, blobs, signer: createDownloadLinkSigner(keys.downloadLinkSigning, config.files.downloadLinkSeconds), audit });
 
     const adapter = createBotAdapter(config.bot);
-    const bot = createTeamsBot({ adapter, botAppId: config.bot.appId, assistant, logger, signIn: config.bot.oauthConnection ? { connectionName: config.bot.oauthConnection, securityEvents } : undefined });
+    const bot = createTeamsBot({
+      adapter,
+      botAppId: config.bot.appId,
+      assistant,
+      logger,
+      signIn: config.bot.oauthConnection ? { connectionName: config.bot.oauthConnection, securityEvents } : undefined,
+      delegatedAccess: config.bot.oauthConnection ? (token) => liveCheckWith(async () => token) : undefined,
+    });
     const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, serviceUrlHosts: config.localMode ? undefined : config.bot.serviceUrlHosts, authMethod: config.bot.appId ? 'bot-framework' : 'local-playground' });
     const app = createHttpApp({
       logger,

@@ -1,6 +1,13 @@
 /**
  * The Teams bot: a teams-ai Application whose handlers translate activities into calls on the
  * assistant and turn the results into cards. It holds no rules of its own.
+ *
+ * A user signed in through the OAuth connection (bot/signIn.ts) asks with their own delegated
+ * Graph access: their token, from teams-ai's turn state or the Token Service, becomes the
+ * `access` of the question (`delegatedAccess`, built in api/main.ts), so SharePoint confirms the
+ * passages before they are used. The Token Service is asked only for users who signed in through
+ * this process (remembered in memory, like the rest of sign-in state), so a user who never signed
+ * in costs no Token Service call; a user not signed in asks without delegated access.
  */
 import { ActivityTypes, CardFactory, INVOKE_RESPONSE_KEY, MemoryStorage, StatusCodes, type TurnContext } from 'botbuilder';
 import { Application, type ApplicationOptions, type TurnState } from '@microsoft/teams-ai';
@@ -8,6 +15,7 @@ import type { Logger } from 'pino';
 import type { Assistant } from '../api/assistant/assistant';
 import { isKluisError } from '../api/errors';
 import type { SecurityEventLog } from '../api/identity/ports';
+import type { DelegatedAccess } from '../api/knowledge/ports';
 import type { Principal } from '../api/tenancy/principal';
 import { answerCard, BOT_COMMANDS, helpCard, NEW_CONVERSATION_TEXT, noticeCard, SIGN_IN_TEXT, welcomeCard } from './cards';
 import type { KluisBotAdapter } from './botAdapter';
@@ -27,6 +35,8 @@ function turnPrincipal(context: TurnContext): Principal {
 }
 
 const WELCOME_DEDUPE_MS = 60_000;
+/** Bounds memory: users remembered as signed in (the oldest are forgotten first). */
+const MAX_SIGNED_IN_USERS = 10_000;
 
 const PROBLEM_TEXT = {
   unavailable: 'The language model is busy or unreachable right now, so I could not answer. Please try again in a minute. / Het taalmodel is even niet bereikbaar; probeer het zo opnieuw.',
@@ -40,10 +50,21 @@ export interface TeamsBotDeps {
   logger: Logger;
   /** Teams SSO (bot/signIn.ts); without it the bot has no sign-in and no sign-in commands. */
   signIn?: { connectionName: string; securityEvents: SecurityEventLog };
+  /** Delegated access from a signed-in user's Graph token (only used together with `signIn`). */
+  delegatedAccess?: (graphToken: string) => DelegatedAccess;
 }
 
 export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
   const pending = new PendingSignIns();
+  // Users who signed in here, by channel and user id (the Token Service's key for their token).
+  const signedInUsers = new Set<string>();
+  const userKey = (context: TurnContext) => `${context.activity.channelId}:${context.activity.from?.id ?? ''}`;
+  const rememberSignedIn = (context: TurnContext) => {
+    const key = userKey(context);
+    signedInUsers.delete(key);
+    if (signedInUsers.size >= MAX_SIGNED_IN_USERS) signedInUsers.delete(signedInUsers.values().next().value as string);
+    signedInUsers.add(key);
+  };
   const signIn = deps.signIn;
   if (signIn) {
     // Before the Application: its constructor adds the middleware that exchanges tokens.
@@ -117,6 +138,7 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
     // The token is only checked for presence here; it is never sent, logged or stored by Kluis.
     const confirmSignedIn = async (context: TurnContext, state: TurnState) => {
       const signedIn = !!state.temp.authTokens?.[GRAPH_SIGN_IN];
+      if (signedIn) rememberSignedIn(context);
       await sendCard(context, noticeCard(signedIn ? SIGN_IN_TEXT.signedIn : SIGN_IN_TEXT.failed), signedIn ? 'Signed in' : 'Sign-in did not complete');
     };
     const auth = app.authentication.get(GRAPH_SIGN_IN);
@@ -143,6 +165,7 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
 
     app.message(BOT_COMMANDS.signOut, async (context, state) => {
       pending.forget(context);
+      signedInUsers.delete(userKey(context));
       try {
         await app.authentication.signOutUser(context, state, GRAPH_SIGN_IN);
       } catch (error) {
@@ -154,7 +177,28 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
     });
   }
 
-  app.activity(ActivityTypes.Message, async (context) => {
+  /**
+   * The signed-in user's Graph token: in the turn state when this turn signed them in, else from
+   * the Token Service (which holds it after sign-in). Not signed in, or the Token Service out of
+   * reach: no delegated access, and the question is answered from what the stored acls allow.
+   */
+  const graphTokenOf = async (context: TurnContext, state: TurnState): Promise<string | undefined> => {
+    if (!signIn || !deps.delegatedAccess) return undefined;
+    const inState = state.temp.authTokens?.[GRAPH_SIGN_IN];
+    if (inState) return inState;
+    if (!signedInUsers.has(userKey(context))) return undefined;
+    try {
+      const token = (await app.authentication.get(GRAPH_SIGN_IN).isUserSignedIn(context)) || undefined;
+      // Signed out elsewhere, or the token expired past refresh: stop asking until they sign in again.
+      if (!token) signedInUsers.delete(userKey(context));
+      return token;
+    } catch (error) {
+      deps.logger.warn(tokenServiceFailure(error), 'signed-in token unavailable: answering without delegated access');
+      return undefined;
+    }
+  };
+
+  app.activity(ActivityTypes.Message, async (context, state) => {
     const question = (context.activity.text ?? '').trim();
     if (!question) {
       await sendCard(context, help(), 'Kluis help');
@@ -163,7 +207,9 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
     const principal = turnPrincipal(context);
     await context.sendActivity({ type: ActivityTypes.Typing });
     try {
-      const answer = await deps.assistant.answer(principal, question, { channel: 'teams', conversationExternalId: context.activity.conversation.id });
+      const token = await graphTokenOf(context, state);
+      const access = token && deps.delegatedAccess ? deps.delegatedAccess(token) : undefined;
+      const answer = await deps.assistant.answer(principal, question, { channel: 'teams', conversationExternalId: context.activity.conversation.id, access });
       await sendCard(context, answerCard(answer), answer.text.slice(0, 200));
     } catch (error) {
       deps.logger.error({ err: error, workspaceId: principal.workspaceId, errorId: isKluisError(error) ? error.id : 'unexpected' }, 'answering failed');

@@ -6,6 +6,7 @@
 import type { AuditLog } from '../audit/ports';
 import { fail } from '../errors';
 import type { Knowledge } from '../knowledge/knowledge';
+import type { DelegatedAccess } from '../knowledge/ports';
 import { detectLanguage } from '../knowledge/language';
 import type { Principal } from '../tenancy/principal';
 import { revealsSystemPrompt } from './leakGuard';
@@ -19,6 +20,8 @@ export interface AnswerContext {
   task?: AssistantTask;
   /** The Outlook item the user chose to share: sent to the provider framed as data, never stored. */
   mail?: MailItem;
+  /** The asker's own access to the source for this request (a signed-in Teams user, an Entra token). */
+  access?: DelegatedAccess;
 }
 
 export interface Answer {
@@ -93,9 +96,9 @@ export function createAssistant(deps: { knowledge: Knowledge; provider: ChatProv
 
       // A summary needs only the e-mail; a draft looks up what the e-mail is about.
       const query = task === 'draft' && mail ? `${question} ${mail.subject} ${mail.body.slice(0, 500)}` : question;
-      let hits = task === 'summarise' ? [] : await deps.knowledge.search(principal, query, deps.topK);
+      let hits = task === 'summarise' ? [] : await deps.knowledge.search(principal, query, deps.topK, context.access);
       // A follow-up ("and in Paris?") may not stand on its own: search again with the previous question.
-      if (hits.length === 0 && history.length > 0 && task === 'answer') hits = await deps.knowledge.search(principal, `${history.at(-1)!.question} ${question}`, deps.topK);
+      if (hits.length === 0 && history.length > 0 && task === 'answer') hits = await deps.knowledge.search(principal, `${history.at(-1)!.question} ${question}`, deps.topK, context.access);
       let answer: Answer;
       // Without passages Kluis does not guess, unless the user shared an e-mail to work from.
       if (hits.length === 0 && !mail) {

@@ -4,10 +4,17 @@
  *   validated by api/identity/entraTokens.ts;
  * - the session cookie of a credentials login, resumed by api/identity/sessions.ts.
  * Handlers read the Principal from `res.locals.principal` and never see tokens.
+ *
+ * A bearer caller also brings delegated access to SharePoint: with an Entra app that has a client
+ * secret, `delegate` turns the validated token into capabilities that call Graph On Behalf Of the
+ * caller (api/identity/onBehalfOf.ts), lazily, only when a handler uses them. They sit in
+ * `res.locals.delegated` (read with `delegatedOf`); the raw assertion stays inside them, never in
+ * the Principal. Cookie sessions (credentials logins) have no Microsoft 365 identity and get none.
  */
 import type { NextFunction, Request, Response } from 'express';
 import { fail, isKluisError } from '../errors';
 import type { SecurityEventLog } from '../identity/ports';
+import type { DelegatedGraph } from '../knowledge/sharepoint/ports';
 import type { SessionService } from '../identity/sessions';
 import type { Principal } from '../tenancy/principal';
 import type { Principals } from '../tenancy/principals';
@@ -24,12 +31,16 @@ export interface AuthenticateDeps {
   cookieName: string;
   /** Undefined when no Entra app is configured: bearer tokens are then refused. */
   bearer?: BearerValidator;
+  /** Delegated Graph access for a validated bearer caller; undefined without an OBO-capable app. */
+  delegate?: (identity: { tenantId: string; objectId: string }, userAssertion: string) => DelegatedGraph;
 }
 
 export interface Authenticated {
   principal: Principal;
   /** Set for cookie sessions (logout needs it). */
   session?: { id: string; workspaceId: string; userId: string };
+  /** Set for bearer callers when delegated Graph access is configured. */
+  delegated?: DelegatedGraph;
 }
 
 export function readCookie(req: Request, name: string): string | undefined {
@@ -56,7 +67,8 @@ export async function authenticateRequest(req: Request, deps: AuthenticateDeps):
       throw error;
     }
     const principal = await deps.principals.resolve({ tenantId: identity.tenantId, entraObjectId: identity.objectId, displayName: identity.name, authMethod: 'entra-token', appRoles: identity.roles });
-    return { principal };
+    const delegated = deps.delegate?.({ tenantId: identity.tenantId, objectId: identity.objectId }, match[1]!);
+    return delegated ? { principal, delegated } : { principal };
   }
   const cookie = readCookie(req, deps.cookieName);
   if (!cookie) fail('unauthenticated', 'No credentials on the request');
@@ -72,6 +84,7 @@ export function requirePrincipal(deps: AuthenticateDeps) {
       (authenticated) => {
         res.locals.principal = authenticated.principal;
         res.locals.session = authenticated.session;
+        res.locals.delegated = authenticated.delegated;
         next();
       },
       (error: unknown) => next(error),
@@ -83,4 +96,9 @@ export function principalOf(res: Response): Principal {
   const principal = res.locals.principal as Principal | undefined;
   if (!principal) fail('unauthenticated', 'Handler reached without a Principal');
   return principal;
+}
+
+/** The caller's delegated Graph access for this request, when they brought one (see above). */
+export function delegatedOf(res: Response): DelegatedGraph | undefined {
+  return res.locals.delegated as DelegatedGraph | undefined;
 }

@@ -6,6 +6,14 @@
  * 'g:<each group>'. Without a reader it asks for '*' alone, so a caller that forgets the reader
  * gets workspace-wide passages only.
  *
+ * Two more entries no reader id can ever be:
+ * - 'tenant', stored beside '*' for a file shared with everyone in the tenant, so a hit can say it
+ *   came from a source acl (and is re-checked live) rather than from a workspace-wide folder;
+ * - 'live', stored for a file also readable by people Kluis cannot list (SharePoint site groups):
+ *   a search matches it only when the caller asks for candidates, which it does only when it can
+ *   have the source system confirm each one for the asking user before use (knowledge.ts).
+ * Every hit says how it was admitted (`admission`): 'workspace', 'acl' or 'candidate'.
+ *
  * Reader ids reach a filter expression, so they must be GUIDs and are refused otherwise, like
  * workspace ids. Ids are lower-cased on both sides because Entra ids are GUIDs, which compare
  * without regard to case: a mismatch in case would hide a passage from someone allowed to read it.
@@ -21,9 +29,16 @@ export const MAX_READER_GROUPS = 2000;
 
 /** The principal of chunks every member of the workspace may read. */
 export const EVERYONE = '*';
+/** Stored beside EVERYONE when that came from a source acl (shared with everyone in the tenant). */
+export const TENANT_WIDE = 'tenant';
+/** The principal of chunks readable by whoever the source system confirms at question time. */
+export const LIVE_CHECK = 'live';
+
+/** How a hit got past the acl filter. */
+export type Admission = 'workspace' | 'acl' | 'candidate';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const PRINCIPAL = /^(\*|[ug]:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+const PRINCIPAL = /^(\*|tenant|live|[ug]:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
 function isGuid(value: unknown): value is string {
   return typeof value === 'string' && GUID.test(value);
@@ -41,24 +56,33 @@ export function isPrincipal(value: unknown): value is string {
  */
 export function principalsOf(acl: Acl | undefined): string[] {
   if (acl === undefined) return [EVERYONE];
-  if (acl === null || typeof acl !== 'object' || !Array.isArray(acl.users) || !Array.isArray(acl.groups) || typeof acl.everyoneInTenant !== 'boolean') {
+  if (
+    acl === null ||
+    typeof acl !== 'object' ||
+    !Array.isArray(acl.users) ||
+    !Array.isArray(acl.groups) ||
+    typeof acl.everyoneInTenant !== 'boolean' ||
+    (acl.liveCheck !== undefined && typeof acl.liveCheck !== 'boolean')
+  ) {
     // Treating a malformed acl as "none" would open the chunk to the whole workspace.
-    fail('request_malformed', 'A chunk acl needs users, groups and everyoneInTenant.');
+    fail('request_malformed', 'A chunk acl needs users, groups and everyoneInTenant (and liveCheck, when given, a boolean).');
   }
-  if (acl.everyoneInTenant) return [EVERYONE];
+  if (acl.everyoneInTenant) return [EVERYONE, TENANT_WIDE];
   const principals = new Set<string>();
+  if (acl.liveCheck) principals.add(LIVE_CHECK);
   for (const user of acl.users) if (isGuid(user)) principals.add(`u:${user.toLowerCase()}`);
   for (const group of acl.groups) if (isGuid(group)) principals.add(`g:${group.toLowerCase()}`);
   return [...principals].sort();
 }
 
 /**
- * The principals a search may match: '*' first, then the reader's user and groups. Refuses (with
- * `request_malformed`) a reader whose ids are not GUIDs or who is in more than MAX_READER_GROUPS
- * groups.
+ * The principals a search may match: '*' first, then the reader's user and groups, then 'live'
+ * when the caller asks for candidates. Refuses (with `request_malformed`) a reader whose ids are
+ * not GUIDs or who is in more than MAX_READER_GROUPS groups.
  */
-export function readerPrincipals(reader: Reader | undefined): string[] {
-  if (reader === undefined) return [EVERYONE];
+export function readerPrincipals(reader: Reader | undefined, candidates = false): string[] {
+  if (candidates !== true && candidates !== false) fail('request_malformed', 'The candidates search option must be a boolean.');
+  if (reader === undefined) return candidates ? [EVERYONE, LIVE_CHECK] : [EVERYONE];
   if (reader === null || typeof reader !== 'object') fail('request_malformed', 'A search reader must be an object with userId and groupIds.');
   if (!isGuid(reader.userId)) fail('request_malformed', `Reader user id is not a GUID: ${JSON.stringify(String(reader.userId).slice(0, 40))}`);
   if (!Array.isArray(reader.groupIds)) fail('request_malformed', 'Reader group ids must be a list.');
@@ -70,6 +94,7 @@ export function readerPrincipals(reader: Reader | undefined): string[] {
     if (!isGuid(group)) fail('request_malformed', `Reader group id is not a GUID: ${JSON.stringify(String(group).slice(0, 40))}`);
     principals.add(`g:${group.toLowerCase()}`);
   }
+  if (candidates) principals.add(LIVE_CHECK);
   return [...principals];
 }
 
@@ -78,4 +103,19 @@ export function admits(stored: unknown, allowed: ReadonlySet<string>): boolean {
   if (stored === null || stored === undefined || typeof stored !== 'object' || !(Symbol.iterator in stored)) return false;
   for (const principal of stored as Iterable<unknown>) if (typeof principal === 'string' && allowed.has(principal)) return true;
   return false;
+}
+
+/**
+ * How a stored principal list was admitted by what the search may match, or undefined when it was
+ * not: 'workspace' for a chunk without an acl, 'acl' for one the source's acl grants the reader
+ * (tenant-wide included), 'candidate' for one only a live check can open. A chunk the acl grants
+ * is never a mere candidate, even when it also carries 'live'.
+ */
+export function admission(stored: unknown, allowed: ReadonlySet<string>): Admission | undefined {
+  if (stored === null || stored === undefined || typeof stored !== 'object' || !(Symbol.iterator in stored)) return undefined;
+  const list = [...(stored as Iterable<unknown>)].filter((p): p is string => typeof p === 'string');
+  if (list.includes(EVERYONE) && allowed.has(EVERYONE)) return list.includes(TENANT_WIDE) ? 'acl' : 'workspace';
+  if (list.some((p) => p !== LIVE_CHECK && p !== TENANT_WIDE && allowed.has(p))) return 'acl';
+  if (list.includes(LIVE_CHECK) && allowed.has(LIVE_CHECK)) return 'candidate';
+  return undefined;
 }

@@ -1,16 +1,28 @@
-/** The knowledge module's face to the rest of Kluis: search within the asker's workspace only. */
+/**
+ * The knowledge module's face to the rest of Kluis: search within the asker's workspace only,
+ * trimmed to what the asker may read. With the asker's own delegated access to the source
+ * (`DelegatedAccess`), the final hits are also confirmed live (liveCheck.ts), which drops files the
+ * asker lost access to since the last sync and admits files shared only with groups Kluis cannot
+ * list (SharePoint site groups), when the source says the asker may open them.
+ */
 import type { Principal } from '../tenancy/principal';
-import type { Reader, SearchHit, SearchIndex } from './ports';
+import { keepOpenable, withoutCandidates } from './liveCheck';
+import type { DelegatedAccess, Reader, SearchHit, SearchIndex } from './ports';
 import { coverage } from './relevance';
 
 export interface Knowledge {
-  /** The best passages for a question, relevant ones only; empty when nothing answers it. */
-  search(principal: Principal, question: string, limit: number): Promise<SearchHit[]>;
+  /**
+   * The best passages for a question, relevant ones only; empty when nothing answers it.
+   * `access`: the asker's own access to the source for this request, when the channel has it.
+   */
+  search(principal: Principal, question: string, limit: number, access?: DelegatedAccess): Promise<SearchHit[]>;
 }
 
 export interface KnowledgeOptions {
   /** Minimum share of the question's content words a passage must contain (0..1). */
   minCoverage: number;
+  /** A failed live check (its files count as unknown); for the log. */
+  onLiveCheckFailed?: (error: unknown) => void;
 }
 
 /**
@@ -24,11 +36,13 @@ export interface ReaderResolver {
 
 export function createKnowledge(deps: { index: SearchIndex; readers: ReaderResolver }, options: KnowledgeOptions): Knowledge {
   return {
-    async search(principal, question, limit) {
+    async search(principal, question, limit, access) {
       const reader = await deps.readers.readerFor(principal);
-      // Ask the index for more than needed: the relevance gate may drop some.
-      const hits = await deps.index.search(principal.workspaceId, question, { limit: limit * 3, reader });
-      return hits.filter((h) => coverage(question, [h.title, h.heading, h.text].filter(Boolean).join(' ')) >= options.minCoverage).slice(0, limit);
+      // Ask the index for more than needed: the relevance gate and the live check may drop some.
+      const hits = await deps.index.search(principal.workspaceId, question, { limit: limit * (access ? 4 : 3), reader, candidates: access !== undefined });
+      const relevant = hits.filter((h) => coverage(question, [h.title, h.heading, h.text].filter(Boolean).join(' ')) >= options.minCoverage);
+      if (!access) return withoutCandidates(relevant).slice(0, limit);
+      return keepOpenable(relevant, limit, access, options.onLiveCheckFailed);
     },
   };
 }

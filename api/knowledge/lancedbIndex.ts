@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import * as lancedb from '@lancedb/lancedb';
 import { DataType, Field, Int32, List, Schema, Utf8 } from 'apache-arrow';
 import { fail } from '../errors';
-import { admits, isPrincipal, principalsOf, readerPrincipals } from './acl';
+import { admission, isPrincipal, principalsOf, readerPrincipals, type Admission } from './acl';
 import type { ChunkRecord, SearchHit, SearchIndex, SearchOptions } from './ports';
 
 const TABLE = 'chunks';
@@ -164,7 +164,7 @@ export async function openLanceDbIndex(directory: string): Promise<SearchIndex> 
     async search(workspaceId, query, options: SearchOptions) {
       // Both are checked before the query is looked at, so a hostile reader is refused every time.
       const where = `workspace_id = ${literal(workspaceId)}`;
-      const principals = readerPrincipals(options.reader);
+      const principals = readerPrincipals(options.reader, options.candidates ?? false);
       const words = query.trim();
       if (!words) return [];
       const rows = (await table
@@ -176,7 +176,10 @@ export async function openLanceDbIndex(directory: string): Promise<SearchIndex> 
         .toArray()) as Row[];
       // Belt and braces: the filter above is the guarantee; this makes a regression loud.
       const allowed = new Set(principals);
-      return rows.filter((r) => r.workspace_id === workspaceId && admits(r.acl_principals, allowed)).map(toHit);
+      return rows.flatMap((r) => {
+        const access = r.workspace_id === workspaceId ? admission(r.acl_principals, allowed) : undefined;
+        return access ? [toHit(r, access)] : [];
+      });
     },
     async countChunks(workspaceId, documentId) {
       const filter = `workspace_id = ${literal(workspaceId)}${documentId === undefined ? '' : ` AND document_id = ${literal(documentId)}`}`;
@@ -214,7 +217,7 @@ function toRow(workspaceId: string, documentId: string, c: ChunkRecord): Record<
   };
 }
 
-function toHit(r: Row): SearchHit {
+function toHit(r: Row, access: Admission): SearchHit {
   return {
     id: r.id,
     documentId: r.document_id,
@@ -226,5 +229,6 @@ function toHit(r: Row): SearchHit {
     language: r.language === 'nl' ? 'nl' : 'en',
     text: r.text,
     score: Number(r._score ?? 0),
+    access,
   };
 }

@@ -19,6 +19,13 @@ export interface Acl {
   groups: string[];
   /** Shared with every account of the tenant (an organisation-wide or anonymous link). */
   everyoneInTenant: boolean;
+  /**
+   * Also readable by people Kluis cannot list but the source system can confirm (SharePoint site
+   * groups such as a site's Owners, Members and Visitors). Such a chunk is a candidate for any
+   * reader: it is returned only to searches that ask for candidates (`SearchOptions.candidates`),
+   * and used only after a live check with the asking user's own access says true.
+   */
+  liveCheck?: boolean;
 }
 
 /** The signed-in user a search is for, with the Entra groups they belong to (transitively). */
@@ -53,6 +60,12 @@ export interface ChunkRecord {
  */
 export interface SearchHit extends Omit<ChunkRecord, 'acl'> {
   score: number;
+  /**
+   * How the hit got past the acl: 'workspace' (no acl: the local folder, uploads), 'acl' (the
+   * file's acl grants the reader, or everyone in the tenant), 'candidate' (only a live check can
+   * tell; see `Acl.liveCheck`).
+   */
+  access: 'workspace' | 'acl' | 'candidate';
 }
 
 export interface SearchOptions {
@@ -69,6 +82,12 @@ export interface SearchOptions {
    * with `request_malformed` (a rejected promise) before the index is asked anything.
    */
   reader?: Reader;
+  /**
+   * Also return chunks whose acl asks for a live check (`Acl.liveCheck`) as `access: 'candidate'`.
+   * Only a caller that will confirm each one with the asking user's own access to the source may
+   * set it; without it such chunks never come back (unless their acl grants the reader).
+   */
+  candidates?: boolean;
 }
 
 export interface SearchIndex {
@@ -85,6 +104,20 @@ export interface SearchIndex {
   /** Throws when the index cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What the source system says of one file for the asking user: may open, may not, or unknown. */
+export type OpenVerdict = true | false | undefined;
+
+/**
+ * The asking user's own, delegated access to the source system (SharePoint through Graph with the
+ * user's token), for one request. It tells whether the user may open files now, as the source
+ * system decides, whatever Kluis stored at the last sync. Implementations never throw for one
+ * file: what they cannot find out is `undefined`.
+ */
+export interface DelegatedAccess {
+  /** A verdict per sourceRef (SharePoint: `driveId/itemId`); refs it cannot check are undefined. */
+  canOpen(sourceRefs: readonly string[]): Promise<Map<string, OpenVerdict>>;
 }
 
 /** What Kluis remembers of an indexed file (the text itself lives only in the search index). */

@@ -571,7 +571,7 @@ describe('Qdrant index wire contract', () => {
       fake.leakOnQuery = true;
       const hits = await index.search(A, 'canteen opens', { limit: 10 });
 
-      expect(hits.map(({ score: _score, ...passage }) => passage)).toEqual([{ ...mine, url: undefined }]);
+      expect(hits.map(({ score: _score, ...passage }) => passage)).toEqual([{ ...mine, url: undefined, access: 'workspace' }]);
     });
 
     it('sends nothing for a query without words or a limit below one', async () => {
@@ -604,8 +604,12 @@ describe('Qdrant index wire contract', () => {
         [{ userId: user.toUpperCase(), groupIds: groups.map((g) => g.toUpperCase()) }, ['*', `u:${user}`, ...groups.map((g) => `g:${g}`)]],
         [{ userId: user, groupIds: [groups[0]!, groups[0]!] }, ['*', `u:${user}`, `g:${groups[0]}`]],
       ];
-      for (const [reader, principals] of cases) {
-        const requests = await sent(() => index.search(A, 'expense rules', { limit: 5, reader }));
+      const withCandidates: Array<[Reader | undefined, string[]]> = [
+        [undefined, ['*', 'live']],
+        [{ userId: user, groupIds: [groups[0]!] }, ['*', `u:${user}`, `g:${groups[0]}`, 'live']],
+      ];
+      for (const [reader, principals, candidates] of [...cases.map(([r, p]) => [r, p, false] as const), ...withCandidates.map(([r, p]) => [r, p, true] as const)]) {
+        const requests = await sent(() => index.search(A, 'expense rules', { limit: 5, reader, candidates }));
         expect(requests.filter(isSearch)).toHaveLength(1);
         if (embedder) expect(filtersOf(requests[0]!.body).map((f) => f.where)).toEqual(['request', 'prefetch[0]', 'prefetch[1]']);
         expectScopedTo(requests, A, principals);
@@ -621,7 +625,7 @@ describe('Qdrant index wire contract', () => {
       );
     });
 
-    it('writes the principals of each chunk to its point: "*" for workspace-wide, else lower-cased GUID entries only', async () => {
+    it('writes the principals of each chunk to its point: "*" for workspace-wide ("tenant" beside it from an acl), "live" for a live check, else lower-cased GUID entries only', async () => {
       const index = await open();
       const user = randomUUID();
       const group = randomUUID();
@@ -632,10 +636,11 @@ describe('Qdrant index wire contract', () => {
           chunk('doc', 1, 'tenant', { acl: { users: [user], groups: [], everyoneInTenant: true } }),
           chunk('doc', 2, 'named', { acl: { users: [user.toUpperCase(), '*', 'siteGroup:3'], groups: [group], everyoneInTenant: false } }),
           chunk('doc', 3, 'nobody', { acl: { users: [], groups: [], everyoneInTenant: false } }),
+          chunk('doc', 4, 'site group', { acl: { users: [], groups: ['siteGroup:3'], everyoneInTenant: false, liveCheck: true } }),
         ]),
       );
 
-      expect(upsert!.body.points.map((p: any) => p.payload.acl_principals)).toEqual([['*'], ['*'], [`g:${group}`, `u:${user}`].sort(), []]);
+      expect(upsert!.body.points.map((p: any) => p.payload.acl_principals)).toEqual([['*'], ['*', 'tenant'], [`g:${group}`, `u:${user}`].sort(), [], ['live']]);
     });
 
     it('gives a reader the passages shared with them and no others (as Qdrant evaluates match-any on a list)', async () => {
@@ -652,6 +657,25 @@ describe('Qdrant index wire contract', () => {
       expect(await found({ userId: u1, groupIds: [] })).toEqual(['doc:0', 'doc:1']);
       expect(await found({ userId: u2, groupIds: [group] })).toEqual(['doc:0', 'doc:2']);
       expect(await found({ userId: u2, groupIds: [] })).toEqual(['doc:0']);
+    });
+
+    it('returns a candidate for a live check only to a search that asks for candidates, marked as such, and never across workspaces', async () => {
+      const index = await open({ embedder: fakeEmbedder() });
+      const [u1, u2] = [randomUUID(), randomUUID()];
+      const siteGroup: Acl = { users: [u1], groups: ['siteGroup:3'], everyoneInTenant: false, liveCheck: true };
+      await index.replaceDocument(A, 'doc', [chunk('doc', 0, 'Canteen menu for everyone'), chunk('doc', 1, 'Canteen rota of the site members', { acl: siteGroup }), chunk('doc', 2, 'Canteen link', { acl: { users: [], groups: [], everyoneInTenant: true } })]);
+      await index.replaceDocument(B, 'doc', [chunk('doc', 3, 'Canteen of B for its site members', { acl: siteGroup })]);
+      const found = async (workspaceId: string, reader: Reader | undefined, candidates?: boolean) =>
+        (await index.search(workspaceId, 'canteen', { limit: 10, reader, candidates })).map((h) => `${h.id}=${h.access}`).sort();
+
+      expect(await found(A, { userId: u2, groupIds: [] })).toEqual(['doc:0=workspace', 'doc:2=acl']);
+      expect(await found(A, undefined)).toEqual(['doc:0=workspace', 'doc:2=acl']);
+      expect(await found(A, { userId: u2, groupIds: [] }, true)).toEqual(['doc:0=workspace', 'doc:1=candidate', 'doc:2=acl']);
+      // The acl names u1: for them the file is admitted by its acl, not a mere candidate.
+      expect(await found(A, { userId: u1, groupIds: [] }, true)).toEqual(['doc:0=workspace', 'doc:1=acl', 'doc:2=acl']);
+      fake.leakOnQuery = true;
+      expect(await found(A, { userId: u2, groupIds: [] })).toEqual(['doc:0=workspace', 'doc:2=acl']);
+      expect(await found(A, { userId: u2, groupIds: [] }, true)).toEqual(['doc:0=workspace', 'doc:1=candidate', 'doc:2=acl']);
     });
 
     it('drops any point the reader may not read that a server might return', async () => {
@@ -673,6 +697,8 @@ describe('Qdrant index wire contract', () => {
       ['a non-GUID user id', { userId: 'alice@contoso.example', groupIds: [] }],
       ['a filter object as group id', { userId: randomUUID(), groupIds: [{ key: 'workspace_id', match: { except: [] } }] }],
       ["the everyone principal '*' as group id", { userId: randomUUID(), groupIds: ['*'] }],
+      ["the live-check principal 'live' as user id", { userId: 'live', groupIds: [] }],
+      ["the tenant-wide marker 'tenant' as group id", { userId: randomUUID(), groupIds: ['tenant'] }],
       [`${MAX_READER_GROUPS + 1} groups`, { userId: randomUUID(), groupIds: Array.from({ length: MAX_READER_GROUPS + 1 }, () => randomUUID()) }],
       ['null', null],
     ];
@@ -694,7 +720,7 @@ describe('Qdrant index wire contract', () => {
       const index = await open({ embedder });
       const before = fake.requests.length;
 
-      for (const acl of [null, 'everyone', { users: [] }, { users: [], groups: [], everyoneInTenant: 1 }]) {
+      for (const acl of [null, 'everyone', { users: [] }, { users: [], groups: [], everyoneInTenant: 1 }, { users: [], groups: [], everyoneInTenant: false, liveCheck: 'yes' }]) {
         const error = await failure(() => index.replaceDocument(A, 'doc', [chunk('doc', 0, 'fine'), chunk('doc', 1, 'broken', { acl: acl as unknown as Acl })]));
         expect(isKluisError(error, 'request_malformed')).toBe(true);
       }

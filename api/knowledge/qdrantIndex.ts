@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
 import { fail, isKluisError } from '../errors';
-import { admits, principalsOf, readerPrincipals } from './acl';
+import { admission, principalsOf, readerPrincipals, type Admission } from './acl';
 import type { ChunkRecord, SearchHit, SearchIndex, SearchOptions } from './ports';
 import { documentVector, queryVector, words } from './sparseVector';
 
@@ -195,7 +195,7 @@ function toPayload(workspaceId: string, documentId: string, c: ChunkRecord, prin
   return payload;
 }
 
-function toHit(point: Schemas['ScoredPoint']): SearchHit | undefined {
+function toHit(point: Schemas['ScoredPoint'], access: Admission): SearchHit | undefined {
   const p = (point.payload ?? {}) as Record<string, unknown>;
   const text = (key: string) => (typeof p[key] === 'string' ? (p[key] as string) : undefined);
   const id = text('chunk_id');
@@ -212,6 +212,7 @@ function toHit(point: Schemas['ScoredPoint']): SearchHit | undefined {
     language: p.language === 'nl' ? 'nl' : 'en',
     text: text('text') ?? '',
     score: point.score,
+    access,
   };
 }
 
@@ -308,7 +309,7 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
     async search(workspaceId, query, options: SearchOptions) {
       usable();
       const ws = identifier(workspaceId);
-      const principals = readerPrincipals(options.reader);
+      const principals = readerPrincipals(options.reader, options.candidates ?? false);
       const text = query.slice(0, MAX_QUERY_CHARS);
       const limit = Math.min(Math.floor(options.limit), MAX_LIMIT);
       // Nothing word-like (empty, blanks, punctuation) asks nothing; a dense vector of it would
@@ -336,12 +337,11 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
       }
       // Belt and braces: the filters above are the guarantee; this makes a regression loud in tests.
       const allowed = new Set(principals);
-      return points
-        .filter((p) => {
-          const payload = p.payload as Record<string, unknown> | null | undefined;
-          return payload?.workspace_id === ws && admits(payload[ACL_FIELD], allowed);
-        })
-        .flatMap((p) => toHit(p) ?? []);
+      return points.flatMap((p) => {
+        const payload = p.payload as Record<string, unknown> | null | undefined;
+        const access = payload?.workspace_id === ws ? admission(payload[ACL_FIELD], allowed) : undefined;
+        return (access && toHit(p, access)) || [];
+      });
     },
 
     async countChunks(workspaceId, documentId) {

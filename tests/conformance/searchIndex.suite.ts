@@ -11,7 +11,8 @@
  *
  * Access control: a chunk with an acl is returned only to a reader the acl allows, a chunk
  * without one to every reader of its workspace, and a search without a reader returns only
- * workspace-wide chunks (it fails closed).
+ * workspace-wide chunks (it fails closed). A chunk whose acl asks for a live check comes back to
+ * other readers only when the search asks for candidates, marked `access: 'candidate'`.
  */
 import { randomUUID } from 'node:crypto';
 import { isKluisError } from '../../api/errors';
@@ -43,6 +44,13 @@ export function mayRead(acl: Acl | undefined, reader: Reader | undefined): boole
   const user = reader.userId.toLowerCase();
   const groups = new Set(reader.groupIds.map((g) => g.toLowerCase()));
   return acl.users.some((u) => u.toLowerCase() === user) || acl.groups.some((g) => groups.has(g.toLowerCase()));
+}
+
+/** How the port promises a chunk is admitted for a reader, or undefined when it is not. */
+export function admittedAs(acl: Acl | undefined, reader: Reader | undefined, candidates: boolean): SearchHit['access'] | undefined {
+  if (acl === undefined) return 'workspace';
+  if (mayRead(acl, reader)) return 'acl';
+  return candidates && acl.liveCheck === true ? 'candidate' : undefined;
 }
 
 /** A small seeded generator (mulberry32), so a failing property run can be told by its seed. */
@@ -112,8 +120,9 @@ export function searchIndexConformance(name: string, open: () => Promise<SearchI
         const hits = await index.search(workspaceA, word, { limit: 5 });
 
         expect(hits).toHaveLength(1);
-        const { score, ...passage } = hits[0]!;
+        const { score, access, ...passage } = hits[0]!;
         expect(passage).toEqual(chunk);
+        expect(access).toBe('workspace');
         expect(typeof score).toBe('number');
         expect(Number.isFinite(score)).toBe(true);
       });
@@ -421,8 +430,9 @@ export function searchIndexConformance(name: string, open: () => Promise<SearchI
         const [hit] = await index.search(workspaceA, word, { limit: 5, reader: reader(user) });
 
         const { acl: _acl, ...passage } = chunk!;
-        const { score: _score, ...found } = hit!;
+        const { score: _score, access, ...found } = hit!;
         expect(found).toEqual(passage);
+        expect(access).toBe('acl');
         expect(Object.keys(hit!)).not.toContain('acl');
         expect(JSON.stringify(hit)).not.toContain(user);
       });
@@ -451,6 +461,8 @@ export function searchIndexConformance(name: string, open: () => Promise<SearchI
           () => onlyGroups(pick(groups)),
           () => ({ users: some(users), groups: some(groups), everyoneInTenant: false }),
           () => ({ users: [], groups: [], everyoneInTenant: false }),
+          () => ({ users: [], groups: [], everyoneInTenant: false, liveCheck: true }),
+          () => ({ users: some(users), groups: some(groups), everyoneInTenant: false, liveCheck: true }),
         ];
 
         // Each workspace's documents get their own ids, so a hit's id tells its workspace.
@@ -472,21 +484,25 @@ export function searchIndexConformance(name: string, open: () => Promise<SearchI
         const violations: unknown[] = [];
         let returned = 0;
         let restrictedReturned = 0;
+        let candidatesReturned = 0;
         for (let q = 0; q < 200; q++) {
           const workspaceId = pick([workspaceA, workspaceB]);
           const who = pick(readers)();
           const words = Array.from({ length: 1 + Math.floor(random() * 3) }, () => pick(vocabulary));
-          const hits = await index.search(workspaceId, words.join(' '), { limit: 100, reader: who });
+          const candidates = random() < 0.3;
+          const hits = await index.search(workspaceId, words.join(' '), { limit: 100, reader: who, candidates });
           returned += hits.length;
           for (const hit of hits) {
             const stored = corpus.get(hit.id);
-            if (!stored || stored.workspaceId !== workspaceId || !mayRead(stored.acl, who)) violations.push({ q, workspaceId, who, words, hit: hit.id, stored });
+            const expected = stored && admittedAs(stored.acl, who, candidates);
+            if (!stored || stored.workspaceId !== workspaceId || expected !== hit.access) violations.push({ q, workspaceId, who, candidates, words, hit: hit.id, access: hit.access, stored });
             else if (stored.acl && !stored.acl.everyoneInTenant) restrictedReturned++;
+            if (hit.access === 'candidate') candidatesReturned++;
           }
           // And nothing readable that matches a word is withheld.
           const found = new Set(ids(hits));
           for (const [id, stored] of corpus) {
-            if (stored.workspaceId === workspaceId && mayRead(stored.acl, who) && words.some((w) => stored.words.has(w)) && !found.has(id)) violations.push({ q, missing: id, who, words });
+            if (stored.workspaceId === workspaceId && admittedAs(stored.acl, who, candidates) && words.some((w) => stored.words.has(w)) && !found.has(id)) violations.push({ q, missing: id, who, candidates, words });
           }
         }
 
@@ -494,6 +510,7 @@ export function searchIndexConformance(name: string, open: () => Promise<SearchI
         // The run proved something: passages came back, restricted ones among them.
         expect(returned).toBeGreaterThan(200);
         expect(restrictedReturned).toBeGreaterThan(0);
+        expect(candidatesReturned).toBeGreaterThan(0);
       });
 
       const hostileReaders: Array<[string, Reader]> = [
@@ -508,6 +525,9 @@ export function searchIndexConformance(name: string, open: () => Promise<SearchI
         ['a SQL tautology as group id', { userId: randomUUID(), groupIds: [randomUUID(), "' OR 1=1 --"] }],
         ["the everyone principal '*' as group id", { userId: randomUUID(), groupIds: ['*'] }],
         ['a SharePoint site group as group id', { userId: randomUUID(), groupIds: ['siteGroup:3'] }],
+        ["the live-check principal 'live' as user id", { userId: 'live', groupIds: [] }],
+        ["the tenant-wide marker 'tenant' as group id", { userId: randomUUID(), groupIds: ['tenant'] }],
+        ['a live-check principal as group id', { userId: randomUUID(), groupIds: ['live'] }],
         [`${MAX_READER_GROUPS + 1} groups`, { userId: randomUUID(), groupIds: Array.from({ length: MAX_READER_GROUPS + 1 }, () => randomUUID()) }],
         ['group ids that are not a list', { userId: randomUUID(), groupIds: "' OR 1=1" as unknown as string[] }],
         ['a user id that is not a string', { userId: { toString: () => randomUUID() } as unknown as string, groupIds: [] }],
@@ -522,6 +542,85 @@ export function searchIndexConformance(name: string, open: () => Promise<SearchI
           expect(isKluisError(error, 'request_malformed')).toBe(true);
         }
         expect(await index.countChunks(workspaceA)).toBe(2);
+      });
+    });
+
+    describe('candidates for a live check (files shared with groups Kluis cannot list)', () => {
+      const reader = (userId: string = randomUUID(), groupIds: string[] = []): Reader => ({ userId, groupIds });
+      const siteGroupOnly: Acl = { users: [], groups: ['siteGroup:3'], everyoneInTenant: false, liveCheck: true };
+      const search = (workspaceId: string, query: string, who: Reader | undefined, candidates?: boolean) => index.search(workspaceId, query, { limit: 20, reader: who, candidates });
+      const admitted = (hits: SearchHit[]) => hits.map((h) => [h.id, h.access]).sort();
+
+      it('never returns a candidate to a search that did not ask for candidates (fails closed)', async () => {
+        const word = uniqueWord();
+        await index.replaceDocument(workspaceA, 'members', chunksOf('members', [{ text: `Site members only ${word}.`, acl: siteGroupOnly }]));
+
+        expect(await search(workspaceA, word, undefined)).toEqual([]);
+        expect(await search(workspaceA, word, reader())).toEqual([]);
+        expect(await search(workspaceA, word, reader(), false)).toEqual([]);
+        expect(await index.countChunks(workspaceA, 'members')).toBe(1);
+      });
+
+      it("returns it as a candidate, to any reader of its workspace, when the search asks for candidates", async () => {
+        const word = uniqueWord();
+        await index.replaceDocument(workspaceA, 'members', chunksOf('members', [{ text: `Site members only ${word}.`, acl: siteGroupOnly }]));
+
+        expect(admitted(await search(workspaceA, word, reader(), true))).toEqual([['members:0', 'candidate']]);
+        expect(admitted(await search(workspaceA, word, undefined, true))).toEqual([['members:0', 'candidate']]);
+      });
+
+      it("never returns workspace B's candidate to a search of workspace A", async () => {
+        const word = uniqueWord();
+        await index.replaceDocument(workspaceB, 'members', chunksOf('members', [{ text: `Site members only ${word}.`, acl: siteGroupOnly }]));
+
+        expect(await search(workspaceA, word, reader(), true)).toEqual([]);
+        expect(await search(workspaceA, word, undefined, true)).toEqual([]);
+        expect(admitted(await search(workspaceB, word, reader(), true))).toEqual([['members:0', 'candidate']]);
+      });
+
+      it('says how every hit was admitted: workspace, acl (tenant-wide included) or candidate', async () => {
+        const word = uniqueWord();
+        const user = randomUUID();
+        await index.replaceDocument(
+          workspaceA,
+          'mixed',
+          chunksOf('mixed', [
+            { text: `Folder file ${word}.` },
+            { text: `Organisation link ${word}.`, acl: { users: [], groups: [], everyoneInTenant: true } },
+            { text: `Shared with the user ${word}.`, acl: { users: [user], groups: [], everyoneInTenant: false } },
+            { text: `Shared with the user and a site group ${word}.`, acl: { users: [user], groups: ['siteGroup:4'], everyoneInTenant: false, liveCheck: true } },
+            { text: `Site group only ${word}.`, acl: siteGroupOnly },
+          ]),
+        );
+
+        expect(admitted(await search(workspaceA, word, reader(user), true))).toEqual([
+          ['mixed:0', 'workspace'],
+          ['mixed:1', 'acl'],
+          ['mixed:2', 'acl'],
+          ['mixed:3', 'acl'],
+          ['mixed:4', 'candidate'],
+        ]);
+        expect(admitted(await search(workspaceA, word, reader(), true))).toEqual([
+          ['mixed:0', 'workspace'],
+          ['mixed:1', 'acl'],
+          ['mixed:3', 'candidate'],
+          ['mixed:4', 'candidate'],
+        ]);
+        expect(admitted(await search(workspaceA, word, reader()))).toEqual([
+          ['mixed:0', 'workspace'],
+          ['mixed:1', 'acl'],
+        ]);
+      });
+
+      it('refuses a candidates option that is not a boolean (request_malformed)', async () => {
+        const error = await rejection(() => index.search(workspaceA, 'anything', { limit: 5, candidates: 'yes' as unknown as boolean }));
+        expect(isKluisError(error, 'request_malformed')).toBe(true);
+      });
+
+      it('refuses an acl whose liveCheck is not a boolean (request_malformed)', async () => {
+        const error = await rejection(() => index.replaceDocument(workspaceA, 'odd', chunksOf('odd', [{ text: 'odd', acl: { users: [], groups: [], everyoneInTenant: false, liveCheck: 'true' as unknown as boolean } }])));
+        expect(isKluisError(error, 'request_malformed')).toBe(true);
+        expect(await index.countChunks(workspaceA, 'odd')).toBe(0);
       });
     });
 

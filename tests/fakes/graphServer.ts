@@ -18,8 +18,20 @@
  *   bytes themselves when `contentMode` is 'direct'.
  * - `GET /v1.0/drives/{driveId}/items/{itemId}/permissions` ("List sharing permissions on a
  *   driveItem"); an item without permissions of its own lists the site's default group.
+ * - `POST /v1.0/$batch` ("Combine multiple HTTP requests using JSON batching"): `{ requests: [{ id,
+ *   method, url }] }` with 1 to 20 requests and unique ids (400 otherwise), answered 200 with
+ *   `{ responses: [{ id, status, headers, body }] }` in an order of the server's choosing (here:
+ *   reversed, so a client that relies on order fails). Inside, `GET /drives/{d}/items/{i}` answers
+ *   200 with the item, 404 for an unknown item, 403 accessDenied when the caller is a user who may
+ *   not open it. `failBatchItem` scripts a request's own answer (429 with a Retry-After header, any
+ *   status); `failNext('batch', ...)` fails the whole batch, `{ kind: 'malformed' }` with a body that
+ *   is not a batch response.
  * Every Graph route requires `Authorization: Bearer <token>` (401 InvalidAuthenticationToken
- * otherwise) and errors carry Graph's body (`{ error: { code, message, innerError } }`).
+ * otherwise) and errors carry Graph's body (`{ error: { code, message, innerError } }`). The app
+ * token (`token`) sees everything; a user's delegated token (`userToken(oid)`) sees what that user
+ * may open, decided from the item's permissions as SharePoint would: the user named, one of their
+ * groups (`setMemberships`), a site group they are in (`setSiteGroupMembers`), an organisation or
+ * anonymous link. Delta with a user token lists only the files that user may open.
  * Failures are scripted per route with `failNext` (429/503 with Retry-After, any status, a dropped
  * connection); `crashOnDeltaPage(k)` drops every request for page k of any listing until cleared.
  */
@@ -28,7 +40,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
-export type GraphRoute = 'delta' | 'content' | 'permissions' | 'download' | 'other';
+export type GraphRoute = 'delta' | 'content' | 'permissions' | 'download' | 'batch' | 'other';
 
 export type GraphFailure =
   /** "Throttling": 429 (or 503) with Retry-After in seconds when given. */
@@ -36,7 +48,12 @@ export type GraphFailure =
   /** Any status with a Graph error body. */
   | { kind: 'status'; status: number; code?: string }
   /** The connection is closed without an answer. */
-  | { kind: 'crash' };
+  | { kind: 'crash' }
+  /** 200 with a body that is not what the route promises (not JSON at all). */
+  | { kind: 'malformed' };
+
+/** A request's own answer inside a `$batch`. */
+export type GraphBatchItemFailure = { status: number; retryAfterSeconds?: number; code?: string };
 
 export interface GraphRecordedRequest {
   method: string;
@@ -50,6 +67,10 @@ export interface GraphRecordedRequest {
   page?: number;
   /** For delta: true when the request carried a delta token (changes since an earlier set). */
   withDeltaToken?: boolean;
+  /** The user whose delegated token made the request; undefined for the app token. */
+  asUser?: string;
+  /** For $batch: the requests' urls, in the order sent. */
+  batch?: string[];
 }
 
 export interface FakeFile {
@@ -63,8 +84,18 @@ export interface FakeGraph {
   /** Graph's service root (no version), as the client's baseUrl. */
   baseUrl: string;
   downloadBaseUrl: string;
-  /** The bearer token every Graph route demands. */
+  /** The app token: every Graph route accepts it and it sees everything. */
   token: string;
+  /** A delegated token for this user (the same one on every call), accepted until revoked. */
+  userToken(userObjectId: string): string;
+  /** Tokens of this user answer 401 from now on (an expired or revoked token). */
+  revokeUserTokens(userObjectId: string): void;
+  /** Who SharePoint counts in a site group (by its id, as in `grantedToV2.siteGroup.id`). */
+  setSiteGroupMembers(siteGroupId: string, userObjectIds: string[]): void;
+  /** Whether SharePoint lets this user open the item now. */
+  mayOpen(driveId: string, itemId: string, userObjectId: string): boolean;
+  /** The next request for this item inside a $batch gets this answer (queued per item). */
+  failBatchItem(itemId: string, ...failures: GraphBatchItemFailure[]): void;
   requests: GraphRecordedRequest[];
   pageSize: number;
   contentMode: 'redirect' | 'direct';
@@ -156,6 +187,9 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
   const downloads = new Map<string, { driveId: string; itemId: string }>();
   const failures = new Map<GraphRoute, GraphFailure[]>();
   const memberships = new Map<string, string[]>();
+  const siteGroupMembers = new Map<string, Set<string>>();
+  const userTokens = new Map<string, { oid: string; revoked: boolean }>();
+  const batchItemFailures = new Map<string, GraphBatchItemFailure[]>();
   let crashPage: number | undefined;
   let baseUrl = '';
   let downloadBaseUrl = '';
@@ -164,6 +198,21 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
   const item = (d: Drive, id: string) => d.items.get(id) ?? raise(`no item ${id}`);
   const touch = (d: Drive, id: string) => d.changed.set(id, ++d.seq);
   const now = () => new Date().toISOString();
+
+  const READ_ROLES = new Set(['read', 'write', 'owner']);
+  /** SharePoint's decision for a user: any permission with a reading role that includes them. */
+  const userMayOpen = (it: Item, oid: string): boolean => {
+    if (it.kind !== 'file') return true;
+    const groups = new Set(memberships.get(oid) ?? []);
+    const includes = (set: Record<string, { id?: string } | undefined> | undefined): boolean =>
+      !!set && (set.user?.id === oid || (set.group?.id !== undefined && groups.has(set.group.id)) || (set.siteGroup?.id !== undefined && !!siteGroupMembers.get(set.siteGroup.id)?.has(oid)));
+    const permissions = (it.permissions ?? options.defaultPermissions ?? [SITE_MEMBERS_PERMISSION]) as Array<{ roles?: string[]; link?: { scope?: string }; grantedToV2?: Record<string, { id?: string }>; grantedToIdentitiesV2?: Array<Record<string, { id?: string }>> }>;
+    return permissions.some((p) => {
+      if (!(p.roles ?? []).some((r) => READ_ROLES.has(r))) return false;
+      if (p.link?.scope === 'organization' || p.link?.scope === 'anonymous') return true;
+      return includes(p.grantedToV2) || (p.grantedToIdentitiesV2 ?? []).some(includes);
+    });
+  };
 
   const pathOf = (d: Drive, it: Item): string => {
     const names: string[] = [];
@@ -195,11 +244,11 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
 
   const deletedJson = (d: Drive, id: string) => ({ id, deleted: { state: 'deleted' }, parentReference: { driveType: 'documentLibrary', driveId: d.id, ...(d.deleted.get(id) ? { id: d.deleted.get(id) } : {}) } });
 
-  /** Root first, then each folder's children by name, folders before what they contain. */
-  const enumerate = (d: Drive): Array<Record<string, unknown>> => {
+  /** Root first, then each folder's children by name, folders before what they contain; for a user, only what they may open. */
+  const enumerate = (d: Drive, asUser?: string): Array<Record<string, unknown>> => {
     const out: Array<Record<string, unknown>> = [];
     const walk = (it: Item) => {
-      out.push(json(d, it, true));
+      if (asUser === undefined || userMayOpen(it, asUser)) out.push(json(d, it, true));
       const children = [...d.items.values()].filter((c) => c.parentId === it.id).sort((a, b) => a.name.localeCompare(b.name));
       for (const child of children) walk(child);
     };
@@ -230,6 +279,11 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
     if (failure.kind === 'crash') {
       record.status = 0;
       req.socket.destroy();
+      return;
+    }
+    if (failure.kind === 'malformed') {
+      record.status = 200;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"responses": [{"id": "1", "status": 2');
       return;
     }
     if (failure.kind === 'throttle') {
@@ -269,11 +323,66 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
     ok(res, record, { '@odata.context': `${baseUrl}/v1.0/$metadata#Collection(driveItem)`, value, '@odata.deltaLink': deltaUrl(d.id, id) });
   };
 
+  const readBody = (req: IncomingMessage): Promise<string> =>
+    new Promise((resolve) => {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+      req.on('error', () => resolve(''));
+    });
+
+  const batchError = (status: number, code: string, message: string, headers: Record<string, string> = {}) => ({
+    status,
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: { error: { code, message, innerError: { date: now(), 'request-id': randomUUID() } } },
+  });
+
+  /** One request inside a batch, answered as the route itself would answer it. */
+  const batchItem = (request: { method?: unknown; url?: unknown }, asUser: string | undefined): { status: number; headers: Record<string, string>; body: unknown } => {
+    if (request.method !== 'GET' || typeof request.url !== 'string') return batchError(400, 'BadRequest', 'Only GET of a relative url is supported here');
+    // Relative to the version root ("/drives/..." means ".../v1.0/drives/...").
+    const target = new URL(request.url.replace(/^\/+/, ''), `${baseUrl}/v1.0/`);
+    const m = /^\/v1\.0\/drives\/([^/]+)\/items\/([^/]+)$/.exec(target.pathname);
+    if (!m) return batchError(400, 'BadRequest', `Unsupported path ${target.pathname}`);
+    const itemKey = decodeURIComponent(m[2]!);
+    const scripted = batchItemFailures.get(itemKey)?.shift();
+    if (scripted) {
+      const headers: Record<string, string> = scripted.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(scripted.retryAfterSeconds) };
+      const code = scripted.code ?? (scripted.status === 429 ? 'TooManyRequests' : scripted.status === 503 ? 'serviceNotAvailable' : 'generalException');
+      return batchError(scripted.status, code, `Scripted failure ${scripted.status}`, headers);
+    }
+    const d = drives.get(decodeURIComponent(m[1]!));
+    const it = d?.items.get(itemKey);
+    if (!d || !it) return batchError(404, 'itemNotFound', 'The resource could not be found.');
+    if (asUser !== undefined && !userMayOpen(it, asUser)) return batchError(403, 'accessDenied', 'Access denied');
+    const full = json(d, it, false);
+    const select = target.searchParams.get('$select');
+    const body = select ? Object.fromEntries(select.split(',').filter((k) => k in full).map((k) => [k, full[k]])) : full;
+    return { status: 200, headers: { 'Content-Type': 'application/json' }, body };
+  };
+
+  const serveBatch = (res: ServerResponse, record: GraphRecordedRequest, raw: string, asUser: string | undefined) => {
+    let parsed: { requests?: unknown } | undefined;
+    try {
+      parsed = JSON.parse(raw) as { requests?: unknown };
+    } catch {
+      return graphError(res, record, 400, 'BadRequest', 'Invalid batch payload format.');
+    }
+    const requests = parsed?.requests;
+    if (!Array.isArray(requests) || requests.length === 0) return graphError(res, record, 400, 'BadRequest', 'Invalid batch payload format.');
+    if (requests.length > 20) return graphError(res, record, 400, 'BadRequest', 'The number of batch requests exceeds the limit of 20.');
+    const ids = requests.map((r: { id?: unknown }) => r?.id);
+    if (ids.some((id) => typeof id !== 'string' || id === '') || new Set(ids).size !== ids.length) return graphError(res, record, 400, 'BadRequest', 'Batch request ids must be unique non-empty strings.');
+    record.batch = requests.map((r: { url?: unknown }) => String(r.url));
+    const responses = requests.map((r: { id: string; method?: unknown; url?: unknown }) => ({ id: r.id, ...batchItem(r, asUser) })).reverse();
+    ok(res, record, { responses });
+  };
+
   const graph = createServer((req, res) => {
     const url = new URL(req.url ?? '/', baseUrl);
     const delta = /^\/v1\.0\/drives\/([^/]+)\/root\/delta$/.exec(url.pathname);
     const itemRoute = /^\/v1\.0\/drives\/([^/]+)\/items\/([^/]+)\/(content|permissions)$/.exec(url.pathname);
-    const route: GraphRoute = delta ? 'delta' : itemRoute ? (itemRoute[3] as 'content' | 'permissions') : 'other';
+    const route: GraphRoute = delta ? 'delta' : itemRoute ? (itemRoute[3] as 'content' | 'permissions') : url.pathname === '/v1.0/$batch' ? 'batch' : 'other';
     const record: GraphRecordedRequest = { method: req.method ?? 'GET', route, url: req.url ?? '/', authorization: req.headers.authorization, status: 0 };
     requests.push(record);
 
@@ -293,8 +402,16 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
     const failure = failures.get(route)?.shift();
     if (failure) return applyFailure(failure, req, res, record);
 
-    if (req.headers.authorization !== `Bearer ${token}`) {
+    const presented = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const user = presented === undefined ? undefined : userTokens.get(presented);
+    if (presented !== token && (!user || user.revoked)) {
       return graphError(res, record, 401, 'InvalidAuthenticationToken', req.headers.authorization ? 'Access token validation failure.' : 'Access token is empty.');
+    }
+    const asUser = presented === token ? undefined : user?.oid;
+    record.asUser = asUser;
+    if (route === 'batch') {
+      if (req.method !== 'POST') return graphError(res, record, 405, 'invalidRequest', 'Method not allowed');
+      return void readBody(req).then((raw) => serveBatch(res, record, raw, asUser));
     }
     if (req.method !== 'GET') return graphError(res, record, 405, 'invalidRequest', 'Method not allowed');
 
@@ -309,11 +426,11 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
     if (delta) {
       const d = drives.get(decodeURIComponent(delta[1]!));
       if (!d) return graphError(res, record, 404, 'itemNotFound', 'The drive cannot be found');
-      if (tokenValue === undefined) return serveListing(res, record, listings.get(newListing(d, enumerate(d))) as Listing);
+      if (tokenValue === undefined) return serveListing(res, record, listings.get(newListing(d, enumerate(d, asUser))) as Listing);
       if (listing) return serveListing(res, record, listing);
       if (changesFrom) {
         if (changesFrom.expired) {
-          const fresh = newListing(d, enumerate(d));
+          const fresh = newListing(d, enumerate(d, asUser));
           return graphError(res, record, 410, 'resyncChangesApplyDifferences', 'Resync required. Replace any local items with the server version (including deletes).', { location: deltaUrl(d.id, fresh) });
         }
         const since = changesFrom.seq;
@@ -321,7 +438,7 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
         const entries = [...d.injected.splice(0)];
         for (const [id] of ids) {
           const current = d.items.get(id);
-          if (current) entries.push(json(d, current, true));
+          if (current && (asUser === undefined || userMayOpen(current, asUser))) entries.push(json(d, current, true));
           else if (d.deleted.has(id)) entries.push(deletedJson(d, id));
         }
         return serveListing(res, record, listings.get(newListing(d, entries)) as Listing);
@@ -333,6 +450,7 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
       const d = drives.get(decodeURIComponent(itemRoute[1]!));
       const it = d?.items.get(decodeURIComponent(itemRoute[2]!));
       if (!d || !it) return graphError(res, record, 404, 'itemNotFound', 'The resource could not be found.');
+      if (asUser !== undefined && !userMayOpen(it, asUser)) return graphError(res, record, 403, 'accessDenied', 'Access denied');
       if (route === 'permissions') {
         const permissions = it.permissions ?? options.defaultPermissions ?? [SITE_MEMBERS_PERMISSION];
         return ok(res, record, { '@odata.context': `${baseUrl}/v1.0/$metadata#drives('${d.id}')/items('${it.id}')/permissions`, value: permissions });
@@ -437,6 +555,24 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
     },
     setMemberships(userObjectId, groupIds) {
       memberships.set(userObjectId, [...groupIds]);
+    },
+    userToken(userObjectId) {
+      for (const [value, entry] of userTokens) if (entry.oid === userObjectId && !entry.revoked) return value;
+      const value = `user-${opaque()}`;
+      userTokens.set(value, { oid: userObjectId, revoked: false });
+      return value;
+    },
+    revokeUserTokens(userObjectId) {
+      for (const entry of userTokens.values()) if (entry.oid === userObjectId) entry.revoked = true;
+    },
+    setSiteGroupMembers(siteGroupId, userObjectIds) {
+      siteGroupMembers.set(siteGroupId, new Set(userObjectIds));
+    },
+    mayOpen(driveId, id, userObjectId) {
+      return userMayOpen(item(drive(driveId), id), userObjectId);
+    },
+    failBatchItem(id, ...next) {
+      batchItemFailures.set(id, [...(batchItemFailures.get(id) ?? []), ...next]);
     },
     setPermissions(driveId, id, permissions) {
       const d = drive(driveId);

@@ -188,7 +188,7 @@ describe('LanceDB index specifics', () => {
     expect(await index.countChunks(heavy)).toBe(6000);
   });
 
-  it('stores each chunk\'s acl as principals: "*" for everyone, else lower-cased u: and g: entries, GUIDs only', async () => {
+  it('stores each chunk\'s acl as principals: "*" for everyone ("tenant" beside it when from an acl), "live" for a live check, else lower-cased u: and g: entries, GUIDs only', async () => {
     const workspace = randomUUID();
     const user = randomUUID();
     const group = randomUUID();
@@ -200,10 +200,11 @@ describe('LanceDB index specifics', () => {
         { text: 'tenant', acl: { users: [user], groups: [], everyoneInTenant: true } },
         { text: 'named', acl: { users: [user.toUpperCase(), 'siteGroup:3', '*'], groups: [group, group], everyoneInTenant: false } },
         { text: 'nobody', acl: { users: [], groups: ['sharePointGroup:9'], everyoneInTenant: false } },
+        { text: 'site group', acl: { users: [user], groups: ['siteGroup:3'], everyoneInTenant: false, liveCheck: true } },
       ]),
     );
 
-    expect(await storedPrincipals(dir)).toEqual({ 'doc:0': ['*'], 'doc:1': ['*'], 'doc:2': [`g:${group}`, `u:${user}`].sort(), 'doc:3': [] });
+    expect(await storedPrincipals(dir)).toEqual({ 'doc:0': ['*'], 'doc:1': ['*', 'tenant'], 'doc:2': [`g:${group}`, `u:${user}`].sort(), 'doc:3': [], 'doc:4': ['live', `u:${user}`] });
   });
 
   it('refuses a malformed acl with request_malformed and keeps the document as it was', async () => {

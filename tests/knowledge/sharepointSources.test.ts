@@ -85,7 +85,7 @@ describe('knowledge sources', () => {
   });
 
   it('syncs on demand: the passages become searchable and the progress is stored with the source', async () => {
-    expect(await sources.syncNow(principal('admin'), sourceId)).toEqual({ status: 'started' });
+    expect(await sources.syncNow(principal('admin'), sourceId)).toEqual({ status: 'started', delegated: false });
     await sources.settled();
     const hits = await index.search(workspaceA, 'maximum hotel rate per night London', { limit: 3 });
     expect(hits.map((h) => h.text).join(' ')).toContain('EUR 185 per night');

@@ -1,9 +1,13 @@
-/** /api/knowledge/sources: which SharePoint content the assistant may know, and its sync. */
+/**
+ * /api/knowledge/sources: which SharePoint content the assistant may know, and its sync. A sync
+ * started here by a bearer caller runs with the caller's delegated Graph access when there is one
+ * (tenants that consent only to delegated permissions can sync); scheduled syncs stay app-only.
+ */
 import { Router } from 'express';
 import { z } from 'zod';
 import { fail } from '../../errors';
 import type { KnowledgeSources } from '../../knowledge/sharepoint/sources';
-import { principalOf, requirePrincipal, type AuthenticateDeps } from '../authenticate';
+import { delegatedOf, principalOf, requirePrincipal, type AuthenticateDeps } from '../authenticate';
 import { parseBody } from '../validate';
 
 // Graph drive and item ids: base64url-ish tokens with '!' (OneDrive) and '-'/'_'; never paths.
@@ -38,7 +42,7 @@ export function knowledgeSourcesRouter(deps: { authenticate: AuthenticateDeps; s
     res.status(204).end();
   });
   router.post('/knowledge/sources/:id/sync', signedIn, async (req, res) => {
-    res.status(202).json(await deps.sources.syncNow(principalOf(res), sourceId(req.params.id)));
+    res.status(202).json(await deps.sources.syncNow(principalOf(res), sourceId(req.params.id), { asUser: delegatedOf(res)?.drive }));
   });
   router.get('/knowledge/sources/:id/progress', signedIn, async (req, res) => {
     res.json({ progress: (await deps.sources.progress(principalOf(res), sourceId(req.params.id))) ?? null });

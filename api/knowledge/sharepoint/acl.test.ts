@@ -87,7 +87,7 @@ describe('permissionsToAcl', () => {
     expect(permissionsToAcl([existingAccessLink, viewLink], NOW)).toEqual(EMPTY_ACL);
   });
 
-  it('maps Entra groups by id and keeps site groups apart with a prefix', () => {
+  it('maps Entra groups by id, keeps site groups apart with a prefix and asks for a live check for them', () => {
     const acl = permissionsToAcl(
       [
         { id: 'g', roles: ['read'], grantedToV2: { group: { id: GROUP, displayName: 'Finance' } } },
@@ -96,7 +96,19 @@ describe('permissionsToAcl', () => {
       ],
       NOW,
     );
-    expect(acl).toEqual({ users: [], groups: [GROUP, 'sharePointGroup:a1b2', 'siteGroup:3'], everyoneInTenant: false });
+    expect(acl).toEqual({ users: [], groups: [GROUP, 'sharePointGroup:a1b2', 'siteGroup:3'], everyoneInTenant: false, liveCheck: true });
+  });
+
+  it('asks for a live check for each set Kluis cannot list, and only for those', () => {
+    const siteGroup: Permission = { id: 'sg', roles: ['read'], grantedToV2: { siteGroup: { id: '5', displayName: 'Kluis Visitors' } } };
+    const sharePointGroup: Permission = { id: 'spg', roles: ['read'], grantedToIdentitiesV2: [{ sharePointGroup: { id: '7', title: 'Owners' } }] };
+    const owners: Permission = { id: 'o', roles: ['read'], grantedToV2: { siteUser: { id: '9', loginName: `c:0o.c|federateddirectoryclaimprovider|${GROUP}_o` } } };
+    for (const p of [siteGroup, sharePointGroup, owners]) expect(permissionsToAcl([p], NOW).liveCheck).toBe(true);
+    expect(permissionsToAcl([{ id: 'g', roles: ['read'], grantedToV2: { group: { id: GROUP } } }, redeemedInvitation], NOW).liveCheck).toBeUndefined();
+    // Shared with everyone already: nothing a live check could add.
+    expect(permissionsToAcl([siteGroup, link('organization')], NOW)).toEqual({ users: [], groups: ['siteGroup:5'], everyoneInTenant: true });
+    // An expired or role-less site-group grant asks for nothing.
+    expect(permissionsToAcl([{ ...siteGroup, expirationDateTime: '2025-05-31T00:00:00Z' }, { ...siteGroup, roles: ['sp.limited access'] }], NOW)).toEqual(EMPTY_ACL);
   });
 
   it('reads the claims SharePoint uses for Entra groups and for everyone', () => {

@@ -7,8 +7,13 @@
  * - `grantedToV2` (or `grantedToIdentitiesV2` on links): `user.id` is the user's object id,
  *   `group.id` the group's; a `siteUser` without a `user` is read only for the claims SharePoint uses
  *   for Entra groups and for "Everyone" / "Everyone except external users".
- * - `siteGroup` ids are unique only within their site ("sharePointIdentitySet resource type"), so
- *   they are kept as `siteGroup:<id>` until the members are resolved (likewise `sharePointGroup:<id>`).
+ * - `siteGroup` ids are unique only within their site ("sharePointIdentitySet resource type"), and
+ *   Graph cannot list a site group's members, so they are kept as `siteGroup:<id>` (likewise
+ *   `sharePointGroup:<id>`), which matches no reader, and the acl asks for a live check
+ *   (`liveCheck`): any reader's question may find the file as a candidate, used only when SharePoint
+ *   says, with that user's own token, that they may open it. That is how files of a library that
+ *   inherits its site's Owners / Members / Visitors reach the people SharePoint lets in. The owners
+ *   of a Microsoft 365 group (`_o` claim) are another set Kluis does not resolve: a live check too.
  * - Link scopes ("sharingLink resource type"): `anonymous` and `organization` -> everyone in the
  *   tenant; `users` -> only the identities listed on the link; `existingAccess` grants nothing new.
  * - Only the documented roles `read`, `write` and `owner` grant reading; an expired permission
@@ -34,13 +39,20 @@ export function permissionsToAcl(permissions: readonly Permission[], now: Date =
   const users = new Set<string>();
   const groups = new Set<string>();
   let everyoneInTenant = false;
+  let liveCheck = false;
 
   const addIdentities = (set: SharePointIdentitySet | undefined) => {
     if (!set) return;
     if (set.user?.id) users.add(set.user.id);
     if (set.group?.id) groups.add(set.group.id);
-    if (set.siteGroup?.id) groups.add(`siteGroup:${set.siteGroup.id}`);
-    if (set.sharePointGroup?.id) groups.add(`sharePointGroup:${set.sharePointGroup.id}`);
+    if (set.siteGroup?.id) {
+      groups.add(`siteGroup:${set.siteGroup.id}`);
+      liveCheck = true;
+    }
+    if (set.sharePointGroup?.id) {
+      groups.add(`sharePointGroup:${set.sharePointGroup.id}`);
+      liveCheck = true;
+    }
     const login = set.siteUser?.loginName;
     if (!set.user?.id && !set.group?.id && login) {
       if (EVERYONE_CLAIM.test(login) || EVERYONE_EXCEPT_EXTERNAL_CLAIM.test(login)) everyoneInTenant = true;
@@ -49,6 +61,7 @@ export function permissionsToAcl(permissions: readonly Permission[], now: Date =
       const m365 = M365_GROUP_CLAIM.exec(login);
       // Owners only: granting the whole group would let every member in.
       if (m365?.[1]) groups.add(m365[2] ? `groupOwners:${m365[1].toLowerCase()}` : m365[1].toLowerCase());
+      if (m365?.[2]) liveCheck = true;
     }
   };
 
@@ -66,7 +79,8 @@ export function permissionsToAcl(permissions: readonly Permission[], now: Date =
     addIdentities(permission.grantedToV2 ?? permission.grantedTo);
     for (const set of listed) addIdentities(set);
   }
-  return { users: [...users].sort(), groups: [...groups].sort(), everyoneInTenant };
+  // Shared with everyone in the tenant already: a live check could add nobody.
+  return { users: [...users].sort(), groups: [...groups].sort(), everyoneInTenant, ...(liveCheck && !everyoneInTenant ? { liveCheck: true } : {}) };
 }
 
 /** The ACL of one item, read from Graph now. */

@@ -47,7 +47,7 @@ function memoryIndex(): SearchIndex & { chunks: Map<string, ChunkRecord[]> } {
       chunks.clear();
     },
     async search(_ws, query) {
-      return [...chunks.values()].flat().filter((c) => c.text.includes(query)).map((c) => ({ ...c, score: 1 }));
+      return [...chunks.values()].flat().filter((c) => c.text.includes(query)).map((c) => ({ ...c, score: 1, access: c.acl ? ('acl' as const) : ('workspace' as const) }));
     },
     async countChunks(_ws, id) {
       return id === undefined ? [...chunks.values()].flat().length : (chunks.get(id)?.length ?? 0);
@@ -406,5 +406,36 @@ describe('deltaSync', () => {
 
     expect(one).toBe(two);
     expect(script.calls.filter((c) => c.startsWith('delta'))).toHaveLength(1);
+  });
+
+  it("re-enumerates the drive on an app-only run after a user's, and follows changes again after that", async () => {
+    await firstSync();
+    // A user-started run from the app's link: changes as that user sees them.
+    script.pages.set('d1', page([], { delta: 'd-user' }));
+    await sync({ delegated: true });
+    expect(state.saves.at(-1)).toMatchObject({ deltaLink: 'd-user', linksDelegated: true });
+
+    script.calls.length = 0;
+    script.pages.set(`root:${DRIVE}`, page([rootItem, file('a', 'a.md'), file('b', 'b.md'), file('c', 'c.md')], { delta: 'd-app' }));
+    const appRun = await sync();
+    expect(appRun.progress.mode).toBe('full');
+    expect(script.calls[0]).toBe(`delta root:${DRIVE}`);
+    expect(state.saves.at(-1)!.linksDelegated).toBeUndefined();
+
+    script.calls.length = 0;
+    script.pages.set('d-app', page([], { delta: 'd-app-2' }));
+    expect((await sync()).progress.mode).toBe('changes');
+    expect(script.calls).toEqual(['delta d-app']);
+  });
+
+  it('stops a sync whose token Graph refuses (401) as interrupted, without dropping or failing the files', async () => {
+    await firstSync();
+    script.files.set('a', md('File a, second version'));
+    script.pages.set('d1', page([file('a', 'a.md', 2)], { delta: 'd2' }));
+    script.permissions.set('a', new KluisError('graph_unauthenticated', 'permissions: Graph answered 401'));
+
+    await expect(sync({ delegated: true })).rejects.toMatchObject({ id: 'graph_unauthenticated' });
+    expect(state.saves.at(-1)!.progress).toMatchObject({ status: 'interrupted', failed: [] });
+    expect(refs()).toEqual([`${DRIVE}/a`, `${DRIVE}/b`, `${DRIVE}/c`]);
   });
 });

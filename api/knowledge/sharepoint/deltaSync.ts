@@ -47,6 +47,12 @@ export interface SharePointSource {
   folderId?: string;
   /** Files larger than this (by the size Graph reports) are skipped, not downloaded. */
   maxFileBytes: number;
+  /**
+   * The graph client acts for a signed-in user (delegated), not the app: it sees only what that
+   * user may open. The links such a run saves are marked, so the next app-only run enumerates the
+   * drive afresh instead of continuing from a user's view of it.
+   */
+  delegated?: boolean;
 }
 
 export interface DeltaSyncDeps {
@@ -76,7 +82,8 @@ const TRANSIENT_ERRORS = new Set(['graph_unavailable', 'graph_rejected']);
 
 const running = new Map<string, Promise<DeltaSyncResult>>();
 
-const aclKey = (a: Acl) => JSON.stringify({ users: [...a.users].sort(), groups: [...a.groups].sort(), everyoneInTenant: a.everyoneInTenant });
+// liveCheck only when set, so files indexed before it existed re-index exactly when they need it.
+const aclKey = (a: Acl) => JSON.stringify({ users: [...a.users].sort(), groups: [...a.groups].sort(), everyoneInTenant: a.everyoneInTenant, ...(a.liveCheck ? { liveCheck: true } : {}) });
 
 /** Sync one source. A call while the same source is syncing in this process joins that sync. */
 export function deltaSync(source: SharePointSource, deps: DeltaSyncDeps): Promise<DeltaSyncResult> {
@@ -112,14 +119,19 @@ async function runSync(source: SharePointSource, deps: DeltaSyncDeps): Promise<D
     // An unfinished set: carry on from its last saved page, with its progress so far.
     request = state.nextLink;
     state.progress = { ...state.progress, status: 'running', error: undefined, updatedAt: stamp() };
-  } else if (state.deltaLink !== undefined) {
+  } else if (state.deltaLink !== undefined && !(state.linksDelegated && !source.delegated)) {
     request = state.deltaLink;
     state.progress = freshProgress('changes', stamp());
     state.enumerated = undefined;
+    if (source.delegated) state.linksDelegated = true;
   } else {
+    // First sync, or an app-only run after a user's: changes since a user's view would miss
+    // whatever that user could not see, so the whole drive is enumerated again.
     request = { driveId };
     state.progress = freshProgress('full', stamp());
     state.enumerated = [];
+    state.deltaLink = undefined;
+    state.linksDelegated = source.delegated ? true : undefined;
   }
   const progress = () => state.progress;
   const enumerated = new Set(state.enumerated ?? []);

@@ -93,7 +93,7 @@ describe('delta', () => {
   });
 
   it('maps 401, 404 and 400 to catalogued errors', async () => {
-    expect((await kluisRejection(client({ getToken: async () => 'wrong' }).delta({ driveId }))).id).toBe('graph_access_denied');
+    expect((await kluisRejection(client({ getToken: async () => 'wrong' }).delta({ driveId }))).id).toBe('graph_unauthenticated');
     expect((await kluisRejection(client().delta({ driveId: 'b!unknown' }))).id).toBe('not_found');
     fake.failNext('delta', { kind: 'status', status: 400, code: 'invalidRequest' });
     expect((await kluisRejection(client().delta({ driveId }))).id).toBe('graph_rejected');

@@ -18,7 +18,7 @@
  * contents of a driveItem": a pre-authenticated download URL) and drops the Authorization header when
  * the redirect leaves the origin, so the download host never sees the token.
  *
- * Errors become catalogued ones: 401/403 `graph_access_denied`, 404 `not_found`, 429/5xx and network
+ * Errors become catalogued ones: 401 `graph_unauthenticated`, 403 `graph_access_denied`, 404 `not_found`, 429/5xx and network
  * failures after the last retry `graph_unavailable` (with Retry-After when Graph sent one), anything
  * else `graph_rejected`. 410 Gone on a delta request is not an error but `resyncRequired`.
  */
@@ -172,7 +172,7 @@ export function createGraphDriveClient(options: GraphDriveClientOptions): GraphD
   };
 }
 
-function parseServiceRoot(baseUrl: string): URL {
+export function parseServiceRoot(baseUrl: string): URL {
   let url: URL;
   try {
     url = new URL(baseUrl);
@@ -235,7 +235,8 @@ function asKluisError(error: unknown, what: string): Error {
 
 function statusError(status: number, headers: Headers | undefined, code: string | undefined, what: string, cause?: unknown): Error {
   const detail = `${what}: Graph answered ${status}${code ? ` ${code}` : ''}`;
-  if (status === 401 || status === 403) return kluis('graph_access_denied', detail, cause);
+  if (status === 401) return kluis('graph_unauthenticated', detail, cause);
+  if (status === 403) return kluis('graph_access_denied', detail, cause);
   if (status === 404) return kluis('not_found', detail, cause);
   if (status === 429 || status >= 500) return kluis('graph_unavailable', detail, cause, retryAfterSeconds(headers?.get('retry-after') ?? null));
   return kluis('graph_rejected', detail, cause);
@@ -273,10 +274,10 @@ function requestUrl(context: Context): string {
 /**
  * "Throttling": on 429 (and 503 with Retry-After) wait as long as Retry-After says, then retry; 500,
  * 502, 503, 504 and dropped connections back off exponentially. Every attempt starts from the
- * original request (a redirect of the previous attempt is followed afresh). Only GET is sent here,
- * so every request is safe to repeat.
+ * original request (a redirect of the previous attempt is followed afresh). Only requests that are
+ * safe to repeat go through it: GETs, and `$batch` POSTs of GETs (graphOpenCheck.ts).
  */
-class RetryMiddleware implements Middleware {
+export class RetryMiddleware implements Middleware {
   private next?: Middleware;
 
   constructor(
@@ -333,7 +334,7 @@ class RetryMiddleware implements Middleware {
  * The token goes only to the configured service root's origin. The key is exactly "Authorization":
  * the SDK's RedirectHandler deletes that key when a redirect leaves the origin.
  */
-class BearerMiddleware implements Middleware {
+export class BearerMiddleware implements Middleware {
   private next?: Middleware;
 
   constructor(
@@ -351,7 +352,7 @@ class BearerMiddleware implements Middleware {
     for (const name of Object.keys(headers)) if (name.toLowerCase() === 'authorization') delete headers[name];
     if (new URL(requestUrl(context)).origin === this.origin) {
       const token = await this.getToken();
-      if (!token) fail('graph_access_denied', 'no Graph token');
+      if (!token) fail('graph_unauthenticated', 'no Graph token');
       headers['Authorization'] = `Bearer ${token}`;
       // Lets Microsoft support find a request in its logs ("Best practices for working with Microsoft Graph").
       headers['client-request-id'] ??= randomUUID();

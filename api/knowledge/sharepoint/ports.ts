@@ -8,6 +8,7 @@
  * delta omits `parentReference.path` (items are tracked by id), omits `cTag` on create and modify in
  * OneDrive for Business and SharePoint, and omits `name` and `cTag` on deleted items.
  */
+import type { DelegatedAccess } from '../ports';
 
 export interface ItemReference {
   driveId?: string;
@@ -100,6 +101,18 @@ export interface GraphDriveClient {
   groupsOf(userObjectId: string): Promise<string[]>;
 }
 
+/**
+ * The signed-in caller's own, delegated access to SharePoint for one request (a Graph token On
+ * Behalf Of them, or the bot's OAuth connection), as capabilities: the token itself never reaches
+ * a handler or a domain module.
+ */
+export interface DelegatedGraph {
+  /** Live open checks before answering (knowledge/liveCheck.ts). */
+  access: DelegatedAccess;
+  /** Graph drive access as the caller: a sync they start indexes what they can see. */
+  drive: GraphDriveClient;
+}
+
 /** Who may read a document, in Entra terms: user object ids and group object ids. */
 export interface Acl {
   users: string[];
@@ -111,6 +124,11 @@ export interface Acl {
   groups: string[];
   /** An anonymous or organization-wide link, or the tenant's "everyone" claim. */
   everyoneInTenant: boolean;
+  /**
+   * Shared with a set Kluis cannot list (a site group, a group's owners): any reader's search may
+   * find the file as a candidate that SharePoint must confirm live for the asking user.
+   */
+  liveCheck?: boolean;
 }
 
 export interface SyncIssue {
@@ -171,6 +189,8 @@ export interface SyncState {
   enumerated?: string[];
   /** Files whose download or permissions failed transiently: handled again on the next sync. */
   retry: string[];
+  /** The links above come from a run with a user's delegated token (see SharePointSource.delegated). */
+  linksDelegated?: boolean;
 }
 
 /** Persists one source's sync state; written after every page. */

@@ -45,9 +45,9 @@ export function createKnowledgeSources(deps: KnowledgeSourcesDeps) {
     return deps.graphFor({ workspaceId: source.workspaceId, tenantId });
   }
 
-  async function run(source: KnowledgeSourceRecord, graph?: GraphDriveClient): Promise<DeltaSyncResult> {
+  async function run(source: KnowledgeSourceRecord, graph?: GraphDriveClient, delegated = false): Promise<DeltaSyncResult> {
     const result = await deltaSync(
-      { id: source.id, workspaceId: source.workspaceId, driveId: source.driveId, folderId: source.folderId, maxFileBytes: deps.maxFileBytes },
+      { id: source.id, workspaceId: source.workspaceId, driveId: source.driveId, folderId: source.folderId, maxFileBytes: deps.maxFileBytes, delegated },
       { graph: graph ?? (await graphOf(source)), indexer: deps.indexer, documents: deps.documents, index: deps.index, state: deps.store },
     );
     const at = now();
@@ -55,8 +55,8 @@ export function createKnowledgeSources(deps: KnowledgeSourcesDeps) {
     return result;
   }
 
-  function inBackground(source: KnowledgeSourceRecord, graph?: GraphDriveClient): void {
-    const p = run(source, graph).catch((error) => deps.onSyncError?.(error, source));
+  function inBackground(source: KnowledgeSourceRecord, graph?: GraphDriveClient, delegated = false): void {
+    const p = run(source, graph, delegated).catch((error) => deps.onSyncError?.(error, source));
     background.add(p);
     void p.finally(() => background.delete(p));
   }
@@ -93,14 +93,20 @@ export function createKnowledgeSources(deps: KnowledgeSourcesDeps) {
       return readSyncProgress(deps.store, source.workspaceId, source.id);
     },
 
-    /** Start a sync now; it runs in the background and its progress is readable while it runs. */
-    async syncNow(principal: Principal, sourceId: string): Promise<{ status: 'started' }> {
+    /**
+     * Start a sync now; it runs in the background and its progress is readable while it runs.
+     * `asUser`: Graph as the caller (delegated). The sync then indexes what that user can see, and a
+     * full enumeration prunes what they cannot; when their token runs out mid-way the sync stops as
+     * interrupted and the next run (scheduled, app-only) resumes from the saved link.
+     */
+    async syncNow(principal: Principal, sourceId: string, options: { asUser?: GraphDriveClient } = {}): Promise<{ status: 'started'; delegated: boolean }> {
       await authorize(principal, 'knowledge.manage', { workspaceId: principal.workspaceId }, deps.audit);
       const source = await sourceOf(principal, sourceId);
       // Resolve Graph access before answering, so a missing app registration is the caller's error, not a log line.
-      inBackground(source, await graphOf(source));
-      await deps.audit.record({ workspaceId: principal.workspaceId, actorUserId: principal.userId, kind: 'knowledge.sync_requested', outcome: 'success', detail: { sourceId } });
-      return { status: 'started' };
+      const delegated = options.asUser !== undefined;
+      inBackground(source, options.asUser ?? (await graphOf(source)), delegated);
+      await deps.audit.record({ workspaceId: principal.workspaceId, actorUserId: principal.userId, kind: 'knowledge.sync_requested', outcome: 'success', detail: { sourceId, delegated } });
+      return { status: 'started', delegated };
     },
 
     /** Remove a source and everything indexed from it. */
