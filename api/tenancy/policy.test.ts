@@ -21,6 +21,10 @@ describe('can(principal, action, resource)', () => {
     ['admin', 'members.manage', true],
     ['admin', 'audit.read', true],
     ['manager', 'audit.read', false],
+    ['manager', 'admin.panel', true],
+    ['user', 'admin.panel', false],
+    ['manager', 'retention.manage', false],
+    ['admin', 'retention.manage', true],
   ] as const)('a %s may %s: %s', (role, action, allowed) => {
     expect(can(principal(role), action, { workspaceId: 'wA' })).toBe(allowed);
   });

@@ -18,7 +18,10 @@ export type Action =
   | 'knowledge.read'
   | 'knowledge.manage'
   | 'audit.read'
-  | 'workspace.configure';
+  | 'workspace.configure'
+  | 'admin.panel'
+  | 'retention.read'
+  | 'retention.manage';
 
 export interface Resource {
   workspaceId: string;
@@ -39,6 +42,10 @@ const MINIMUM_ROLE: Record<Action, Role> = {
   'knowledge.manage': 'manager',
   'audit.read': 'admin',
   'workspace.configure': 'admin',
+  // The Teams admin panel: managers see its knowledge section, admins everything.
+  'admin.panel': 'manager',
+  'retention.read': 'admin',
+  'retention.manage': 'admin',
 };
 
 /** Personal resources: only their owner may act on them, whatever the role. */
