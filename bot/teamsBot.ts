@@ -12,6 +12,7 @@ import type { Principal } from '../api/tenancy/principal';
 import { answerCard, helpCard, NEW_CONVERSATION_TEXT, noticeCard, SIGN_IN_TEXT, welcomeCard } from './cards';
 import type { KluisBotAdapter } from './botAdapter';
 import { createSignInGuard, GRAPH_SIGN_IN, PendingSignIns, signInSettings } from './signIn';
+import { registerAdminPanel, type AdminPanelDeps } from './admin/panel';
 
 const PRINCIPAL_KEY = 'kluis.principal';
 
@@ -43,6 +44,8 @@ export interface TeamsBotDeps {
   logger: Logger;
   /** Teams SSO (bot/signIn.ts); without it the bot has no sign-in and no sign-in commands. */
   signIn?: { connectionName: string; securityEvents: SecurityEventLog };
+  /** The admin panel (bot/admin); without it the `admin` command is an ordinary question. */
+  admin?: AdminPanelDeps;
 }
 
 export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
@@ -115,6 +118,8 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
     await deps.assistant.startNewConversation(principal, { channel: 'teams', conversationExternalId: context.activity.conversation.id });
     await sendCard(context, noticeCard(NEW_CONVERSATION_TEXT), 'New conversation');
   });
+
+  if (deps.admin) registerAdminPanel(app, deps.admin);
 
   if (signIn) {
     // The token is only checked for presence here; it is never sent, logged or stored by Kluis.
