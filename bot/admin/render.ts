@@ -63,10 +63,15 @@ function progressText(p: SyncProgress | undefined): string {
 }
 
 function errorsText(p: SyncProgress | undefined): string {
-  if (!p?.failed.length) return '';
-  const shown = p.failed.slice(0, MAX_ERRORS_SHOWN).map((f) => `${f.name ?? f.sourceRef}: ${f.reason}`);
-  const more = p.failed.length > MAX_ERRORS_SHOWN ? ` (and ${p.failed.length - MAX_ERRORS_SHOWN} more)` : '';
-  return `Errors: ${shown.join('; ')}${more}`;
+  if (!p) return '';
+  const lines: string[] = [];
+  if (p.error) lines.push(`Sync stopped: ${p.error}`);
+  if (p.failed.length) {
+    const shown = p.failed.slice(0, MAX_ERRORS_SHOWN).map((f) => `${f.name ?? f.sourceRef}: ${f.reason}`);
+    const more = p.failed.length > MAX_ERRORS_SHOWN ? ` (and ${p.failed.length - MAX_ERRORS_SHOWN} more)` : '';
+    lines.push(`Errors: ${shown.join('; ')}${more}`);
+  }
+  return lines.join('\n');
 }
 
 function detailText(detail: Record<string, unknown> | undefined): string {
