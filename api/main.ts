@@ -19,6 +19,10 @@ import { createPerplexityProvider } from './assistant/providers/perplexityProvid
 import { createStabilityImageProvider } from './assistant/providers/stabilityImageProvider';
 import { catalogueOf, createRouter, type ProviderCatalogue } from './assistant/routing';
 import { createPrismaAuditLog } from './audit/prismaAuditLog';
+import { createAuditTrail } from './audit/auditTrail';
+import { createPrismaAuditEventReader } from './audit/prismaAuditEventReader';
+import { createRetentionPolicies, type RetentionPolicies } from './privacy/retentionPolicy';
+import { createPrismaRetentionPolicyStore } from './privacy/prismaRetentionPolicyStore';
 import type { Config } from './config';
 import { createDatabase, type Database } from './db/client';
 import { startEmbeddedMariadb, type EmbeddedMariadb } from './db/embeddedMariadb';
@@ -84,7 +88,7 @@ export interface Kluis {
   /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
   initialSync?: SyncReport;
   /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
-  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; syncKnowledge?: () => Promise<SyncReport> };
+  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; syncKnowledge?: () => Promise<SyncReport> };
   stop(): Promise<void>;
 }
 
@@ -279,7 +283,12 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     const uploads = createUploads({ store: uploadStore, blobs, indexer: createIndexer({ documents, index }), audit });
     const downloads = createDownloads({ store: uploadStore, blobs, signer: createDownloadLinkSigner(keys.downloadLinkSigning, config.files.downloadLinkSeconds), audit });
 
+    // Retention periods per workspace: the admin panel changes them, the sweeper reads `effective`.
+    const retention = createRetentionPolicies({ store: createPrismaRetentionPolicyStore(db), audit });
+    const auditTrail = createAuditTrail({ reader: createPrismaAuditEventReader(db), audit });
+
     const adapter = createBotAdapter(config.bot);
+    const botAuthMethod = config.bot.appId ? 'bot-framework' : 'local-playground';
     const bot = createTeamsBot({
       adapter,
       botAppId: config.bot.appId,
@@ -287,8 +296,9 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       logger,
       signIn: config.bot.oauthConnection ? { connectionName: config.bot.oauthConnection, securityEvents } : undefined,
       delegatedAccess: config.bot.oauthConnection ? (token) => liveCheckWith(async () => token) : undefined,
+      admin: { principals, authMethod: botAuthMethod, retention, sources, auditTrail, audit, logger },
     });
-    const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, serviceUrlHosts: config.localMode ? undefined : config.bot.serviceUrlHosts, authMethod: config.bot.appId ? 'bot-framework' : 'local-playground' });
+    const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, serviceUrlHosts: config.localMode ? undefined : config.bot.serviceUrlHosts, authMethod: botAuthMethod });
     const app = createHttpApp({
       logger,
       messagesHandler,
@@ -322,7 +332,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
     else logger.info({ url }, 'Kluis is listening');
 
-    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, syncKnowledge }, stop };
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, syncKnowledge }, stop };
   } catch (error) {
     await stop();
     throw error;

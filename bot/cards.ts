@@ -62,6 +62,7 @@ export const BOT_COMMANDS = {
   newConversation: /^\s*(new|nieuw)\s*$/i,
   signIn: /^\s*(sign\s?in|aanmelden)\s*$/i,
   signOut: /^\s*(sign\s?out|afmelden)\s*$/i,
+  admin: /^\s*(admin|beheer)\s*$/i,
 } as const;
 
 export const NEW_CONVERSATION_TEXT = {

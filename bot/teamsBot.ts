@@ -20,6 +20,7 @@ import type { Principal } from '../api/tenancy/principal';
 import { answerCard, BOT_COMMANDS, helpCard, NEW_CONVERSATION_TEXT, noticeCard, SIGN_IN_TEXT, welcomeCard } from './cards';
 import type { KluisBotAdapter } from './botAdapter';
 import { createSignInGuard, GRAPH_SIGN_IN, PendingSignIns, signInSettings } from './signIn';
+import { registerAdminPanel, type AdminPanelDeps } from './admin/panel';
 
 const PRINCIPAL_KEY = 'kluis.principal';
 
@@ -52,6 +53,8 @@ export interface TeamsBotDeps {
   signIn?: { connectionName: string; securityEvents: SecurityEventLog };
   /** Delegated access from a signed-in user's Graph token (only used together with `signIn`). */
   delegatedAccess?: (graphToken: string) => DelegatedAccess;
+  /** The admin panel (bot/admin); without it the `admin` command is an ordinary question. */
+  admin?: AdminPanelDeps;
 }
 
 export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
@@ -133,6 +136,8 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
     await deps.assistant.startNewConversation(principal, { channel: 'teams', conversationExternalId: context.activity.conversation.id });
     await sendCard(context, noticeCard(NEW_CONVERSATION_TEXT), 'New conversation');
   });
+
+  if (deps.admin) registerAdminPanel(app, deps.admin);
 
   if (signIn) {
     // The token is only checked for presence here; it is never sent, logged or stored by Kluis.

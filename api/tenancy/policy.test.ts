@@ -26,6 +26,10 @@ describe('can(principal, action, resource)', () => {
     ['user', 'files.manage', false],
     ['manager', 'files.manage', true],
     ['admin', 'files.manage', true],
+    ['manager', 'admin.panel', true],
+    ['user', 'admin.panel', false],
+    ['manager', 'retention.manage', false],
+    ['admin', 'retention.manage', true],
   ] as const)('a %s may %s: %s', (role, action, allowed) => {
     expect(can(principal(role), action, { workspaceId: 'wA' })).toBe(allowed);
   });

@@ -20,7 +20,10 @@ export type Action =
   | 'files.read'
   | 'files.manage'
   | 'audit.read'
-  | 'workspace.configure';
+  | 'workspace.configure'
+  | 'admin.panel'
+  | 'retention.read'
+  | 'retention.manage';
 
 export interface Resource {
   workspaceId: string;
@@ -44,6 +47,10 @@ const MINIMUM_ROLE: Record<Action, Role> = {
   'files.manage': 'manager',
   'audit.read': 'admin',
   'workspace.configure': 'admin',
+  // The Teams admin panel: managers see its knowledge section, admins everything.
+  'admin.panel': 'manager',
+  'retention.read': 'admin',
+  'retention.manage': 'admin',
 };
 
 /** Personal resources: only their owner may act on them, whatever the role. */

@@ -1,0 +1,134 @@
+/**
+ * The admin cards are valid Adaptive Cards 1.5 (parsed and validated by the `adaptivecards`
+ * library, the renderer Teams' web client is built on) and bind data, never splice it: hostile
+ * text in the data comes out literally, in elements that do not render markdown.
+ */
+// The UMD bundle: the package's main entry is ES modules, which Jest's CommonJS runtime cannot load.
+import type * as AdaptiveCards from 'adaptivecards';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const AC = require('adaptivecards/dist/adaptivecards.js') as typeof AdaptiveCards;
+import { adminCardGallery, HOSTILE, HOSTILE_TEXTS } from '../../tests/support/adminCardGallery';
+import { VERBS } from './templates';
+
+const gallery = adminCardGallery();
+
+function problems(json: object): string[] {
+  const card = new AC.AdaptiveCard();
+  const context = new AC.SerializationContext();
+  card.parse(json, context);
+  const out: string[] = [];
+  for (let i = 0; i < context.eventCount; i++) out.push(`parse: ${context.getEventAt(i).message}`);
+  for (const e of card.validateProperties().validationEvents) out.push(`validate: ${e.message}`);
+  return out;
+}
+
+function walk(node: unknown, visit: (n: Record<string, unknown>, key?: string) => void, key?: string): void {
+  if (Array.isArray(node)) return node.forEach((n) => walk(n, visit, key));
+  if (!node || typeof node !== 'object') return;
+  const o = node as Record<string, unknown>;
+  visit(o, key);
+  for (const [k, v] of Object.entries(o)) walk(v, visit, k);
+}
+
+function allStrings(node: unknown): string[] {
+  const out: string[] = [];
+  const collect = (n: unknown): void => {
+    if (typeof n === 'string') out.push(n);
+    else if (Array.isArray(n)) n.forEach(collect);
+    else if (n && typeof n === 'object') Object.values(n).forEach(collect);
+  };
+  collect(node);
+  return out;
+}
+
+describe.each(gallery)('the $name card', ({ card }) => {
+  it('parses and validates as an Adaptive Card 1.5 without a single warning', () => {
+    expect(card.version).toBe('1.5');
+    expect(problems(card)).toEqual([]);
+  });
+
+  it('keeps every element through a parse and serialise round trip (no unknown element dropped)', () => {
+    const parsed = new AC.AdaptiveCard();
+    parsed.parse(card, new AC.SerializationContext());
+    const count = (json: unknown) => {
+      let n = 0;
+      walk(json, (o) => void (typeof o.type === 'string' && n++));
+      return n;
+    };
+    expect(count(parsed.toJSON())).toBe(count(card));
+  });
+
+  it('has no template syntax left and only the panel\'s own verbs', () => {
+    walk(card, (o) => {
+      expect(Object.keys(o).filter((k) => k.startsWith('$') && k !== '$schema')).toEqual([]);
+      if (o.type === 'Action.Execute') expect(Object.values(VERBS)).toContain(o.verb);
+      if (o.type === 'Action.OpenUrl' || o.type === 'Action.Submit') throw new Error(`unexpected ${String(o.type)}`);
+    });
+    const leftovers = allStrings(card).filter((s) => /\$\{/.test(s) && !HOSTILE_TEXTS.some((h) => s.includes(h)));
+    expect(leftovers).toEqual([]);
+  });
+
+  it('puts data only where markdown is not rendered', () => {
+    walk(card, (o) => {
+      if (o.type === 'TextBlock') for (const h of HOSTILE_TEXTS) expect(String(o.text)).not.toContain(h);
+      if (o.type === 'FactSet') for (const h of HOSTILE_TEXTS) expect(JSON.stringify(o.facts)).not.toContain(h);
+    });
+  });
+});
+
+describe('binding hostile data', () => {
+  const byName = Object.fromEntries(gallery.map((g) => [g.name, g.card]));
+  const runs = (card: unknown) => {
+    const out: string[] = [];
+    walk(card, (o) => void (o.type === 'TextRun' && out.push(String(o.text))));
+    return out;
+  };
+
+  it('shows a hostile source name literally in a TextRun, unexpanded', () => {
+    expect(runs(byName.knowledge)).toContain(HOSTILE);
+    expect(runs(byName['confirm-remove'])).toContain(HOSTILE);
+    // `${$root.userId}` was not evaluated against the card data.
+    expect(JSON.stringify(byName.knowledge)).not.toMatch(/"29:1a2b3c 29:1a2b3c/);
+  });
+
+  it('shows a hostile file name in a sync error and a hostile audit detail literally', () => {
+    expect(runs(byName.knowledge).some((t) => t.includes(`Errors: ${HOSTILE}: The document could not be read.`))).toBe(true);
+    expect(runs(byName.knowledge).some((t) => t.includes('Sync stopped: Microsoft 365 cannot be reached right now.'))).toBe(true);
+    expect(runs(byName.audit).some((t) => t.includes(`note=${HOSTILE}`))).toBe(true);
+  });
+
+  it('keeps a {"$when": ...} text from hiding anything: every source is still listed', () => {
+    const names = runs(byName.knowledge).filter((t) => t === HOSTILE || /^Source \d$/.test(t));
+    expect(names).toEqual([HOSTILE, 'Source 2', 'Source 3', 'Source 4']);
+  });
+
+  it('returns what was typed in the form as input values, not as markup', () => {
+    const values: Record<string, unknown> = {};
+    walk(byName['knowledge-manager-empty'], (o) => void (typeof o.id === 'string' && (values[o.id] = o.value)));
+    expect(values).toMatchObject({ displayName: HOSTILE, driveId: '../../x' });
+    walk(byName['retention-invalid'], (o) => void (typeof o.id === 'string' && (values[o.id] = o.value)));
+    // Not 2: the typed expression was not evaluated.
+    expect(values.conversationDays).toBe('${1+1}');
+  });
+
+  it('caps a long source list and says so', () => {
+    const card = byName['knowledge-many']!;
+    const removeButtons: unknown[] = [];
+    walk(card, (o) => void (o.verb === VERBS.askRemoveSource && removeButtons.push(o)));
+    expect(removeButtons).toHaveLength(15);
+    expect(JSON.stringify(card)).toContain('Showing 15 of 40 sources.');
+  });
+
+  it('refreshes only for the person the card is for', () => {
+    expect(byName.opening!.refresh?.userIds).toEqual(['29:1a2b3c']);
+    expect(byName['home-admin']!.refresh).toEqual({ action: { type: 'Action.Execute', title: 'Refresh', verb: VERBS.open, data: { section: 'home' } }, userIds: ['29:1a2b3c'] });
+    expect(byName.refusal!.refresh).toBeUndefined();
+  });
+
+  it('shows a manager no retention or audit controls', () => {
+    const verbs: unknown[] = [];
+    walk(byName['home-manager'], (o) => void (o.type === 'Action.Execute' && verbs.push(o.data && (o.data as { section?: string }).section)));
+    expect(verbs).not.toContain('retention');
+    expect(verbs).not.toContain('audit');
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * Every admin card rendered by the `adaptivecards` JS renderer in headless Chromium, as a Teams
+ * web client would draw it: it renders, hostile data appears as literal text (no link, no
+ * markup, no script), and pressing a button yields the verb and the typed inputs that Teams
+ * would send in the Action.Execute invoke. Screenshots go to .data/screenshots/ (not committed).
+ * Requires Debian's Chromium (/usr/bin/chromium).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { adminCardGallery, HOSTILE } from '../support/adminCardGallery';
+import { VERBS } from '../../bot/admin/templates';
+
+const SCREENSHOTS = path.resolve(__dirname, '..', '..', '.data', 'screenshots');
+const RENDERER = require.resolve('adaptivecards/dist/adaptivecards.min.js');
+const gallery = adminCardGallery();
+
+let browser: Browser;
+let page: Page;
+
+interface Rendered { text: string; links: string[]; scripts: number; buttons: string[]; inputs: Record<string, string> }
+
+// Runs in the page (plain JavaScript: this project's TypeScript has no DOM types). Renders a card
+// the way a web client does and reports what a person would see and could press.
+const PAGE_SCRIPT = `
+// Teams renders markdown in TextBlocks and FactSets; a small stand-in (links and bold), so data
+// that reached one of those elements would show up here as a link.
+AdaptiveCards.AdaptiveCard.onProcessMarkdown = (text, result) => {
+  const escaped = text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  result.outputHtml = escaped.replace(/\\[([^\\]]*)\\]\\(([^)]*)\\)/g, '<a href="$2">$1</a>').replace(/\\*\\*([^*]+)\\*\\*/g, '<strong>$1</strong>');
+  result.didProcess = true;
+};
+window.executed = [];
+window.kluisRender = (json) => {
+  const host = document.getElementById('host');
+  host.replaceChildren();
+  window.executed = [];
+  const card = new AdaptiveCards.AdaptiveCard();
+  card.onExecuteAction = (action) => window.executed.push({ verb: action.verb, data: action.data });
+  card.parse(json);
+  const element = card.render();
+  if (!element) throw new Error('The renderer returned nothing');
+  host.appendChild(element);
+  return {
+    text: element.innerText,
+    links: [...element.querySelectorAll('a')].map((a) => a.href),
+    scripts: element.querySelectorAll('script').length,
+    buttons: [...element.querySelectorAll('button')].map((b) => b.innerText.trim()),
+    inputs: Object.fromEntries([...element.querySelectorAll('input')].filter((i) => i.type === 'text').map((i) => [i.getAttribute('aria-label') || i.id, i.value])),
+  };
+};
+`;
+
+type PageGlobals = { kluisRender(json: unknown): Rendered; executed: Array<{ verb: string; data: Record<string, unknown> }> };
+const render = (card: object): Promise<Rendered> => page.evaluate((json) => (globalThis as unknown as PageGlobals).kluisRender(json), card);
+const executed = () => page.evaluate(() => (globalThis as unknown as PageGlobals).executed);
+
+beforeAll(async () => {
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  page = await browser.newPage({ viewport: { width: 520, height: 900 } });
+  await page.setContent('<!doctype html><html><body style="font-family: sans-serif; margin: 0; background: #f5f5f5"><div id="host" style="width: 480px; padding: 12px; background: white"></div></body></html>');
+  await page.addScriptTag({ path: RENDERER });
+  await page.addScriptTag({ content: PAGE_SCRIPT });
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+}, 60000);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe.each(gallery)('the $name card in the adaptivecards renderer', ({ name, card }) => {
+  it('renders, with hostile data as literal text only, and is saved as a screenshot', async () => {
+    const shown = await render(card);
+    expect(shown.text.trim().length).toBeGreaterThan(0);
+    expect(shown.links).toEqual([]);
+    expect(shown.scripts).toBe(0);
+    if (JSON.stringify(card).includes(HOSTILE)) expect(shown.text).toContain(HOSTILE);
+    await page.locator('#host').screenshot({ path: path.join(SCREENSHOTS, `admin-${name}.png`) });
+  });
+});
+
+describe('pressing buttons in the rendered cards', () => {
+  const card = (name: string) => gallery.find((g) => g.name === name)!.card;
+
+  it('sends the typed retention values with the save verb', async () => {
+    await render(card('retention-defaults'));
+    await page.getByLabel('Login log (IP addresses): days to keep').fill('30');
+    await page.getByLabel('Conversations: days to keep, or "keep"').fill('90');
+    await page.getByRole('button', { name: 'Save retention' }).click();
+    expect(await executed()).toEqual([{ verb: VERBS.saveRetention, data: { section: 'retention', conversationDays: '90', uploadedFileDays: '180', loginLogDays: '30', inactiveConversationDays: 'off' } }]);
+  });
+
+  it('shows the refused values with their messages', async () => {
+    const shown = await render(card('retention-invalid'));
+    expect(shown.text).toContain('Not saved: correct the fields marked below.');
+    expect(shown.text.match(/whole number of days from 1 to 3650/g)).toHaveLength(2);
+    expect(Object.values(shown.inputs)).toEqual(expect.arrayContaining(['${1+1}', '0', 'forever']));
+  });
+
+  it('asks before removing: the confirm button carries the source id and the confirmation', async () => {
+    await render(card('confirm-remove'));
+    await page.getByRole('button', { name: 'Yes, remove' }).click();
+    expect((await executed())[0]).toMatchObject({ verb: VERBS.removeSource, data: { section: 'knowledge', confirm: 'yes', sourceId: expect.stringMatching(/^[0-9a-f-]{36}$/) } });
+  });
+
+  it('shows a refusal with no button at all', async () => {
+    const shown = await render(card('refusal'));
+    expect(shown.buttons).toEqual([]);
+    expect(shown.inputs).toEqual({});
+  });
+});
