@@ -27,6 +27,25 @@ const guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 
 const httpUrl = z.string().url('expected an http(s) URL').refine((u) => /^https?:\/\//.test(u), 'expected an http(s) URL');
 
+/** USAGE_PRICES: JSON `{"provider/model": {"input": cents, "output": cents}}` per million tokens. */
+const priceOverrides = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected JSON like {"openai/gpt-4o-mini":{"input":15,"output":60}}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.record(
+      z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}\/(\*|[^\s*]{1,100})$/, 'expected keys "provider/model" or "provider/*"'),
+      z.object({ input: z.number().int().min(0).max(100_000_000), output: z.number().int().min(0).max(100_000_000) }, { message: 'expected {"input": cents, "output": cents} per million tokens, whole numbers' }).strict(),
+      { message: 'expected a JSON object of "provider/model" prices' },
+    ),
+  );
+
 const mysqlUrl = z
   .string()
   .refine((u) => /^(mysql|mariadb):\/\/[^/]+\/[^/?]+/.test(u), 'expected mysql://user:password@host:port/database');
@@ -89,6 +108,8 @@ const environmentSchema = z
     OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
     OPENAI_TIMEOUT_MS: z.coerce.number({ message: 'expected milliseconds' }).int().min(1000).max(600000).default(60000),
     OPENAI_MAX_RETRIES: z.coerce.number({ message: 'expected a number' }).int().min(0).max(10).default(2),
+    USAGE_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'expected a three-letter ISO 4217 code, e.g. EUR').default('USD'),
+    USAGE_PRICES: priceOverrides.optional(),
 
     MASTER_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters (32 random bytes, e.g. openssl rand -hex 32)').optional(),
     ENTRA_CLIENT_ID: guid.optional(),
@@ -191,6 +212,8 @@ export interface Config {
     provider: 'extractive' | 'openai';
     openai: { apiKey?: string; baseUrl?: string; model: string; timeoutMs: number; maxRetries: number };
   };
+  /** Prices (cents per million tokens, overriding the defaults) and the currency of prices and budgets. */
+  usage: { currency: string; prices: Record<string, { input: number; output: number }> };
   localTenantId: string;
   /** 32 bytes; undefined in local mode until main loads or creates DATA_DIR/keys/master.key. */
   masterKey?: Buffer;
@@ -284,6 +307,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       provider: e.ASSISTANT_PROVIDER ?? (e.OPENAI_API_KEY ? 'openai' : 'extractive'),
       openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, timeoutMs: e.OPENAI_TIMEOUT_MS, maxRetries: e.OPENAI_MAX_RETRIES },
     },
+    usage: { currency: e.USAGE_CURRENCY, prices: e.USAGE_PRICES ?? {} },
     localTenantId: e.LOCAL_TENANT_ID,
     masterKey: e.MASTER_KEY ? Buffer.from(e.MASTER_KEY, 'hex') : undefined,
     entra: { clientId: e.ENTRA_CLIENT_ID, apiUri: e.ENTRA_API_URI, clientSecret: e.ENTRA_CLIENT_SECRET, authorityHost: e.ENTRA_AUTHORITY_HOST.replace(/\/+$/, '') },

@@ -33,6 +33,9 @@ export const errorCatalogue = {
   tenant_scope_missing: { status: 500, message: 'Internal error.' },
   provider_unavailable: { status: 503, message: 'The language model is unavailable right now. Please try again shortly.' },
   provider_rejected: { status: 502, message: 'The language model refused the request.' },
+  // The workspace's monthly budget for paid language models is used up; the call never left Kluis.
+  // Channels that speak Dutch show BUDGET_EXHAUSTED_TEXT (api/assistant/usage.ts) instead.
+  budget_exhausted: { status: 429, message: "This month's budget for the assistant is used up. Ask an administrator of your organisation to raise it, or try again next month." },
   // The embedding model answered, but not with one vector of the configured size per text.
   embedding_invalid: { status: 502, message: 'The embedding service returned an unusable answer.' },
   store_unavailable: { status: 503, message: 'A data store is unavailable.' },

@@ -36,6 +36,12 @@ import { createKnowledgeSources } from './knowledge/sharepoint/sources';
 import { createReaderResolver } from './knowledge/sharepoint/readers';
 import { knowledgeSourcesRouter } from './http/routes/knowledgeSources';
 import { createConversationReader } from './assistant/conversations';
+import { createFeedback, type Feedback } from './assistant/feedback';
+import { createPrismaFeedbackStore } from './assistant/prismaFeedbackStore';
+import { createPrismaUsageStore } from './assistant/prismaUsageStore';
+import { priceTable } from './assistant/pricing';
+import { createUsageMeter, type UsageMeter } from './assistant/usage';
+import { usageRouter } from './http/routes/usage';
 import { createBreachedPasswordChecker } from './identity/breachedPasswords';
 import { createCredentials, type Credentials } from './identity/credentials';
 import { createEmailProtector } from './identity/emailProtection';
@@ -66,7 +72,7 @@ export interface Kluis {
   /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
   initialSync?: SyncReport;
   /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
-  modules: { assistant: Assistant; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; syncKnowledge?: () => Promise<SyncReport> };
+  modules: { assistant: Assistant; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; usage: UsageMeter; feedback: Feedback; syncKnowledge?: () => Promise<SyncReport> };
   stop(): Promise<void>;
 }
 
@@ -134,6 +140,17 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     });
     const knowledge = createKnowledge({ index, readers }, { minCoverage: config.knowledge.minCoverage });
     const provider = createProvider(config, logger);
+    // Usage metering and the monthly budget; the answer pipeline wraps its provider per answer
+    // with usage.forPrincipal(principal).wrap(provider).
+    const usage = createUsageMeter({
+      store: createPrismaUsageStore(db),
+      audit,
+      prices: priceTable(config.usage.prices),
+      currency: config.usage.currency,
+      onRecordError: (error, call) => logger.error({ err: error, workspaceId: call.workspaceId, provider: call.provider, model: call.model, outcome: call.outcome }, 'usage of a language-model call could not be recorded'),
+      onUnpriced: (call) => logger.warn({ provider: call.provider, model: call.model }, 'no price for this model: its calls count as free (set USAGE_PRICES)'),
+    });
+    const feedback = createFeedback({ store: createPrismaFeedbackStore(db), audit });
     const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK });
 
     // Identity: keys derived from the master key, sessions, throttling, credentials login.
@@ -236,7 +253,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       messagesHandler,
       trustProxy: config.trustProxy,
       authRouter: authRouter({ credentials, authenticate, cookie: { name: authenticate.cookieName, secure: config.sessions.cookieSecure }, directory }),
-      apiRouters: [meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }), knowledgeSourcesRouter({ authenticate, sources })],
+      apiRouters: [meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }), knowledgeSourcesRouter({ authenticate, sources }), usageRouter({ authenticate, meter: usage })],
       readiness: [
         { name: 'database', check: async () => void (await db.$queryRawUnsafe('SELECT 1')) },
         { name: 'index', check: () => index.ping() },
@@ -257,7 +274,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
     else logger.info({ url }, 'Kluis is listening');
 
-    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, principals, directory, index, db, credentials, syncKnowledge }, stop };
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, principals, directory, index, db, credentials, usage, feedback, syncKnowledge }, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -18,7 +18,10 @@ export type Action =
   | 'knowledge.read'
   | 'knowledge.manage'
   | 'audit.read'
-  | 'workspace.configure';
+  | 'workspace.configure'
+  | 'answer.feedback'
+  | 'usage.read'
+  | 'usage.budget';
 
 export interface Resource {
   workspaceId: string;
@@ -39,10 +42,13 @@ const MINIMUM_ROLE: Record<Action, Role> = {
   'knowledge.manage': 'manager',
   'audit.read': 'admin',
   'workspace.configure': 'admin',
+  'answer.feedback': 'viewer',
+  'usage.read': 'admin',
+  'usage.budget': 'admin',
 };
 
 /** Personal resources: only their owner may act on them, whatever the role. */
-const OWNER_ONLY = new Set<Action>(['conversation.read', 'conversation.delete']);
+const OWNER_ONLY = new Set<Action>(['conversation.read', 'conversation.delete', 'answer.feedback']);
 
 export function highestRole(roles: readonly Role[]): Role | undefined {
   return [...roles].sort((a, b) => RANK[b] - RANK[a])[0];
