@@ -63,10 +63,13 @@ export interface PriceLookup {
   known: boolean;
 }
 
+/** A version after a model name: a date or number (`-2024-07-18`, `-001`, `@20241022`), `-latest`, `-preview...`. */
+const VERSION_SUFFIX = /^[-@](\d[\d-]*|latest|preview(-[\d-]+)?)$/;
+
 /**
  * The price of `model` of `provider`: an exact entry; else the longest entry the model name
- * extends with a version suffix (`gpt-4o-mini-2024-07-18` is `gpt-4o-mini`, not `gpt-4o`);
- * else the provider's `*` entry; else unknown (0).
+ * extends with a version suffix only (`gpt-4o-mini-2024-07-18` is `gpt-4o-mini`, not `gpt-4o`,
+ * and `gpt-4o-mini-tts` is none of them); else the provider's `*` entry; else unknown (0).
  */
 export function priceOf(table: PriceTable, provider: string, model: string): PriceLookup {
   const exact = table[`${provider}/${model}`];
@@ -77,8 +80,7 @@ export function priceOf(table: PriceTable, provider: string, model: string): Pri
     if (key.slice(0, slash) !== provider) continue;
     const base = key.slice(slash + 1);
     if (base === '*' || !model.startsWith(base)) continue;
-    const next = model.charAt(base.length);
-    if ((next === '-' || next === '@' || next === ':') && (!best || base.length > best.length)) best = { length: base.length, price };
+    if (VERSION_SUFFIX.test(model.slice(base.length)) && (!best || base.length > best.length)) best = { length: base.length, price };
   }
   if (best) return { price: best.price, known: true };
   const wildcard = table[`${provider}/*`];
