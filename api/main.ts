@@ -42,6 +42,7 @@ import { createPrismaUsageStore } from './assistant/prismaUsageStore';
 import { priceTable } from './assistant/pricing';
 import { createUsageMeter, type UsageMeter } from './assistant/usage';
 import { usageRouter } from './http/routes/usage';
+import { feedbackRouter } from './http/routes/feedback';
 import { createBreachedPasswordChecker } from './identity/breachedPasswords';
 import { createCredentials, type Credentials } from './identity/credentials';
 import { createEmailProtector } from './identity/emailProtection';
@@ -253,7 +254,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       messagesHandler,
       trustProxy: config.trustProxy,
       authRouter: authRouter({ credentials, authenticate, cookie: { name: authenticate.cookieName, secure: config.sessions.cookieSecure }, directory }),
-      apiRouters: [meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }), knowledgeSourcesRouter({ authenticate, sources }), usageRouter({ authenticate, meter: usage })],
+      apiRouters: [meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }), knowledgeSourcesRouter({ authenticate, sources }), usageRouter({ authenticate, meter: usage }), feedbackRouter({ authenticate, feedback })],
       readiness: [
         { name: 'database', check: async () => void (await db.$queryRawUnsafe('SELECT 1')) },
         { name: 'index', check: () => index.ping() },
