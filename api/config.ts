@@ -45,6 +45,24 @@ const PROVIDER_KEY: Record<Exclude<Provider, 'extractive'>, string> = {
   gemini: 'GEMINI_API_KEY',
   perplexity: 'PERPLEXITY_API_KEY',
 };
+/** USAGE_PRICES: JSON `{"provider/model": {"input": cents, "output": cents}}` per million tokens. */
+const priceOverrides = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected JSON like {"openai/gpt-4o-mini":{"input":15,"output":60}}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.record(
+      z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}\/(\*|[^\s*]{1,100})$/, 'expected keys "provider/model" or "provider/*"'),
+      z.object({ input: z.number().int().min(0).max(100_000_000), output: z.number().int().min(0).max(100_000_000) }, { message: 'expected {"input": cents, "output": cents} per million tokens, whole numbers' }).strict(),
+      { message: 'expected a JSON object of "provider/model" prices' },
+    ),
+  );
 
 const mysqlUrl = z
   .string()
@@ -138,6 +156,8 @@ const environmentSchema = z
     STABILITY_BASE_URL: httpUrl.optional(),
     STABILITY_TIMEOUT_MS: timeoutMs,
     STABILITY_MAX_RETRIES: maxRetries,
+    USAGE_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'expected a three-letter ISO 4217 code, e.g. EUR').default('USD'),
+    USAGE_PRICES: priceOverrides.optional(),
 
     MASTER_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters (32 random bytes, e.g. openssl rand -hex 32)').optional(),
     ENTRA_CLIENT_ID: guid.optional(),
@@ -269,6 +289,8 @@ export interface Config {
     /** Image generation; without a key there is none. */
     stability: { apiKey?: string; baseUrl?: string; timeoutMs: number; maxRetries: number };
   };
+  /** Prices (cents per million tokens, overriding the defaults) and the currency of prices and budgets. */
+  usage: { currency: string; prices: Record<string, { input: number; output: number }> };
   localTenantId: string;
   /** 32 bytes; undefined in local mode until main loads or creates DATA_DIR/keys/master.key. */
   masterKey?: Buffer;
@@ -376,6 +398,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       perplexity: { apiKey: e.PERPLEXITY_API_KEY, baseUrl: e.PERPLEXITY_BASE_URL, model: e.PERPLEXITY_MODEL, timeoutMs: e.PERPLEXITY_TIMEOUT_MS, maxRetries: e.PERPLEXITY_MAX_RETRIES },
       stability: { apiKey: e.STABILITY_API_KEY, baseUrl: e.STABILITY_BASE_URL, timeoutMs: e.STABILITY_TIMEOUT_MS, maxRetries: e.STABILITY_MAX_RETRIES },
     },
+    usage: { currency: e.USAGE_CURRENCY, prices: e.USAGE_PRICES ?? {} },
     localTenantId: e.LOCAL_TENANT_ID,
     masterKey: e.MASTER_KEY ? Buffer.from(e.MASTER_KEY, 'hex') : undefined,
     entra: { clientId: e.ENTRA_CLIENT_ID, apiUri: e.ENTRA_API_URI, clientSecret: e.ENTRA_CLIENT_SECRET, authorityHost: e.ENTRA_AUTHORITY_HOST.replace(/\/+$/, '') },

@@ -41,6 +41,9 @@ export const errorCatalogue = {
   image_filtered: { status: 422, message: 'The image was not generated because the request was declined by the content filter.' },
   // No provider of the workspace's routing policy has a key, or the policy names none that exist.
   provider_not_configured: { status: 503, message: 'No language model is available for this workspace.' },
+  // The workspace's monthly budget for paid language models is used up; the call never left Kluis.
+  // Channels that speak Dutch show BUDGET_EXHAUSTED_TEXT (api/assistant/usage.ts) instead.
+  budget_exhausted: { status: 429, message: "This month's budget for the assistant is used up. Ask an administrator of your organisation to raise it, or try again next month." },
   // The embedding model answered, but not with one vector of the configured size per text.
   embedding_invalid: { status: 502, message: 'The embedding service returned an unusable answer.' },
   store_unavailable: { status: 503, message: 'A data store is unavailable.' },

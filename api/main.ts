@@ -58,6 +58,13 @@ import { createConversationReader } from './assistant/conversations';
 import { createAssistantSettings } from './assistant/settings';
 import { createPrismaAssistantSettingsStore } from './assistant/prismaAssistantSettingsStore';
 import { assistantSettingsRouter } from './http/routes/assistantSettings';
+import { createFeedback, type Feedback } from './assistant/feedback';
+import { createPrismaFeedbackStore } from './assistant/prismaFeedbackStore';
+import { createPrismaUsageStore } from './assistant/prismaUsageStore';
+import { priceTable } from './assistant/pricing';
+import { createUsageMeter, type UsageMeter } from './assistant/usage';
+import { usageRouter } from './http/routes/usage';
+import { feedbackRouter } from './http/routes/feedback';
 import { createBreachedPasswordChecker } from './identity/breachedPasswords';
 import { createCredentials, type Credentials } from './identity/credentials';
 import { createEmailProtector } from './identity/emailProtection';
@@ -88,7 +95,7 @@ export interface Kluis {
   /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
   initialSync?: SyncReport;
   /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
-  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; syncKnowledge?: () => Promise<SyncReport> };
+  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; usage: UsageMeter; feedback: Feedback; syncKnowledge?: () => Promise<SyncReport> };
   stop(): Promise<void>;
 }
 
@@ -182,6 +189,17 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     const images = stability.apiKey
       ? createStabilityImageProvider({ apiKey: stability.apiKey, baseUrl: stability.baseUrl, timeoutMs: stability.timeoutMs, maxRetries: stability.maxRetries, logger })
       : undefined;
+    // Usage metering and the monthly budget; the answer pipeline wraps its provider per answer
+    // with usage.forPrincipal(principal).wrap(provider).
+    const usage = createUsageMeter({
+      store: createPrismaUsageStore(db),
+      audit,
+      prices: priceTable(config.usage.prices),
+      currency: config.usage.currency,
+      onRecordError: (error, call) => logger.error({ err: error, workspaceId: call.workspaceId, provider: call.provider, model: call.model, outcome: call.outcome }, 'usage of a language-model call could not be recorded'),
+      onUnpriced: (call) => logger.warn({ provider: call.provider, model: call.model }, 'no price for this model: its calls count as free (set USAGE_PRICES)'),
+    });
+    const feedback = createFeedback({ store: createPrismaFeedbackStore(db), audit });
     const assistantSettings = createAssistantSettings({ store: createPrismaAssistantSettingsStore(db), audit });
     const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK, settings: assistantSettings });
 
@@ -310,6 +328,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         assistantSettingsRouter({ authenticate, settings: assistantSettings }),
         uploadsRouter({ authenticate, uploads }),
         filesRouter({ authenticate, downloads, publicUrl }),
+        usageRouter({ authenticate, meter: usage }), feedbackRouter({ authenticate, feedback }),
       ],
       streamRouters: [uploadsStreamRouter({ authenticate, uploads, maxFileBytes: config.files.maxUploadBytes })],
       readiness: [
@@ -332,7 +351,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
     else logger.info({ url }, 'Kluis is listening');
 
-    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, syncKnowledge }, stop };
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, usage, feedback, syncKnowledge }, stop };
   } catch (error) {
     await stop();
     throw error;

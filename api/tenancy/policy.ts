@@ -23,7 +23,10 @@ export type Action =
   | 'workspace.configure'
   | 'admin.panel'
   | 'retention.read'
-  | 'retention.manage';
+  | 'retention.manage'
+  | 'answer.feedback'
+  | 'usage.read'
+  | 'usage.budget';
 
 export interface Resource {
   workspaceId: string;
@@ -51,10 +54,13 @@ const MINIMUM_ROLE: Record<Action, Role> = {
   'admin.panel': 'manager',
   'retention.read': 'admin',
   'retention.manage': 'admin',
+  'answer.feedback': 'viewer',
+  'usage.read': 'admin',
+  'usage.budget': 'admin',
 };
 
 /** Personal resources: only their owner may act on them, whatever the role. */
-const OWNER_ONLY = new Set<Action>(['conversation.read', 'conversation.delete']);
+const OWNER_ONLY = new Set<Action>(['conversation.read', 'conversation.delete', 'answer.feedback']);
 
 export function highestRole(roles: readonly Role[]): Role | undefined {
   return [...roles].sort((a, b) => RANK[b] - RANK[a])[0];

@@ -1,0 +1,69 @@
+import type { Principal } from '../tenancy/principal';
+import { MAX_FEEDBACK_COMMENT_CHARS, createFeedback, parseFeedback, type FeedbackStore, type StoredFeedback } from './feedback';
+
+const answerId = '11111111-1111-4111-8111-111111111111';
+const questionId = '22222222-2222-4222-8222-222222222222';
+const owner: Principal = { workspaceId: 'w1', tenantId: 't1', userId: 'u1', roles: ['user'], authMethod: 'bot-framework' };
+
+function setup() {
+  const saved = new Map<string, StoredFeedback>();
+  const messages = new Map([
+    [`w1|${answerId}`, { role: 'assistant' as const, ownerUserId: 'u1' }],
+    [`w1|${questionId}`, { role: 'user' as const, ownerUserId: 'u1' }],
+  ]);
+  const store: FeedbackStore = {
+    findMessage: async (w, id) => messages.get(`${w}|${id}`),
+    save: async (w, id, _u, f) => {
+      const s = { messageId: id, ...f, updatedAt: new Date() };
+      saved.set(`${w}|${id}`, s);
+      return s;
+    },
+    find: async (w, id) => saved.get(`${w}|${id}`),
+  };
+  const audit: unknown[] = [];
+  return { feedback: createFeedback({ store, audit: { record: async (e) => void audit.push(e) } }), saved, audit };
+}
+
+describe('answer feedback', () => {
+  it('stores a reaction and a comment exactly as given, and replaces it on a second rating', async () => {
+    const { feedback, saved, audit } = setup();
+    const comment = '<script>alert(1)</script> Klopt niet: het is 3 dagen ';
+    await feedback.record(owner, answerId, { reaction: 'dislike', comment });
+    expect(saved.get(`w1|${answerId}`)).toMatchObject({ reaction: 'dislike', comment });
+    await feedback.record(owner, answerId, { reaction: 'like' });
+    expect(saved.get(`w1|${answerId}`)).toMatchObject({ reaction: 'like' });
+    expect(saved.get(`w1|${answerId}`)?.comment).toBeUndefined();
+    // The audit log knows that a comment was left, never what it says.
+    expect(JSON.stringify(audit)).not.toContain('Klopt niet');
+  });
+
+  it.each([
+    ['another user of the workspace (cross-user)', { ...owner, userId: 'u2' }, answerId],
+    ['an admin who does not own the conversation', { ...owner, userId: 'u3', roles: ['admin'] as const }, answerId],
+    ['the owner\'s name in another workspace (cross-workspace)', { ...owner, workspaceId: 'w2' }, answerId],
+    ['a user message instead of an answer', owner, questionId],
+    ['an unknown message', owner, '33333333-3333-4333-8333-333333333333'],
+    ['a malformed id', owner, "' OR 1=1 --"],
+  ])('answers not_found to %s', async (_what, principal, messageId) => {
+    const { feedback, saved } = setup();
+    await expect(feedback.record(principal as Principal, messageId, { reaction: 'like' })).rejects.toMatchObject({ id: 'not_found' });
+    expect(saved.size).toBe(0);
+  });
+
+  it.each([
+    ['an unknown reaction', { reaction: 'love' }],
+    ['a missing reaction', { comment: 'x' }],
+    ['a comment that is not text', { reaction: 'like', comment: { $gt: '' } }],
+    ['an over-long comment', { reaction: 'like', comment: 'x'.repeat(MAX_FEEDBACK_COMMENT_CHARS + 1) }],
+    ['an unknown field (mass assignment)', { reaction: 'like', userId: 'u2' }],
+    ['an array', ['like']],
+    ['nothing', undefined],
+  ])('refuses %s', (_what, input) => {
+    expect(() => parseFeedback(input)).toThrow(expect.objectContaining({ id: 'request_malformed' }));
+  });
+
+  it('accepts a comment of exactly the maximum length and drops an empty one', () => {
+    expect(parseFeedback({ reaction: 'like', comment: 'é'.repeat(MAX_FEEDBACK_COMMENT_CHARS) }).comment).toHaveLength(MAX_FEEDBACK_COMMENT_CHARS);
+    expect(parseFeedback({ reaction: 'dislike', comment: '   ' })).toEqual({ reaction: 'dislike' });
+  });
+});
