@@ -11,9 +11,12 @@ import path from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { Field, Int32, Schema, Utf8 } from 'apache-arrow';
 import { isKluisError } from '../../api/errors';
+import { createCohereEmbedder } from '../../api/knowledge/embedding/cohereEmbedder';
+import type { Embedder } from '../../api/knowledge/embedding/embedder';
 import { openLanceDbIndex } from '../../api/knowledge/lancedbIndex';
 import type { SearchIndex } from '../../api/knowledge/ports';
 import { chunksOf, searchIndexConformance, uniqueWord } from '../conformance/searchIndex.suite';
+import { COHERE_DIMENSION, startFakeEmbeddingService, type FakeEmbeddingService } from '../fakes/embeddingServer';
 
 let conformanceDir: string;
 
@@ -27,6 +30,22 @@ afterAll(() => {
 
 // Every open() reads the same directory, which is what the persistence case relies on.
 searchIndexConformance('LanceDB (embedded)', () => openLanceDbIndex(conformanceDir));
+
+// The same suite with vectors: hybrid search (cosine + BM25, fused by rank), the embeddings coming
+// through the Cohere adapter and its SDK from the wire-format stand-in.
+let hybridDir: string;
+let cohere: FakeEmbeddingService;
+let embedder: Embedder;
+beforeAll(async () => {
+  hybridDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kluis-lancedb-hybrid-'));
+  cohere = await startFakeEmbeddingService('cohere');
+  embedder = createCohereEmbedder({ apiKey: cohere.apiKey, baseUrl: cohere.baseUrl, model: 'embed-multilingual-v3.0', dimension: COHERE_DIMENSION, timeoutMs: 10_000, maxRetries: 1 });
+});
+afterAll(async () => {
+  await cohere.close();
+  fs.rmSync(hybridDir, { recursive: true, force: true });
+});
+searchIndexConformance('LanceDB (embedded, hybrid with Cohere vectors)', () => openLanceDbIndex(hybridDir, { embedder }));
 
 /** What LanceDB reports about the full-text indexes of the adapter's table. */
 async function ftsStats(directory: string): Promise<Array<{ numIndexedRows: number; numUnindexedRows: number }>> {
