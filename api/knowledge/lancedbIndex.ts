@@ -32,6 +32,13 @@ const ACL_COLUMN = 'acl_principals';
 /** Merge new rows into the FTS index once this many are waiting (they are searched flat until then). */
 const OPTIMIZE_AFTER_ROWS = 5000;
 /**
+ * ...or after this many writes, whatever their size. Every write (a replace is a delete and an
+ * add) leaves fragments and deletion files that each later filtered delete and count must open,
+ * so a sync of many small files slowed down with every file until the row threshold was reached;
+ * compacting this often keeps a write's cost flat (bench/embedding.ts measures both).
+ */
+export const DEFAULT_COMPACT_AFTER_WRITES = 100;
+/**
  * ...and in any case shortly after writes stop: rows left unmerged are searched without the
  * index, which measured 17-29x slower (bench/retrieval.ts), so a quiet index must not keep them.
  */
@@ -124,6 +131,8 @@ async function openTable(connection: lancedb.Connection, dimension: number | und
 export interface LanceDbIndexOptions {
   /** Adds a vector per chunk and hybrid search; absent, the index is lexical only (BM25). */
   embedder?: Embedder;
+  /** Compact after this many writes (0: only by rows and when idle); defaults to `DEFAULT_COMPACT_AFTER_WRITES`. */
+  compactAfterWrites?: number;
   /** Cosine similarity a passage needs to be found by meaning alone; defaults to `DEFAULT_MIN_SIMILARITY`. */
   minSimilarity?: number;
   /** Told when the folder held an index built otherwise (another embedder, none, or an old layout) and was emptied. */
@@ -147,6 +156,8 @@ export async function openLanceDbIndex(directory: string, options: LanceDbIndexO
   if (dropped) options.onRebuild?.(previous, current);
   let indexed = (await table.listIndices()).length >= 2;
   let pendingRows = 0;
+  let writesSinceCompaction = 0;
+  const compactAfterWrites = options.compactAfterWrites ?? DEFAULT_COMPACT_AFTER_WRITES;
   let idleTimer: NodeJS.Timeout | undefined;
   const optimizeWhenIdle = () => {
     clearTimeout(idleTimer);
@@ -167,11 +178,23 @@ export async function openLanceDbIndex(directory: string, options: LanceDbIndexO
     return next;
   };
 
+  /** Called inside the write queue after every write. */
+  async function afterWrite(): Promise<void> {
+    writesSinceCompaction++;
+    if (compactAfterWrites > 0 && writesSinceCompaction >= compactAfterWrites) {
+      // Compacts fragments, drops deleted rows and, once the FTS indexes exist, merges new rows in.
+      await table.optimize();
+      writesSinceCompaction = 0;
+      if (indexed) pendingRows = 0;
+    }
+  }
+
   async function ensureIndexes(): Promise<void> {
     if (indexed) {
       if (pendingRows >= OPTIMIZE_AFTER_ROWS) {
         await table.optimize();
         pendingRows = 0;
+        writesSinceCompaction = 0;
       }
       return;
     }
@@ -201,6 +224,7 @@ export async function openLanceDbIndex(directory: string, options: LanceDbIndexO
           pendingRows += chunks.length;
         }
         await ensureIndexes();
+        await afterWrite();
         if (pendingRows > 0) optimizeWhenIdle();
       });
     },
@@ -208,6 +232,7 @@ export async function openLanceDbIndex(directory: string, options: LanceDbIndexO
       const filter = `workspace_id = ${literal(workspaceId)} AND document_id = ${literal(documentId)}`;
       return serialise(async () => {
         await table.delete(filter);
+        await afterWrite();
       });
     },
     async deleteWorkspace(workspaceId) {
