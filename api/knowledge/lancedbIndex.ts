@@ -21,7 +21,7 @@ import * as lancedb from '@lancedb/lancedb';
 import { DataType, Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from 'apache-arrow';
 import { fail } from '../errors';
 import { admits, isPrincipal, principalsOf, readerPrincipals } from './acl';
-import { checkEmbeddings, type Embedder } from './embedding/embedder';
+import { checkDimension, checkEmbeddings, type Embedder } from './embedding/embedder';
 import { readIndexBuild, sameBuild, writeIndexBuild, type IndexBuild } from './indexBuild';
 import { fuseByReciprocalRank } from './rankFusion';
 import type { ChunkRecord, SearchHit, SearchIndex, SearchOptions } from './ports';
@@ -154,7 +154,7 @@ export interface LanceDbIndexOptions {
 export async function openLanceDbIndex(directory: string, options: LanceDbIndexOptions = {}): Promise<SearchIndex> {
   fs.mkdirSync(directory, { recursive: true });
   const embedder = options.embedder;
-  const dimension = embedder?.dimension;
+  const dimension = embedder ? checkDimension(embedder.dimension, `Embedder ${embedder.id}`) : undefined;
   const minSimilarity = options.minSimilarity ?? DEFAULT_MIN_SIMILARITY;
   if (!(minSimilarity >= -1 && minSimilarity <= 1)) fail('config_invalid', `Minimum similarity ${minSimilarity} is not between -1 and 1.`);
   const current: IndexBuild = { embedder: embedder?.id ?? null, dimension: dimension ?? null };
