@@ -90,6 +90,12 @@ describe('loadConfig', () => {
     ['ENTRA_CLIENT_ID without its API URI', { LOCAL_MODE: 'true', ENTRA_CLIENT_ID: '11111111-2222-3333-4444-555555555555' }, /^Setting ENTRA_API_URI: required with ENTRA_CLIENT_ID/],
     ['BCRYPT_COST below 10', { LOCAL_MODE: 'true', BCRYPT_COST: '8' }, /^Setting BCRYPT_COST: expected 10 to 15/],
     ['SMTP_URL without MAIL_FROM', { LOCAL_MODE: 'true', SMTP_URL: 'smtp://mail.example.com:587' }, /^Setting MAIL_FROM: required with SMTP_URL/],
+    ['EMBEDDER unknown', { LOCAL_MODE: 'true', EMBEDDER: 'word2vec' }, /^Setting EMBEDDER: expected none, cohere, openai or azure-openai/],
+    ['EMBEDDER=cohere without its key', { LOCAL_MODE: 'true', EMBEDDER: 'cohere' }, /^Setting COHERE_API_KEY: required when EMBEDDER=cohere/],
+    ['EMBEDDER=openai without its key', { LOCAL_MODE: 'true', EMBEDDER: 'openai' }, /^Setting OPENAI_API_KEY: required when EMBEDDER=openai/],
+    ['EMBEDDER=azure-openai without its deployment', { LOCAL_MODE: 'true', EMBEDDER: 'azure-openai', AZURE_OPENAI_ENDPOINT: 'https://x.openai.azure.com', AZURE_OPENAI_API_KEY: 'k' }, /^Setting AZURE_OPENAI_EMBEDDING_DEPLOYMENT: required when EMBEDDER=azure-openai/],
+    ['an Azure deployment that would change the path', { LOCAL_MODE: 'true', AZURE_OPENAI_EMBEDDING_DEPLOYMENT: '../admin' }, /^Setting AZURE_OPENAI_EMBEDDING_DEPLOYMENT: expected the deployment name/],
+    ['EMBEDDING_DIMENSION of zero', { LOCAL_MODE: 'true', EMBEDDING_DIMENSION: '0' }, /^Setting EMBEDDING_DIMENSION: expected 1 to 65536/],
     ['SESSION_IDLE_MINUTES of zero', { LOCAL_MODE: 'true', SESSION_IDLE_MINUTES: '0' }, /^Setting SESSION_IDLE_MINUTES: expected 1 to 1440 minutes/],
   ])('rejects %s with one clear line', (_name, env, message) => {
     let error: unknown;
@@ -101,6 +107,15 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('has no embedder by default, and reads each provider with its default dimension', () => {
+    expect(load({ LOCAL_MODE: 'true' }).embedder).toBeUndefined();
+    expect(load({ LOCAL_MODE: 'true', EMBEDDER: 'cohere', COHERE_API_KEY: 'co' }).embedder).toEqual({ kind: 'cohere', apiKey: 'co', baseUrl: undefined, model: 'embed-multilingual-v3.0', dimension: 1024, timeoutMs: 30000, maxRetries: 2 });
+    expect(load({ LOCAL_MODE: 'true', EMBEDDER: 'openai', OPENAI_API_KEY: 'sk', EMBEDDING_DIMENSION: '256' }).embedder).toMatchObject({ kind: 'openai', model: 'text-embedding-3-small', dimension: 256 });
+    expect(
+      load({ LOCAL_MODE: 'true', EMBEDDER: 'azure-openai', AZURE_OPENAI_ENDPOINT: 'https://x.openai.azure.com', AZURE_OPENAI_API_KEY: 'k', AZURE_OPENAI_EMBEDDING_DEPLOYMENT: 'emb' }).embedder,
+    ).toMatchObject({ kind: 'azure-openai', endpoint: 'https://x.openai.azure.com', deployment: 'emb', apiVersion: '2024-10-21', dimension: 1536 });
   });
 
   it('never echoes a secret value in its message', () => {

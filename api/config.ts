@@ -118,6 +118,15 @@ const environmentSchema = z
     MINIO_SECRET_KEY: z.string().min(1).optional(),
     MINIO_REGION: z.string().min(1).default('us-east-1'),
     MINIO_BUCKET_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'expected 1-31 lower-case letters, digits or dashes').default('kluis-'),
+    EMBEDDER: z.enum(['none', 'cohere', 'openai', 'azure-openai'], { message: 'expected none, cohere, openai or azure-openai' }).default('none'),
+    EMBEDDING_DIMENSION: z.coerce.number({ message: 'expected a number' }).int().min(1, 'expected 1 to 65536').max(65536, 'expected 1 to 65536').optional(),
+    EMBEDDING_TIMEOUT_MS: z.coerce.number({ message: 'expected milliseconds' }).int().min(1000).max(600000).default(30000),
+    EMBEDDING_MAX_RETRIES: z.coerce.number({ message: 'expected a number' }).int().min(0).max(10).default(2),
+    COHERE_API_KEY: z.string().min(1).optional(),
+    COHERE_BASE_URL: httpUrl.optional(),
+    COHERE_EMBED_MODEL: z.string().min(1).default('embed-multilingual-v3.0'),
+    OPENAI_EMBEDDING_MODEL: z.string().min(1).default('text-embedding-3-small'),
+    AZURE_OPENAI_EMBEDDING_DEPLOYMENT: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected the deployment name (letters, digits, . _ -)').optional(),
     RETRIEVAL_TOP_K: z.coerce.number({ message: 'expected a number' }).int().min(1, 'expected 1 to 20').max(20, 'expected 1 to 20').default(4),
 
     ASSISTANT_PROVIDER: providerName.optional(),
@@ -224,13 +233,18 @@ const environmentSchema = z
     if (env.SEARCH_INDEX === 'qdrant' && !env.QDRANT_URL) {
       ctx.addIssue({ code: 'custom', path: ['QDRANT_URL'], message: 'required when SEARCH_INDEX=qdrant, e.g. https://qdrant.internal:6333' });
     }
+    const embedderNeeds = { none: [], cohere: ['COHERE_API_KEY'], openai: ['OPENAI_API_KEY'], 'azure-openai': ['AZURE_OPENAI_ENDPOINT', 'AZURE_OPENAI_API_KEY', 'AZURE_OPENAI_EMBEDDING_DEPLOYMENT'] } as const;
+    for (const name of embedderNeeds[env.EMBEDDER]) {
+      if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: `required when EMBEDDER=${env.EMBEDDER}` });
+    }
     for (const setting of ['ASSISTANT_PROVIDER', 'ASSISTANT_WEB_PROVIDER', 'ASSISTANT_LONG_CONTEXT_PROVIDER'] as const) {
       const chosen = env[setting];
       if (chosen && chosen !== 'extractive' && !env[PROVIDER_KEY[chosen] as keyof typeof env]) {
         ctx.addIssue({ code: 'custom', path: [PROVIDER_KEY[chosen]], message: `required when ${setting}=${chosen}` });
       }
     }
-    if (env.AZURE_OPENAI_API_KEY && (!env.AZURE_OPENAI_ENDPOINT || !env.AZURE_OPENAI_DEPLOYMENT)) {
+    // An Azure OpenAI resource may serve chat (AZURE_OPENAI_DEPLOYMENT), embeddings, or both.
+    if (env.AZURE_OPENAI_API_KEY && (!env.AZURE_OPENAI_ENDPOINT || (!env.AZURE_OPENAI_DEPLOYMENT && !env.AZURE_OPENAI_EMBEDDING_DEPLOYMENT))) {
       ctx.addIssue({ code: 'custom', path: [env.AZURE_OPENAI_ENDPOINT ? 'AZURE_OPENAI_DEPLOYMENT' : 'AZURE_OPENAI_ENDPOINT'], message: 'required with AZURE_OPENAI_API_KEY' });
     }
     const allowed = env.ASSISTANT_ALLOWED_PROVIDERS;
@@ -246,6 +260,23 @@ export type Environment = z.infer<typeof environmentSchema>;
 
 /** Every setting's name, for documentation checks. */
 export const SETTING_NAMES: readonly string[] = Object.keys(environmentSchema.innerType().shape);
+
+export type EmbedderConfig = { dimension: number; timeoutMs: number; maxRetries: number } & (
+  | { kind: 'cohere'; apiKey: string; baseUrl?: string; model: string }
+  | { kind: 'openai'; apiKey: string; baseUrl?: string; model: string }
+  | { kind: 'azure-openai'; apiKey: string; endpoint: string; deployment: string; apiVersion: string }
+);
+
+/** The vector size each provider's default model returns (Cohere embed v3: 1024; text-embedding-3-small: 1536). */
+const DEFAULT_EMBEDDING_DIMENSION = { cohere: 1024, openai: 1536, 'azure-openai': 1536 } as const;
+
+function embedderConfig(e: Environment): EmbedderConfig | undefined {
+  if (e.EMBEDDER === 'none') return undefined;
+  const common = { dimension: e.EMBEDDING_DIMENSION ?? DEFAULT_EMBEDDING_DIMENSION[e.EMBEDDER], timeoutMs: e.EMBEDDING_TIMEOUT_MS, maxRetries: e.EMBEDDING_MAX_RETRIES };
+  if (e.EMBEDDER === 'cohere') return { ...common, kind: 'cohere', apiKey: e.COHERE_API_KEY!, baseUrl: e.COHERE_BASE_URL, model: e.COHERE_EMBED_MODEL };
+  if (e.EMBEDDER === 'openai') return { ...common, kind: 'openai', apiKey: e.OPENAI_API_KEY!, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_EMBEDDING_MODEL };
+  return { ...common, kind: 'azure-openai', apiKey: e.AZURE_OPENAI_API_KEY!, endpoint: e.AZURE_OPENAI_ENDPOINT!, deployment: e.AZURE_OPENAI_EMBEDDING_DEPLOYMENT!, apiVersion: e.AZURE_OPENAI_API_VERSION };
+}
 
 export interface Config {
   localMode: boolean;
@@ -266,6 +297,8 @@ export interface Config {
   dataDir: string;
   database: { url?: string; poolSize: number };
   searchIndex: { kind: 'lancedb' | 'qdrant'; qdrant?: { url: string; apiKey?: string; collection: string } };
+  /** Absent: lexical search only, nothing sent out for embedding. */
+  embedder?: EmbedderConfig;
   graph: { baseUrl: string };
   knowledge: { syncIntervalSeconds: number; dir?: string; tenantId?: string; watch: boolean; maxFileBytes: number; indexDir: string; topK: number; minCoverage: number };
   onboardTenants: Array<{ tenantId: string; name: string }>;
@@ -371,6 +404,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       indexDir: e.INDEX_DIR ? resolve(e.INDEX_DIR) : path.join(dataDir, 'index'),
       topK: e.RETRIEVAL_TOP_K,
     },
+    embedder: embedderConfig(e),
     searchIndex: { kind: e.SEARCH_INDEX, qdrant: e.QDRANT_URL ? { url: e.QDRANT_URL, apiKey: e.QDRANT_API_KEY, collection: e.QDRANT_COLLECTION } : undefined },
     blobDir: e.BLOB_DIR ? resolve(e.BLOB_DIR) : path.join(dataDir, 'blobs'),
     files: { maxUploadBytes: Math.round(e.UPLOAD_MAX_FILE_MB * 1024 * 1024), downloadLinkSeconds: e.DOWNLOAD_LINK_SECONDS },

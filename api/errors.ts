@@ -46,6 +46,10 @@ export const errorCatalogue = {
   budget_exhausted: { status: 429, message: "This month's budget for the assistant is used up. Ask an administrator of your organisation to raise it, or try again next month." },
   // The embedding model answered, but not with one vector of the configured size per text.
   embedding_invalid: { status: 502, message: 'The embedding service returned an unusable answer.' },
+  // The embedding service is down, throttling past the SDK's retries, or unreachable.
+  embedding_unavailable: { status: 503, message: 'The embedding service is unavailable right now. Please try again shortly.' },
+  // The embedding service refused the request (key, deployment, model or input).
+  embedding_rejected: { status: 502, message: 'The embedding service refused the request.' },
   store_unavailable: { status: 503, message: 'A data store is unavailable.' },
   mail_unavailable: { status: 503, message: 'Email cannot be sent right now. Please try again shortly.' },
   extraction_failed: { status: 422, message: 'The document could not be read.' },

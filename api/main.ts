@@ -34,6 +34,9 @@ import { createHttpApp } from './http/app';
 import { createFolderSource, type SyncReport } from './knowledge/folderSource';
 import { createIndexer } from './knowledge/indexer';
 import { createKnowledge } from './knowledge/knowledge';
+import { createCohereEmbedder } from './knowledge/embedding/cohereEmbedder';
+import type { Embedder } from './knowledge/embedding/embedder';
+import { createAzureOpenAiEmbedder, createOpenAiEmbedder } from './knowledge/embedding/openaiEmbedder';
 import { openLanceDbIndex } from './knowledge/lancedbIndex';
 import { createQdrantIndex } from './knowledge/qdrantIndex';
 import type { SearchIndex } from './knowledge/ports';
@@ -132,10 +135,15 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
 
     const db = createDatabase(databaseUrl, config.database.poolSize);
     cleanups.push(() => db.$disconnect());
+    const embedder = createEmbedder(config);
+    if (embedder) logger.info({ embedder: embedder.id, dimension: embedder.dimension }, 'hybrid search: passages and questions are embedded');
     const index =
       config.searchIndex.kind === 'qdrant' && config.searchIndex.qdrant
-        ? await createQdrantIndex({ url: config.searchIndex.qdrant.url, apiKey: config.searchIndex.qdrant.apiKey, collection: config.searchIndex.qdrant.collection })
-        : await openLanceDbIndex(config.knowledge.indexDir);
+        ? await createQdrantIndex({ url: config.searchIndex.qdrant.url, apiKey: config.searchIndex.qdrant.apiKey, collection: config.searchIndex.qdrant.collection, embedder })
+        : await openLanceDbIndex(config.knowledge.indexDir, {
+            embedder,
+            onRebuild: (previous, current) => logger.warn({ previous, current }, 'search index emptied: it was built with another embedder; sources re-index on their next sync'),
+          });
     cleanups.push(() => index.close());
 
     const audit = createPrismaAuditLog(db);
@@ -356,6 +364,16 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     await stop();
     throw error;
   }
+}
+
+/** No embedder unless EMBEDDER names one: the default searches lexically and sends nothing out. */
+function createEmbedder(config: Config): Embedder | undefined {
+  const e = config.embedder;
+  if (!e) return undefined;
+  const common = { apiKey: e.apiKey, dimension: e.dimension, timeoutMs: e.timeoutMs, maxRetries: e.maxRetries };
+  if (e.kind === 'cohere') return createCohereEmbedder({ ...common, baseUrl: e.baseUrl, model: e.model });
+  if (e.kind === 'openai') return createOpenAiEmbedder({ ...common, baseUrl: e.baseUrl, model: e.model });
+  return createAzureOpenAiEmbedder({ ...common, endpoint: e.endpoint, deployment: e.deployment, apiVersion: e.apiVersion });
 }
 
 /**

@@ -11,6 +11,7 @@
  */
 import { runBotTurn } from './botTurn';
 import { runColdStart } from './coldStart';
+import { runEmbedding } from './embedding';
 import { runIdentity } from './identity';
 import { runKnowledge } from './knowledge';
 import { runRetrieval } from './retrieval';
@@ -20,6 +21,7 @@ const BENCHMARKS: Array<{ name: string; describe: string; run: (context: BenchCo
   { name: 'botTurn', describe: 'one Teams message turn over HTTP, against a bare teams-ai echo bot', run: runBotTurn },
   { name: 'retrieval', describe: 'LanceDB full-text search at 1k and 100k chunks per workspace, and indexing rate', run: runRetrieval },
   { name: 'knowledge', describe: 'extract+chunk per format, SharePoint delta sync (full and incremental) against a local Graph, ACL-trimmed search at 100k chunks, memory', run: runKnowledge },
+  { name: 'embedding', describe: 'LanceDB writes of a many-file sync with and without compaction every 100 writes, ingestion with a fake embedder at fixed latency, lexical vs hybrid search p50/p95', run: runEmbedding },
   { name: 'identity', describe: 'credentials login at bcrypt cost 12 and 10, Entra token validation, login throttle, against bare bcrypt, jose and SELECT 1', run: runIdentity },
   { name: 'coldStart', describe: '`npm start` to ready (fresh and warm) and idle memory, against a bare node HTTP server', run: runColdStart },
 ];

@@ -2,6 +2,11 @@
  * Indexing one file: extract -> chunk -> index, with the document's record kept in step.
  * A file that cannot be read is recorded as failed with the reason and its old chunks removed,
  * so the assistant never answers from a stale version of it.
+ *
+ * When an embedder is configured the index embeds the chunks as it stores them, so writing them
+ * can fail for a reason outside the file (the embedding service throttled or down). The record is
+ * therefore saved without its content hash first and completed only once the chunks are in: a
+ * failed write leaves a record no source takes for unchanged, and the next sync tries again.
  */
 import { createHash } from 'node:crypto';
 import { isKluisError } from '../errors';
@@ -25,6 +30,9 @@ export interface Indexer {
   removeDocument(workspaceId: string, documentId: string): Promise<void>;
 }
 
+/** The content hash of a record whose chunks are being written: it matches no file. */
+const WRITE_PENDING = 'pending';
+
 export function contentHash(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -45,7 +53,8 @@ export function createIndexer(deps: { documents: DocumentStore; index: SearchInd
       try {
         const extracted = await extractDocument(file.fileName, file.bytes);
         const chunks = chunkSections(extracted.sections, chunking);
-        const record = await deps.documents.save({ ...base, title: extracted.title.slice(0, 512), mimeType: extracted.mimeType, chunkCount: chunks.length, status: 'indexed' });
+        const draft = { ...base, title: extracted.title.slice(0, 512), mimeType: extracted.mimeType, chunkCount: chunks.length, status: 'indexed' as const };
+        const record = await deps.documents.save({ ...draft, contentHash: WRITE_PENDING });
         await deps.index.replaceDocument(
           workspaceId,
           record.id,
@@ -62,7 +71,7 @@ export function createIndexer(deps: { documents: DocumentStore; index: SearchInd
             acl: file.acl,
           })),
         );
-        return record;
+        return deps.documents.save(draft);
       } catch (error) {
         if (!isKluisError(error, 'extraction_failed')) throw error;
         const record = await deps.documents.save({ ...base, title: file.fileName.slice(0, 512), mimeType: 'application/octet-stream', chunkCount: 0, status: 'failed', error: error.message });

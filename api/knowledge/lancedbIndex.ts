@@ -8,12 +8,22 @@
  * keeps only the rows that list one of the reader's. The filter is applied before the limit
  * (LanceDB prefilters a full-text query's `where`), so passages the reader may not see can never
  * crowd out the ones they may.
+ *
+ * With an embedder each row also holds the vector of its passage, and a search is hybrid: a
+ * cosine nearest-neighbour leg and the BM25 leg, each with the same workspace and acl `where`
+ * (LanceDB prefilters a vector query's `where` too), fused by reciprocal rank. Without one the
+ * index is lexical only and nothing leaves the machine. A file next to the table records which
+ * embedder and dimension built it; opened with another, the table is dropped and built again by
+ * the sources (see README, "Changing the embedder"), so vectors of two models never meet in a search.
  */
 import fs from 'node:fs';
 import * as lancedb from '@lancedb/lancedb';
-import { DataType, Field, Int32, List, Schema, Utf8 } from 'apache-arrow';
+import { DataType, Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from 'apache-arrow';
 import { fail } from '../errors';
 import { admission, isPrincipal, principalsOf, readerPrincipals, type Admission } from './acl';
+import { checkDimension, checkEmbeddings, type Embedder } from './embedding/embedder';
+import { readIndexBuild, sameBuild, writeIndexBuild, type IndexBuild } from './indexBuild';
+import { fuseByReciprocalRank } from './rankFusion';
 import type { ChunkRecord, SearchHit, SearchIndex, SearchOptions } from './ports';
 
 const TABLE = 'chunks';
@@ -22,12 +32,41 @@ const ACL_COLUMN = 'acl_principals';
 /** Merge new rows into the FTS index once this many are waiting (they are searched flat until then). */
 const OPTIMIZE_AFTER_ROWS = 5000;
 /**
+ * ...or after this many writes, whatever their size. Every write (a replace is a delete and an
+ * add) leaves fragments and deletion files that each later filtered delete and count must open,
+ * so a sync of many small files slowed down with every file until the row threshold was reached;
+ * compacting this often keeps a write's cost flat (bench/embedding.ts measures both).
+ */
+export const DEFAULT_COMPACT_AFTER_WRITES = 100;
+/**
+ * Table versions older than this are removed when the table is compacted. Each write is a version,
+ * and a filtered delete slowed with their number (from 20 to 150 ms over 400 writes, measured); the
+ * default keeps a week of them. Searches read the version they started on for milliseconds, so ten
+ * seconds leaves every running one its files.
+ */
+const KEEP_VERSIONS_MS = 10_000;
+
+/** Compacts fragments, drops deleted rows and old versions, and merges new rows into the FTS indexes. */
+async function compact(table: lancedb.Table): Promise<void> {
+  await table.optimize({ cleanupOlderThan: new Date(Date.now() - KEEP_VERSIONS_MS) });
+}
+/**
  * ...and in any case shortly after writes stop: rows left unmerged are searched without the
  * index, which measured 17-29x slower (bench/retrieval.ts), so a quiet index must not keep them.
  */
 const OPTIMIZE_WHEN_IDLE_MS = 2000;
 
-const schema = new Schema([
+const VECTOR_COLUMN = 'vector';
+/** Candidates each leg of a hybrid search brings to the fusion, at least. */
+const HYBRID_CANDIDATES = 50;
+/**
+ * A nearest neighbour always exists, however unrelated; below this cosine similarity a passage is
+ * not brought in by meaning alone (it can still come by its words). Multilingual embedding models
+ * put unrelated passages well below it and paraphrases well above.
+ */
+export const DEFAULT_MIN_SIMILARITY = 0.3;
+
+const lexicalFields = [
   new Field('id', new Utf8(), false),
   new Field('workspace_id', new Utf8(), false),
   new Field('document_id', new Utf8(), false),
@@ -41,7 +80,12 @@ const schema = new Schema([
   new Field(SEARCH_COLUMNS.en, new Utf8(), false),
   new Field(SEARCH_COLUMNS.nl, new Utf8(), false),
   new Field(ACL_COLUMN, new List(new Field('item', new Utf8(), true)), false),
-]);
+];
+
+function schemaFor(dimension: number | undefined): Schema {
+  if (dimension === undefined) return new Schema(lexicalFields);
+  return new Schema([...lexicalFields, new Field(VECTOR_COLUMN, new FixedSizeList(dimension, new Field('item', new Float32(), true)), false)]);
+}
 
 /** Ids reach a filter expression, so only this alphabet is accepted. */
 function literal(id: string): string {
@@ -80,30 +124,59 @@ interface Row {
  * to be guessed visible. The index is derived data, and the sources re-index every document whose
  * chunks are missing on their next sync.
  */
-async function openTable(connection: lancedb.Connection): Promise<lancedb.Table> {
+async function openTable(connection: lancedb.Connection, dimension: number | undefined, rebuild: boolean): Promise<{ table: lancedb.Table; dropped: boolean }> {
+  let dropped = false;
   if ((await connection.tableNames()).includes(TABLE)) {
     const table = await connection.openTable(TABLE);
-    const acl = (await table.schema()).fields.find((f) => f.name === ACL_COLUMN);
-    if (acl && DataType.isList(acl.type)) return table;
+    const fields = (await table.schema()).fields;
+    const acl = fields.find((f) => f.name === ACL_COLUMN);
+    const vector = fields.find((f) => f.name === VECTOR_COLUMN);
+    const vectorFits = dimension === undefined ? vector === undefined : vector !== undefined && DataType.isFixedSizeList(vector.type) && vector.type.listSize === dimension;
+    if (!rebuild && acl && DataType.isList(acl.type) && vectorFits) return { table, dropped };
     table.close();
     await connection.dropTable(TABLE);
+    dropped = true;
   }
-  return connection.createEmptyTable(TABLE, schema, { existOk: true });
+  return { table: await connection.createEmptyTable(TABLE, schemaFor(dimension), { existOk: true }), dropped };
 }
 
-export async function openLanceDbIndex(directory: string): Promise<SearchIndex> {
+export interface LanceDbIndexOptions {
+  /** Adds a vector per chunk and hybrid search; absent, the index is lexical only (BM25). */
+  embedder?: Embedder;
+  /** Compact after this many writes (0: only by rows and when idle); defaults to `DEFAULT_COMPACT_AFTER_WRITES`. */
+  compactAfterWrites?: number;
+  /** Cosine similarity a passage needs to be found by meaning alone; defaults to `DEFAULT_MIN_SIMILARITY`. */
+  minSimilarity?: number;
+  /** Told when the folder held an index built otherwise (another embedder, none, or an old layout) and was emptied. */
+  onRebuild?: (previous: IndexBuild | undefined, current: IndexBuild) => void;
+}
+
+export async function openLanceDbIndex(directory: string, options: LanceDbIndexOptions = {}): Promise<SearchIndex> {
   fs.mkdirSync(directory, { recursive: true });
+  const embedder = options.embedder;
+  const dimension = embedder ? checkDimension(embedder.dimension, `Embedder ${embedder.id}`) : undefined;
+  const minSimilarity = options.minSimilarity ?? DEFAULT_MIN_SIMILARITY;
+  if (!(minSimilarity >= -1 && minSimilarity <= 1)) fail('config_invalid', `Minimum similarity ${minSimilarity} is not between -1 and 1.`);
+  const current: IndexBuild = { embedder: embedder?.id ?? null, dimension: dimension ?? null };
+  const recorded = readIndexBuild(directory);
   const connection = await lancedb.connect(directory);
-  const table = await openTable(connection);
+  // A folder without the record but with a table was built before embedders: lexical only.
+  const hadTable = (await connection.tableNames()).includes(TABLE);
+  const previous = recorded ?? (hadTable ? { embedder: null, dimension: null } : undefined);
+  const { table, dropped } = await openTable(connection, dimension, previous !== undefined && !sameBuild(previous, current));
+  writeIndexBuild(directory, current);
+  if (dropped) options.onRebuild?.(previous, current);
   let indexed = (await table.listIndices()).length >= 2;
   let pendingRows = 0;
+  let writesSinceCompaction = 0;
+  const compactAfterWrites = options.compactAfterWrites ?? DEFAULT_COMPACT_AFTER_WRITES;
   let idleTimer: NodeJS.Timeout | undefined;
   const optimizeWhenIdle = () => {
     clearTimeout(idleTimer);
     idleTimer = setTimeout(() => {
       if (pendingRows === 0 || !indexed) return;
       void serialise(async () => {
-        await table.optimize();
+        await compact(table);
         pendingRows = 0;
       }).catch(() => undefined);
     }, OPTIMIZE_WHEN_IDLE_MS);
@@ -117,11 +190,22 @@ export async function openLanceDbIndex(directory: string): Promise<SearchIndex> 
     return next;
   };
 
+  /** Called inside the write queue after every write. */
+  async function afterWrite(): Promise<void> {
+    writesSinceCompaction++;
+    if (compactAfterWrites > 0 && writesSinceCompaction >= compactAfterWrites) {
+      await compact(table);
+      writesSinceCompaction = 0;
+      if (indexed) pendingRows = 0;
+    }
+  }
+
   async function ensureIndexes(): Promise<void> {
     if (indexed) {
       if (pendingRows >= OPTIMIZE_AFTER_ROWS) {
-        await table.optimize();
+        await compact(table);
         pendingRows = 0;
+        writesSinceCompaction = 0;
       }
       return;
     }
@@ -139,6 +223,11 @@ export async function openLanceDbIndex(directory: string): Promise<SearchIndex> 
     async replaceDocument(workspaceId, documentId, chunks) {
       const filter = `workspace_id = ${literal(workspaceId)} AND document_id = ${literal(documentId)}`;
       const rows = chunks.map((c) => toRow(workspaceId, documentId, c));
+      if (embedder && dimension !== undefined && rows.length > 0) {
+        // Embedding is slow and touches no stored row, so it happens outside the write queue.
+        const vectors = checkEmbeddings(await embedder.embedDocuments(rows.map((r) => searchableText(r))), rows.length, dimension);
+        rows.forEach((row, i) => (row[VECTOR_COLUMN] = vectors[i]));
+      }
       return serialise(async () => {
         await table.delete(filter);
         if (rows.length > 0) {
@@ -146,6 +235,7 @@ export async function openLanceDbIndex(directory: string): Promise<SearchIndex> 
           pendingRows += chunks.length;
         }
         await ensureIndexes();
+        await afterWrite();
         if (pendingRows > 0) optimizeWhenIdle();
       });
     },
@@ -153,6 +243,7 @@ export async function openLanceDbIndex(directory: string): Promise<SearchIndex> 
       const filter = `workspace_id = ${literal(workspaceId)} AND document_id = ${literal(documentId)}`;
       return serialise(async () => {
         await table.delete(filter);
+        await afterWrite();
       });
     },
     async deleteWorkspace(workspaceId) {
@@ -165,21 +256,47 @@ export async function openLanceDbIndex(directory: string): Promise<SearchIndex> 
       // Both are checked before the query is looked at, so a hostile reader is refused every time.
       const where = `workspace_id = ${literal(workspaceId)}`;
       const principals = readerPrincipals(options.reader, options.candidates ?? false);
-      const words = query.trim();
+      const words = query.trim().slice(0, 2000);
       if (!words) return [];
-      const rows = (await table
-        .query()
-        .fullTextSearch(new lancedb.MultiMatchQuery(words.slice(0, 2000), [SEARCH_COLUMNS.en, SEARCH_COLUMNS.nl]))
-        .where(`${where} AND ${aclCondition(principals)}`)
-        .select(['id', 'workspace_id', 'document_id', 'ordinal', 'title', 'source_ref', 'url', 'heading', 'language', 'text', ACL_COLUMN, '_score'])
-        .limit(options.limit)
-        .toArray()) as Row[];
-      // Belt and braces: the filter above is the guarantee; this makes a regression loud.
+      // One filter for both legs: the workspace and the reader's principals, applied before each limit.
+      const filter = `${where} AND ${aclCondition(principals)}`;
       const allowed = new Set(principals);
-      return rows.flatMap((r) => {
-        const access = r.workspace_id === workspaceId ? admission(r.acl_principals, allowed) : undefined;
-        return access ? [toHit(r, access)] : [];
-      });
+      // Belt and braces: the filter is the guarantee; this makes a regression loud.
+      const readable = (rows: Row[]) =>
+        rows.flatMap((row) => {
+          const access = row.workspace_id === workspaceId ? admission(row.acl_principals, allowed) : undefined;
+          return access ? [{ row, access }] : [];
+        });
+      const lexical = async (limit: number) =>
+        readable(
+          (await table
+            .query()
+            .fullTextSearch(new lancedb.MultiMatchQuery(words, [SEARCH_COLUMNS.en, SEARCH_COLUMNS.nl]))
+            .where(filter)
+            .select([...HIT_COLUMNS, '_score'])
+            .limit(limit)
+            .toArray()) as Row[],
+        );
+      // A query without a letter or digit means nothing to either leg.
+      if (!embedder || dimension === undefined || !/[\p{L}\p{N}]/u.test(words)) return (await lexical(options.limit)).map(({ row, access }) => toHit(row, access));
+
+      const candidates = Math.max(options.limit, HYBRID_CANDIDATES);
+      const [vector] = checkEmbeddings([await embedder.embedQuery(words)], 1, dimension);
+      const [byWords, byMeaning] = await Promise.all([
+        lexical(candidates),
+        table
+          .vectorSearch(vector!)
+          .distanceType('cosine')
+          .distanceRange(undefined, 1 - minSimilarity)
+          .where(filter)
+          .select([...HIT_COLUMNS, '_distance'])
+          .limit(candidates)
+          .toArray()
+          .then((rows) => readable(rows as Row[])),
+      ]);
+      return fuseByReciprocalRank([byWords, byMeaning], (hit) => hit.row.id)
+        .slice(0, options.limit)
+        .map(({ item, score }) => ({ ...toHit(item.row, item.access), score }));
     },
     async countChunks(workspaceId, documentId) {
       const filter = `workspace_id = ${literal(workspaceId)}${documentId === undefined ? '' : ` AND document_id = ${literal(documentId)}`}`;
@@ -196,6 +313,12 @@ export async function openLanceDbIndex(directory: string): Promise<SearchIndex> 
     },
   };
   return index;
+}
+
+const HIT_COLUMNS = ['id', 'workspace_id', 'document_id', 'ordinal', 'title', 'source_ref', 'url', 'heading', 'language', 'text', ACL_COLUMN];
+
+function searchableText(row: Record<string, unknown>): string {
+  return row[SEARCH_COLUMNS.en] as string;
 }
 
 function toRow(workspaceId: string, documentId: string, c: ChunkRecord): Record<string, unknown> {

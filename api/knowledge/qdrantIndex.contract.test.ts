@@ -216,6 +216,7 @@ function fakeEmbedder(dimension = 4): Embedder & { calls: string[][] } {
   };
   const calls: string[][] = [];
   return {
+    id: `test:hashing-${dimension}`,
     dimension,
     calls,
     async embedDocuments(texts) {

@@ -19,14 +19,11 @@ import { createHash } from 'node:crypto';
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
 import { fail, isKluisError } from '../errors';
 import { admission, principalsOf, readerPrincipals, type Admission } from './acl';
+import type { Embedder } from './embedding/embedder';
 import type { ChunkRecord, SearchHit, SearchIndex, SearchOptions } from './ports';
 import { documentVector, queryVector, words } from './sparseVector';
 
-export interface Embedder {
-  dimension: number;
-  embedDocuments(texts: string[]): Promise<number[][]>;
-  embedQuery(text: string): Promise<number[]>;
-}
+export type { Embedder };
 
 export interface QdrantIndexOptions {
   /** `http(s)://host[:port][/prefix]`; credentials go in `apiKey`, never in the URL. */

@@ -11,9 +11,12 @@ import path from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { Field, Int32, Schema, Utf8 } from 'apache-arrow';
 import { isKluisError } from '../../api/errors';
+import { createCohereEmbedder } from '../../api/knowledge/embedding/cohereEmbedder';
+import type { Embedder } from '../../api/knowledge/embedding/embedder';
 import { openLanceDbIndex } from '../../api/knowledge/lancedbIndex';
 import type { SearchIndex } from '../../api/knowledge/ports';
 import { chunksOf, searchIndexConformance, uniqueWord } from '../conformance/searchIndex.suite';
+import { COHERE_DIMENSION, startFakeEmbeddingService, type FakeEmbeddingService } from '../fakes/embeddingServer';
 
 let conformanceDir: string;
 
@@ -27,6 +30,22 @@ afterAll(() => {
 
 // Every open() reads the same directory, which is what the persistence case relies on.
 searchIndexConformance('LanceDB (embedded)', () => openLanceDbIndex(conformanceDir));
+
+// The same suite with vectors: hybrid search (cosine + BM25, fused by rank), the embeddings coming
+// through the Cohere adapter and its SDK from the wire-format stand-in.
+let hybridDir: string;
+let cohere: FakeEmbeddingService;
+let embedder: Embedder;
+beforeAll(async () => {
+  hybridDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kluis-lancedb-hybrid-'));
+  cohere = await startFakeEmbeddingService('cohere');
+  embedder = createCohereEmbedder({ apiKey: cohere.apiKey, baseUrl: cohere.baseUrl, model: 'embed-multilingual-v3.0', dimension: COHERE_DIMENSION, timeoutMs: 10_000, maxRetries: 1 });
+});
+afterAll(async () => {
+  await cohere.close();
+  fs.rmSync(hybridDir, { recursive: true, force: true });
+});
+searchIndexConformance('LanceDB (embedded, hybrid with Cohere vectors)', () => openLanceDbIndex(hybridDir, { embedder }));
 
 /** What LanceDB reports about the full-text indexes of the adapter's table. */
 async function ftsStats(directory: string): Promise<Array<{ numIndexedRows: number; numUnindexedRows: number }>> {
@@ -262,5 +281,135 @@ describe('LanceDB index specifics', () => {
       expect(isKluisError(error, 'request_malformed')).toBe(true);
     }
     expect(await index.countChunks(workspace)).toBe(1);
+  });
+});
+
+/**
+ * An embedder that knows synonyms: words of one concept share a direction, so a question can find
+ * a passage that shares none of its words (what BM25 alone cannot), and a test can tell the legs apart.
+ */
+function conceptEmbedder(id = 'test:concepts', dimension = 8): Embedder {
+  const concepts: Record<string, number> = { car: 1, automobile: 1, vehicle: 1, auto: 1, holiday: 2, vacation: 2, leave: 2, verlof: 2 };
+  const embed = (text: string) => {
+    const v = new Array<number>(dimension).fill(0);
+    for (const word of text.toLowerCase().match(/\p{L}+/gu) ?? []) {
+      const slot = concepts[word];
+      if (slot !== undefined) v[slot]! += 1;
+    }
+    v[0]! += 0.05;
+    return v;
+  };
+  return { id, dimension, embedDocuments: async (texts) => texts.map(embed), embedQuery: async (text) => embed(text) };
+}
+
+describe('LanceDB hybrid search and rebuild on embedder change', () => {
+  let dir: string;
+  let index: SearchIndex | undefined;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kluis-lancedb-hybrid-'));
+  });
+
+  afterEach(async () => {
+    await index?.close();
+    index = undefined;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finds a passage by meaning that shares no word with the question, which lexical search cannot', async () => {
+    const workspace = randomUUID();
+    const passage = chunksOf('fleet', [{ text: 'Company car use is booked through the fleet desk.', title: 'Fleet' }, { text: 'The canteen opens at eight.', title: 'Canteen' }]);
+
+    index = await openLanceDbIndex(dir);
+    await index.replaceDocument(workspace, 'fleet', passage);
+    expect(await index.search(workspace, 'automobile', { limit: 5 })).toEqual([]);
+    await index.close();
+
+    index = await openLanceDbIndex(dir, { embedder: conceptEmbedder() });
+    await index.replaceDocument(workspace, 'fleet', passage);
+    expect((await index.search(workspace, 'automobile', { limit: 5 })).map((h) => h.id)).toEqual(['fleet:0']);
+    // Both legs agreeing ranks a passage first.
+    expect((await index.search(workspace, 'canteen car', { limit: 5 })).map((h) => h.id).sort()).toEqual(['fleet:0', 'fleet:1']);
+  });
+
+  it("the vector leg never brings another workspace's or an unreadable passage (workspace and acl filter on both legs)", async () => {
+    const mine = randomUUID();
+    const theirs = randomUUID();
+    const allowed = randomUUID();
+    const other = randomUUID();
+    index = await openLanceDbIndex(dir, { embedder: conceptEmbedder() });
+    await index.replaceDocument(theirs, 'their-car', chunksOf('their-car', [{ text: 'Car lease terms of the other organisation.' }]));
+    await index.replaceDocument(mine, 'my-car', chunksOf('my-car', [{ text: 'Vehicle lease for directors only.', acl: { users: [allowed], groups: [], everyoneInTenant: false } }]));
+    await index.replaceDocument(mine, 'open', chunksOf('open', [{ text: 'Public holiday calendar.' }]));
+
+    expect(await index.search(mine, 'automobile', { limit: 10 })).toEqual([]);
+    expect(await index.search(mine, 'automobile', { limit: 10, reader: { userId: other, groupIds: [] } })).toEqual([]);
+    expect((await index.search(mine, 'automobile', { limit: 10, reader: { userId: allowed, groupIds: [] } })).map((h) => h.id)).toEqual(['my-car:0']);
+    expect((await index.search(theirs, 'automobile', { limit: 10, reader: { userId: allowed, groupIds: [] } })).map((h) => h.id)).toEqual(['their-car:0']);
+  });
+
+  it('an embedding failure while indexing keeps the document as it was', async () => {
+    const workspace = randomUUID();
+    const good = conceptEmbedder();
+    let broken = false;
+    const flaky: Embedder = { ...good, embedDocuments: async (texts) => (broken ? [] : good.embedDocuments(texts)) };
+    index = await openLanceDbIndex(dir, { embedder: flaky });
+    await index.replaceDocument(workspace, 'doc', chunksOf('doc', [{ text: 'Holiday rules v1.' }]));
+    broken = true;
+    const error = await index.replaceDocument(workspace, 'doc', chunksOf('doc', [{ text: 'Holiday rules v2.' }])).catch((e: unknown) => e);
+    expect(isKluisError(error, 'embedding_invalid')).toBe(true);
+    expect((await index.search(workspace, 'vacation', { limit: 5 })).map((h) => h.text)).toEqual(['Holiday rules v1.']);
+  });
+
+  it('records its embedder, keeps its rows when opened with the same one, and empties itself for another or none', async () => {
+    const workspace = randomUUID();
+    const rebuilds: Array<[unknown, unknown]> = [];
+    const onRebuild = (previous: unknown, current: unknown) => rebuilds.push([previous, current]);
+    const write = async () => index!.replaceDocument(workspace, 'doc', chunksOf('doc', [{ text: 'Holiday rules.' }]));
+
+    index = await openLanceDbIndex(dir, { onRebuild });
+    await write();
+    await index.close();
+    // Lexical -> an embedder: the rows have no vectors, so the index starts afresh.
+    index = await openLanceDbIndex(dir, { embedder: conceptEmbedder('test:a'), onRebuild });
+    expect(await index.countChunks(workspace)).toBe(0);
+    await write();
+    await index.close();
+    // The same embedder again: nothing is lost.
+    index = await openLanceDbIndex(dir, { embedder: conceptEmbedder('test:a'), onRebuild });
+    expect(await index.countChunks(workspace)).toBe(1);
+    await index.close();
+    // Another model of the same dimension: its vectors cannot be compared with the stored ones.
+    index = await openLanceDbIndex(dir, { embedder: conceptEmbedder('test:b'), onRebuild });
+    expect(await index.countChunks(workspace)).toBe(0);
+    await write();
+    await index.close();
+    // Same model, other dimension.
+    index = await openLanceDbIndex(dir, { embedder: conceptEmbedder('test:b', 16), onRebuild });
+    expect(await index.countChunks(workspace)).toBe(0);
+    await write();
+    expect((await index.search(workspace, 'vacation', { limit: 5 })).map((h) => h.id)).toEqual(['doc:0']);
+    await index.close();
+    // Back to lexical only.
+    index = await openLanceDbIndex(dir, { onRebuild });
+    expect(await index.countChunks(workspace)).toBe(0);
+
+    expect(rebuilds).toEqual([
+      [{ embedder: null, dimension: null }, { embedder: 'test:a', dimension: 8 }],
+      [{ embedder: 'test:a', dimension: 8 }, { embedder: 'test:b', dimension: 8 }],
+      [{ embedder: 'test:b', dimension: 8 }, { embedder: 'test:b', dimension: 16 }],
+      [{ embedder: 'test:b', dimension: 16 }, { embedder: null, dimension: null }],
+    ]);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'kluis-index.json'), 'utf8'))).toEqual({ embedder: null, dimension: null });
+  });
+
+  it('treats a damaged record as another build and starts afresh', async () => {
+    const workspace = randomUUID();
+    index = await openLanceDbIndex(dir, { embedder: conceptEmbedder() });
+    await index.replaceDocument(workspace, 'doc', chunksOf('doc', [{ text: 'Holiday rules.' }]));
+    await index.close();
+    fs.writeFileSync(path.join(dir, 'kluis-index.json'), '{"embedder": "test:conc');
+    index = await openLanceDbIndex(dir, { embedder: conceptEmbedder() });
+    expect(await index.countChunks(workspace)).toBe(0);
   });
 });

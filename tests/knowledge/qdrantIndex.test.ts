@@ -35,6 +35,7 @@ function hashingEmbedder(dimension: number): Embedder {
     return v;
   };
   return {
+    id: `test:hashing-${dimension}`,
     dimension,
     embedDocuments: async (texts) => texts.map(embed),
     embedQuery: async (text) => embed(text),

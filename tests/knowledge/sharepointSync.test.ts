@@ -192,6 +192,41 @@ describe('SharePoint delta sync', () => {
     expect(await refsFound('Leie pedestrian bridge')).not.toContain(refOf('Projecten/notes.md'));
   });
 
+  it('after the index is rebuilt for another embedder, the next sync enumerates the drive again and re-indexes every file', async () => {
+    await sync();
+    const quiet = await sync();
+    expect(quiet.progress).toMatchObject({ mode: 'changes', indexed: 0 });
+
+    // Kluis restarts with an embedder: the lexical index is emptied (the index records what built it).
+    await index.close();
+    const rebuilds: unknown[] = [];
+    const embedder = {
+      id: 'test:words',
+      dimension: 16,
+      embedDocuments: async (texts: string[]) => texts.map((t) => Array.from({ length: 16 }, (_, i) => (i === 0 ? 1 : (t.length % (i + 1)) / (i + 1)))),
+      embedQuery: async (t: string) => Array.from({ length: 16 }, (_, i) => (i === 0 ? 1 : (t.length % (i + 1)) / (i + 1))),
+    };
+    index = await openLanceDbIndex(path.join(scratch, 'index'), { embedder, onRebuild: (previous) => rebuilds.push(previous) });
+    expect(rebuilds).toEqual([{ embedder: null, dimension: null }]);
+    expect(await index.countChunks(workspaceId)).toBe(0);
+    const real = createIndexer({ documents, index });
+    indexer = { indexFile: (ws, file) => (indexed.push(file.sourceRef), real.indexFile(ws, file)), removeDocument: (ws, id) => real.removeDocument(ws, id) };
+    fake.requests.length = 0;
+    indexed.length = 0;
+
+    const result = await sync();
+
+    expect(result.progress).toMatchObject({ status: 'completed', mode: 'full', indexed: SUPPORTED, unchanged: 0 });
+    expect(requestsTo('delta').every((r) => !r.withDeltaToken)).toBe(true);
+    expect(indexed).toHaveLength(SUPPORTED);
+    for (const row of await rows()) expect(await index.countChunks(workspaceId, row.id)).toBe(row.chunkCount);
+    const [hotel] = await search('What is the hotel limit per night in Paris?');
+    expect(hotel?.sourceRef).toBe(refOf('travel-policy.txt'));
+
+    // And then it is back to changes only.
+    expect((await sync()).progress).toMatchObject({ mode: 'changes', indexed: 0 });
+  });
+
   it('uses the last occurrence of an item listed twice in one page', async () => {
     await sync();
     const travel = (await rowOf('travel-policy.txt'))!;

@@ -104,6 +104,15 @@ function freshProgress(mode: SyncProgress['mode'], at: string): SyncProgress {
   return { status: 'running', mode, startedAt: at, updatedAt: at, pages: 0, seen: 0, indexed: 0, unchanged: 0, removed: 0, skipped: [], failed: [], resyncs: 0 };
 }
 
+/** Whether the first indexed document with chunks is missing from the index (an emptied index shows at once). */
+async function indexLostADocument(index: SearchIndex, workspaceId: string, documents: Iterable<DocumentRecord>): Promise<boolean> {
+  for (const doc of documents) {
+    if (doc.status !== 'indexed' || doc.chunkCount === 0) continue;
+    return (await index.countChunks(workspaceId, doc.id)) === 0;
+  }
+  return false;
+}
+
 async function runSync(source: SharePointSource, deps: DeltaSyncDeps): Promise<DeltaSyncResult> {
   const { workspaceId, driveId } = source;
   const stamp = () => (deps.now?.() ?? new Date()).toISOString();
@@ -114,6 +123,14 @@ async function runSync(source: SharePointSource, deps: DeltaSyncDeps): Promise<D
   const state: SyncState = loaded ?? { items: {}, retry: [], progress: freshProgress('full', stamp()) };
   state.items ??= {};
   state.retry ??= [];
+  const documents = new Map<string, DocumentRecord>();
+  for (const doc of await deps.documents.listBySource(workspaceId, SHAREPOINT_SOURCE_KIND)) if (doc.sourceRef.startsWith(prefix)) documents.set(doc.sourceRef, doc);
+  // A delta link only reports changes. When the index no longer holds a document this source
+  // indexed (rebuilt for another embedder, or lost), the unchanged files would never come back:
+  // forget the link, so this sync enumerates the drive and re-indexes every file whose chunks are missing.
+  if (state.nextLink === undefined && state.deltaLink !== undefined && (await indexLostADocument(deps.index, workspaceId, documents.values()))) {
+    state.deltaLink = undefined;
+  }
   let request: DeltaRequest;
   if (state.nextLink !== undefined) {
     // An unfinished set: carry on from its last saved page, with its progress so far.
@@ -135,8 +152,6 @@ async function runSync(source: SharePointSource, deps: DeltaSyncDeps): Promise<D
   }
   const progress = () => state.progress;
   const enumerated = new Set(state.enumerated ?? []);
-  const documents = new Map<string, DocumentRecord>();
-  for (const doc of await deps.documents.listBySource(workspaceId, SHAREPOINT_SOURCE_KIND)) if (doc.sourceRef.startsWith(prefix)) documents.set(doc.sourceRef, doc);
   const acl: Record<string, Acl> = {};
   const handledThisRun = new Set<string>();
 
