@@ -209,7 +209,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     });
     const feedback = createFeedback({ store: createPrismaFeedbackStore(db), audit });
     const assistantSettings = createAssistantSettings({ store: createPrismaAssistantSettingsStore(db), audit });
-    const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK, settings: assistantSettings });
+    const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK, settings: assistantSettings, meter: usage, offlineProvider: createExtractiveProvider() });
 
     // Identity: keys derived from the master key, sessions, throttling, credentials login.
     const masterKey = config.masterKey ?? (config.localMode ? loadOrCreateLocalMasterKey(config.dataDir) : fail('config_invalid', 'MASTER_KEY is required outside local mode'));

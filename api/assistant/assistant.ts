@@ -4,13 +4,14 @@
  * the channel sends the reply, so what the user saw is always on record.
  */
 import type { AuditLog } from '../audit/ports';
-import { fail } from '../errors';
 import type { Knowledge } from '../knowledge/knowledge';
 import type { DelegatedAccess } from '../knowledge/ports';
 import { detectLanguage } from '../knowledge/language';
 import type { Principal } from '../tenancy/principal';
-import { revealsSystemPrompt } from './leakGuard';
-import type { AssistantTask, ChatProvider, Citation, ConversationStore, MailItem, StoredMessage } from './ports';
+import { fail, isKluisError } from '../errors';
+import { createStreamGuard, revealsSystemPrompt } from './leakGuard';
+import type { AssistantTask, ChatProvider, ChatRequest, ChatResult, Citation, ConversationStore, MailItem, StoredMessage, WebCitation } from './ports';
+import type { UsageMeter } from './usage';
 import { buildPrompt, DEFAULT_PROMPT_LIMITS, toPassages, type PromptLimits, type Turn } from './prompt';
 
 export interface AnswerContext {
@@ -28,13 +29,30 @@ export interface Answer {
   text: string;
   citations: Citation[];
   provider: string;
+  model?: string;
+  /** The stored assistant message (feedback refers to it). */
+  messageId?: string;
+  /** Providers tried before the one that answered. */
+  fellBackFrom?: Array<{ provider: string; errorId: string }>;
+  /** Web sources of a web-grounded provider, apart from the passages. */
+  webCitations?: WebCitation[];
+  /** Streamed text was withheld: the channel replaces what it showed with `text`. */
+  replaced?: boolean;
   language: 'nl' | 'en';
   /** True when no document answered the question; `text` then says so plainly. */
   nothingFound: boolean;
 }
 
+/** Progress of an answer for channels that stream (Teams personal chats, the tab's SSE). */
+export interface AnswerEvents {
+  /** What Kluis is doing, in the asker's language. */
+  onStatus?(text: string): void;
+  /** Answer text as it is written (never a run of the system prompt; see leakGuard.ts). */
+  onText?(text: string): void;
+}
+
 export interface Assistant {
-  answer(principal: Principal, question: string, context: AnswerContext): Promise<Answer>;
+  answer(principal: Principal, question: string, context: AnswerContext, events?: AnswerEvents): Promise<Answer>;
   /** `new`: the next question starts a conversation without memory of this one. */
   startNewConversation(principal: Principal, context: AnswerContext): Promise<void>;
 }
@@ -51,6 +69,25 @@ const DEFAULT_TASK_QUESTION: Record<AssistantTask, string> = {
   summarise: 'Summarise this e-mail.',
   draft: 'Draft a reply to this e-mail.',
 };
+
+const STATUS_SEARCHING = { en: 'Searching your documents…', nl: 'Ik zoek in jullie documenten…' };
+const STATUS_WRITING = { en: 'Writing the answer…', nl: 'Ik schrijf het antwoord…' };
+const BUDGET_EXHAUSTED_NOTICE = {
+  en: "This month's budget for the language model is used up, so here are the passages themselves (ask an administrator to raise the budget):",
+  nl: 'Het budget van deze maand voor het taalmodel is op, dus hier zijn de passages zelf (vraag een beheerder om het budget te verhogen):',
+};
+
+/** One provider call: streamed to `onText` when the channel streams, otherwise whole. */
+async function run(provider: ChatProvider, request: ChatRequest, onText?: (text: string) => void): Promise<ChatResult> {
+  if (!onText) return provider.complete(request);
+  let result: ChatResult | undefined;
+  for await (const delta of provider.stream(request)) {
+    if (delta.type === 'text') onText(delta.text);
+    else result = delta.result;
+  }
+  if (!result) fail('provider_stream_invalid', 'The stream ended without a result');
+  return result;
+}
 
 const WITHHELD = {
   en: 'I cannot share that answer: it would reveal how I am configured. Please ask about the content of your documents.',
@@ -74,14 +111,30 @@ const NOTHING_FOUND = {
   nl: 'Ik vond hierover niets in de documenten van jullie organisatie, dus ik ga niet gokken. Probeer andere woorden, of vraag het aan wie dit onderwerp beheert.',
 };
 
-export function createAssistant(deps: { knowledge: Knowledge; provider: ChatProvider; conversations: ConversationStore; audit: AuditLog; topK: number; settings?: AssistantSettingsSource }): Assistant {
+export interface AssistantDeps {
+  knowledge: Knowledge;
+  provider: ChatProvider;
+  conversations: ConversationStore;
+  audit: AuditLog;
+  topK: number;
+  settings?: AssistantSettingsSource;
+  /** Meters every paid call and stops them when the workspace's monthly budget is spent. */
+  meter?: UsageMeter;
+  /** Answers (by quoting) when the budget stops paid calls. */
+  offlineProvider?: ChatProvider;
+}
+
+export function createAssistant(deps: AssistantDeps): Assistant {
   return {
     async startNewConversation(principal, context) {
       await deps.conversations.setAside(principal.workspaceId, { channel: context.channel, externalId: context.conversationExternalId });
       await deps.audit.record({ workspaceId: principal.workspaceId, actorUserId: principal.userId, kind: 'assistant.conversation_restarted', outcome: 'success', detail: { channel: context.channel } });
     },
 
-    async answer(principal, rawQuestion, context) {
+    async answer(principal, rawQuestion, context, events) {
+      const emit = (text: string) => {
+        if (text) events?.onText?.(text);
+      };
       const task = context.task ?? 'answer';
       const mail = context.mail;
       if (task !== 'answer' && !mail) fail('request_malformed', `The ${task} task needs the e-mail the user shares`);
@@ -94,6 +147,7 @@ export function createAssistant(deps: { knowledge: Knowledge; provider: ChatProv
       const history = settings.limits.maxTurns > 0 ? turnsOf(await deps.conversations.recentMessages(principal.workspaceId, conversation.id, settings.limits.maxTurns * 2 + 1, { authorUserId: principal.userId })) : [];
       await deps.conversations.appendMessage(principal.workspaceId, conversation.id, { role: 'user', text: question, authorUserId: principal.userId });
 
+      events?.onStatus?.(STATUS_SEARCHING[language]);
       // A summary needs only the e-mail; a draft looks up what the e-mail is about.
       const query = task === 'draft' && mail ? `${question} ${mail.subject} ${mail.body.slice(0, 500)}` : question;
       let hits = task === 'summarise' ? [] : await deps.knowledge.search(principal, query, deps.topK, context.access);
@@ -106,26 +160,42 @@ export function createAssistant(deps: { knowledge: Knowledge; provider: ChatProv
       } else {
         const request = buildPrompt({ question, language, passages: toPassages(hits), history, instructions: settings.instructions, limits: settings.limits, task, mail });
         const passages = request.passages;
-        const result = await deps.provider.complete(request);
-        if (revealsSystemPrompt(result.text, request.messages[0]!.content)) {
+        const system = request.messages[0]!.content;
+        events?.onStatus?.(STATUS_WRITING[language]);
+        let notice = '';
+        let result: ChatResult;
+        const guard = createStreamGuard(system);
+        try {
+          result = await run(deps.meter ? deps.meter.forPrincipal(principal).wrap(deps.provider) : deps.provider, request, events?.onText ? (text) => emit(guard.push(text)) : undefined);
+        } catch (error) {
+          // The month's budget is spent: no paid call leaves Kluis; the offline provider still quotes the documents.
+          if (!isKluisError(error, 'budget_exhausted') || !deps.offlineProvider) throw error;
+          notice = `${BUDGET_EXHAUSTED_NOTICE[language]}\n\n`;
+          emit(notice);
+          result = await run(deps.offlineProvider, request, events?.onText ? (text) => emit(guard.push(text)) : undefined);
+        }
+        if (events?.onText) emit(guard.finish());
+        if (guard.leaked || revealsSystemPrompt(result.text, system)) {
           await deps.audit.record({ workspaceId: principal.workspaceId, actorUserId: principal.userId, kind: 'assistant.answer_withheld', outcome: 'refused', detail: { reason: 'system-prompt-disclosure', provider: result.provider } });
-          answer = { text: WITHHELD[language], citations: [], provider: result.provider, language, nothingFound: false };
+          answer = { text: WITHHELD[language], citations: [], provider: result.provider, model: result.model, language, nothingFound: false, replaced: events?.onText ? true : undefined };
         } else {
           const used = result.usedPassages.length > 0 ? result.usedPassages : passages.map((p) => p.number);
           const citations = passages
             .filter((p) => used.includes(p.number))
             .map((p) => ({ number: p.number, documentId: p.documentId, title: p.title, url: p.url, sourceRef: p.sourceRef, passage: p.text }));
-          answer = { text: result.text, citations, provider: result.provider, language, nothingFound: false };
+          answer = { text: notice + result.text, citations, provider: result.provider, model: result.model, language, nothingFound: false, fellBackFrom: result.fellBackFrom, webCitations: result.webCitations };
         }
       }
-      await deps.conversations.appendMessage(principal.workspaceId, conversation.id, {
+      const stored = await deps.conversations.appendMessage(principal.workspaceId, conversation.id, {
         role: 'assistant',
         // The person the answer was given to: their memory, their export, their erasure.
         authorUserId: principal.userId,
         text: answer.text,
         citations: answer.citations,
         provider: answer.provider,
+        model: answer.model,
       });
+      answer.messageId = stored.id;
       // Metadata only: the audit log never holds the question or the answer.
       await deps.audit.record({ workspaceId: principal.workspaceId, actorUserId: principal.userId, kind: 'assistant.answer', outcome: 'success', detail: { channel: context.channel, task, mailShared: !!mail, provider: answer.provider, citations: answer.citations.length, nothingFound: answer.nothingFound } });
       return answer;

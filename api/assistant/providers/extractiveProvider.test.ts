@@ -1,4 +1,4 @@
-import { buildChatRequest } from '../prompt';
+import { buildChatRequest, buildPrompt } from '../prompt';
 import type { Passage } from '../ports';
 import { bestExcerpt, createExtractiveProvider, queryTerms } from './extractiveProvider';
 
@@ -27,5 +27,24 @@ describe('extractive provider', () => {
     const excerpt = bestExcerpt(long, queryTerms('word'));
     expect(excerpt.length).toBeLessThanOrEqual(450);
     expect(excerpt.endsWith('…')).toBe(true);
+  });
+});
+
+describe('the extractive provider with an e-mail', () => {
+  const body = 'Hi team. The Paris visit is confirmed for the 14th of March. We need a hotel near the office for three nights. Which hotel budget applies in Paris for this visit? Thanks, Jan.';
+
+  it('summarises by quoting the e-mail\'s key sentences, in their order, inventing nothing', async () => {
+    const result = await createExtractiveProvider().complete(buildPrompt({ question: 'Summarise this e-mail.', language: 'en', task: 'summarise', mail: { subject: 'Paris', body }, passages: [] }));
+    const quotes = result.text.split('\n\n').slice(1);
+    expect(quotes.length).toBeGreaterThan(0);
+    for (const q of quotes) expect(body).toContain(q.replace(/^> "|"$/g, ''));
+    expect(result.usedPassages).toEqual([]);
+  });
+
+  it('for a draft, says it cannot write one and quotes the passages that fit the e-mail', async () => {
+    const p = { number: 1, documentId: 'd', title: 't', sourceRef: 's', text: 'Hotels in Paris are reimbursed up to EUR 160 per night.', score: 1 };
+    const result = await createExtractiveProvider().complete(buildPrompt({ question: 'Draft a reply to this e-mail.', language: 'en', task: 'draft', mail: { subject: 'Paris hotel budget', body }, passages: [p] }));
+    expect(result.text).toMatch(/^Without a language model Kluis cannot write a reply/);
+    expect(result.text).toContain('EUR 160 per night');
   });
 });
