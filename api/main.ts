@@ -58,6 +58,7 @@ import { createSessionService } from './identity/sessions';
 import type { AuthenticateDeps } from './http/authenticate';
 import { authRouter } from './http/routes/auth';
 import { meRouter } from './http/routes/me';
+import { chatRouter } from './http/routes/chat';
 import { createSmtpMailer } from './mail/smtpMailer';
 import { createPrincipals, type Principals } from './tenancy/principals';
 import { createPrismaWorkspaceDirectory } from './tenancy/prismaWorkspaceDirectory';
@@ -258,7 +259,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         uploadsRouter({ authenticate, uploads }),
         filesRouter({ authenticate, downloads, publicUrl }),
       ],
-      streamRouters: [uploadsStreamRouter({ authenticate, uploads, maxFileBytes: config.files.maxUploadBytes })],
+      streamRouters: [chatRouter({ authenticate, assistant, logger }), uploadsStreamRouter({ authenticate, uploads, maxFileBytes: config.files.maxUploadBytes })],
       readiness: [
         { name: 'database', check: async () => void (await db.$queryRawUnsafe('SELECT 1')) },
         { name: 'index', check: () => index.ping() },
