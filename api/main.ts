@@ -258,7 +258,6 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       trustProxy: config.trustProxy,
       webPages: webPagesRouter({
         dir: WEB_BUILD_DIR,
-        localMode: config.localMode,
         client: { clientId: config.entra.clientId, apiScope: config.entra.apiUri ? `${config.entra.apiUri}/access_as_user` : undefined, authority: config.entra.authorityHost },
         onMissingBuild: (dir) => logger.warn({ dir }, 'tab and add-in pages are not built: run `npm run build:web`'),
       }),

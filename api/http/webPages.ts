@@ -3,11 +3,11 @@
  * into dist/web, each behind its own Content-Security-Policy:
  * - scripts, styles, images and fonts from Kluis only (`'self'`), no inline script or style, no eval,
  *   no plugins; the add-in also loads Office.js from Microsoft's CDN, as Office requires;
- * - `connect-src 'self'` (the API), plus the Entra authority for MSAL in the add-in;
+ * - `connect-src 'self'` (the API), plus the Entra authority for MSAL in the add-in and teams-js's
+ *   list of valid host origins in the tab;
  * - `frame-ancestors`: only the Teams, Microsoft 365 and Outlook hosts Microsoft documents for tabs
  *   and add-ins ("Tab requirements": teams.microsoft.com, *.teams.microsoft.com, *.cloud.microsoft,
- *   *.microsoft365.com, *.office.com, outlook.office.com, outlook.office365.com, ...). In local mode
- *   (loopback only) a page on 127.0.0.1 or localhost may frame them too, for local test hosts.
+ *   *.microsoft365.com, *.office.com, outlook.office.com, outlook.office365.com, ...).
  * HSTS and the rest of helmet's defaults stay; X-Frame-Options is left out (it cannot name several
  * hosts, and frame-ancestors supersedes it) and so is Cross-Origin-Opener-Policy (the Office dialog
  * and Teams' authentication window talk to their cross-origin opener).
@@ -34,11 +34,12 @@ export const HOST_FRAME_ANCESTORS = [
   'https://*.outlook.com',
 ];
 
-const LOOPBACK_ANCESTORS = ['http://127.0.0.1:*', 'http://localhost:*'];
-
 export type WebArea = 'tab' | 'addin';
 
-export function webPageDirectives(area: WebArea, opts: { localMode: boolean; authorityHost: string }): Record<string, string[]> {
+/** teams-js reads the current list of valid host origins from Microsoft's CDN (and falls back to its own). */
+export const TEAMS_JS_ORIGINS_CDN = 'https://res.cdn.office.net';
+
+export function webPageDirectives(area: WebArea, opts: { authorityHost: string }): Record<string, string[]> {
   const authority = new URL(opts.authorityHost).origin;
   return {
     'default-src': ["'self'"],
@@ -46,12 +47,12 @@ export function webPageDirectives(area: WebArea, opts: { localMode: boolean; aut
     'style-src': ["'self'"],
     'img-src': ["'self'", 'data:'],
     'font-src': ["'self'"],
-    'connect-src': area === 'addin' ? ["'self'", authority] : ["'self'"],
+    'connect-src': area === 'addin' ? ["'self'", authority] : ["'self'", TEAMS_JS_ORIGINS_CDN],
     'frame-src': ["'self'"],
     'object-src': ["'none'"],
     'base-uri': ["'self'"],
     'form-action': ["'self'"],
-    'frame-ancestors': ["'self'", ...HOST_FRAME_ANCESTORS, ...(opts.localMode ? LOOPBACK_ANCESTORS : [])],
+    'frame-ancestors': ["'self'", ...HOST_FRAME_ANCESTORS],
   };
 }
 
@@ -63,14 +64,14 @@ export interface WebClientConfig {
   authority: string;
 }
 
-export function webPagesRouter(deps: { dir: string; localMode: boolean; client: WebClientConfig; onMissingBuild?: (dir: string) => void }): Router {
+export function webPagesRouter(deps: { dir: string; client: WebClientConfig; onMissingBuild?: (dir: string) => void }): Router {
   const router = Router();
   if (!fs.existsSync(path.join(deps.dir, 'tab', 'index.html'))) deps.onMissingBuild?.(deps.dir);
   for (const area of ['tab', 'addin'] as const) {
     router.use(
       `/${area}`,
       helmet({
-        contentSecurityPolicy: { useDefaults: false, directives: webPageDirectives(area, { localMode: deps.localMode, authorityHost: deps.client.authority }) },
+        contentSecurityPolicy: { useDefaults: false, directives: webPageDirectives(area, { authorityHost: deps.client.authority }) },
         xFrameOptions: false,
         crossOriginOpenerPolicy: false,
       }),
