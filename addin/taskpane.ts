@@ -25,8 +25,9 @@ async function readItem(item: Office.Item): Promise<{ subject: string; body: str
   return { subject: subject.slice(0, MAX_SUBJECT), body: body.slice(0, MAX_BODY) };
 }
 
+/** Compose mode, told without touching the item's content (the subject is content too). */
 function isCompose(item: Office.Item): boolean {
-  return typeof item.subject !== 'string' && typeof item.body.setSelectedDataAsync === 'function';
+  return typeof item.body.setSelectedDataAsync === 'function';
 }
 
 function render(t: Strings, config: AddinConfig, item: Office.Item, preselected: Action | undefined): void {

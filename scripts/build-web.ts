@@ -35,34 +35,51 @@ function copyStatic(area: string, out: string): void {
   walk(path.join(root, area));
 }
 
-export async function buildWeb(out = WEB_OUT_DIR): Promise<{ out: string; files: string[] }> {
-  fs.rmSync(out, { recursive: true, force: true });
-  fs.mkdirSync(out, { recursive: true });
-  await build({
-    entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, file]) => [name, path.join(root, file)])),
-    outdir: out,
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: ['chrome110', 'edge110', 'safari16', 'firefox110'],
-    minify: true,
-    sourcemap: false,
-    legalComments: 'none',
-    logLevel: 'warning',
-    define: { 'process.env.NODE_ENV': '"production"' },
-  });
-  for (const area of ['tab', 'addin']) copyStatic(area, out);
-  // One stylesheet for both: the add-in uses the tab's look.
-  fs.copyFileSync(path.join(root, 'tab', 'styles.css'), path.join(out, 'addin', 'styles.css'));
+function filesUnder(dir: string): string[] {
   const files: string[] = [];
-  const list = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      if (e.isDirectory()) list(path.join(dir, e.name));
-      else files.push(path.relative(out, path.join(dir, e.name)));
+  const list = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) list(path.join(d, e.name));
+      else files.push(path.relative(dir, path.join(d, e.name)));
     }
   };
-  list(out);
-  return { out, files: files.sort() };
+  if (fs.existsSync(dir)) list(dir);
+  return files.sort();
+}
+
+/**
+ * Builds into a private folder, then moves each file into place with rename (atomic per file), so
+ * a running Kluis, or another test building at the same time, never serves a half-written file.
+ */
+export async function buildWeb(out = WEB_OUT_DIR): Promise<{ out: string; files: string[] }> {
+  const staging = `${out}.staging-${process.pid}-${Date.now()}`;
+  fs.mkdirSync(staging, { recursive: true });
+  try {
+    await build({
+      entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, file]) => [name, path.join(root, file)])),
+      outdir: staging,
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      target: ['chrome110', 'edge110', 'safari16', 'firefox110'],
+      minify: true,
+      sourcemap: false,
+      legalComments: 'none',
+      logLevel: 'warning',
+      define: { 'process.env.NODE_ENV': '"production"' },
+    });
+    for (const area of ['tab', 'addin']) copyStatic(area, staging);
+    // One stylesheet for both: the add-in uses the tab's look.
+    fs.copyFileSync(path.join(root, 'tab', 'styles.css'), path.join(staging, 'addin', 'styles.css'));
+    const files = filesUnder(staging);
+    for (const file of files) {
+      fs.mkdirSync(path.dirname(path.join(out, file)), { recursive: true });
+      fs.renameSync(path.join(staging, file), path.join(out, file));
+    }
+    return { out, files };
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
 }
 
 if (require.main === module) {
