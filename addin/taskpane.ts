@@ -58,14 +58,12 @@ function render(t: Strings, config: AddinConfig, item: Office.Item, preselected:
       const token = await apiToken(config);
       const message = action === 'ask' ? question.value.trim() : action === 'summarise' ? t.summarise : t.draft;
       const task = action === 'ask' ? 'answer' : action;
-      let text = '';
       await streamChat({ message, channel: 'outlook', conversationId, task, mail }, token ? { authorization: `Bearer ${token}` } : {}, (event) => {
         if (event.event === 'status') status.textContent = event.data.text;
-        else if (event.event === 'delta') text += event.data.text;
+        else if (event.event === 'delta') status.textContent = '…';
         else if (event.event === 'done') showResult(event.data, action);
         else if (event.event === 'error') output.replaceChildren(el('p', { class: 'error', role: 'alert' }, `${t.failed}: ${event.data.message}`));
       });
-      void text;
     } catch (error) {
       output.replaceChildren(el('p', { class: 'error', role: 'alert' }, `${t.failed}: ${String((error as Error).message ?? error).slice(0, 200)}`));
     } finally {

@@ -16,6 +16,7 @@ interface State {
   language: Language;
   t: Strings;
   conversationId: string;
+  /** Per-conversation delete: off until Kluis has DELETE /api/conversations/:id. */
   canDeleteConversations: boolean;
 }
 
@@ -258,7 +259,7 @@ async function boot(): Promise<void> {
   const language = languageOf(session.locale);
   document.documentElement.lang = language;
   const t = stringsFor(language);
-  const state: State = { session, language, t, conversationId: newId(), canDeleteConversations: true };
+  const state: State = { session, language, t, conversationId: newId(), canDeleteConversations: false };
   const me = await api(state, '/api/me');
   if (me.status === 401 && !session.inTeams) {
     root.replaceChildren(el('main', { id: 'main' }, signInPage(t, () => shell(state))));
