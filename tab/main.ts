@@ -16,7 +16,7 @@ interface State {
   language: Language;
   t: Strings;
   conversationId: string;
-  /** Per-conversation delete: off until Kluis has DELETE /api/conversations/:id. */
+  /** Per-conversation delete (DELETE /api/conversations/:id). */
   canDeleteConversations: boolean;
 }
 
@@ -177,7 +177,7 @@ async function dataPage(state: State): Promise<HTMLElement> {
       const remove = el('button', { type: 'button', class: 'secondary', 'aria-label': t.removeLabel(started) }, t.remove);
       remove.addEventListener('click', async () => {
         if (!window.confirm(t.confirmRemove)) return;
-        const r = await api(state, `/api/conversations/${encodeURIComponent(c.id)}`, { method: 'DELETE' });
+        const r = await api(state, `/api/conversations/${encodeURIComponent(c.id)}`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: '{}' });
         if (r.ok) {
           row.remove();
           live.textContent = t.removed;
@@ -259,7 +259,7 @@ async function boot(): Promise<void> {
   const language = languageOf(session.locale);
   document.documentElement.lang = language;
   const t = stringsFor(language);
-  const state: State = { session, language, t, conversationId: newId(), canDeleteConversations: false };
+  const state: State = { session, language, t, conversationId: newId(), canDeleteConversations: true };
   const me = await api(state, '/api/me');
   if (me.status === 401 && !session.inTeams) {
     root.replaceChildren(el('main', { id: 'main' }, signInPage(t, () => shell(state))));

@@ -185,4 +185,30 @@ describe('POST /api/chat', () => {
       spy.mockRestore();
     }
   });
+
+  it('lets the owner delete a conversation (audited, without content) and nobody else', async () => {
+    const owner = await token(tenantA, randomUUID());
+    const other = await token(tenantA, randomUUID());
+    const foreign = await token(tenantB, randomUUID());
+    await chat({ message: 'Who approves a business trip outside Europe?', channel: 'tab', conversationId: randomUUID() }, owner);
+    const list = (await (await fetch(`${kluis.url}/api/conversations`, { headers: { authorization: `Bearer ${owner}` } })).json()) as { conversations: Array<{ id: string }> };
+    const id = list.conversations[0]!.id;
+    // Every write is JSON (the API's CSRF rule), even when it carries nothing.
+    const del = (bearer: string, target = id) => fetch(`${kluis.url}/api/conversations/${target}`, { method: 'DELETE', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: '{}' });
+    expect((await del(other)).status).toBe(404);
+    expect((await del(foreign)).status).toBe(404);
+    expect((await del(owner, '..%2F..%2Fme')).status).toBe(404);
+    expect((await fetch(`${kluis.url}/api/conversations/${id}`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+    // A form post cannot delete (no JSON, no write).
+    expect((await fetch(`${kluis.url}/api/conversations/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'x=1' })).status).toBe(415);
+    expect((await fetch(`${kluis.url}/api/conversations/${id}`, { headers: { authorization: `Bearer ${owner}` } })).status).toBe(200);
+    expect((await del(owner)).status).toBe(204);
+    expect((await fetch(`${kluis.url}/api/conversations/${id}`, { headers: { authorization: `Bearer ${owner}` } })).status).toBe(404);
+    expect((await del(owner)).status).toBe(404);
+    const caller = await me(owner);
+    expect(await db.message.count({ where: { workspaceId: caller.workspaceId, conversationId: id } })).toBe(0);
+    const events = await db.auditEvent.findMany({ where: { workspaceId: caller.workspaceId, actorUserId: caller.userId, kind: 'conversation.deleted' } });
+    expect(events).toHaveLength(1);
+    expect(events[0]!.detail).toEqual({ channel: 'tab', messages: 2 });
+  });
 });

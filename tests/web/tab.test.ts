@@ -1,7 +1,7 @@
 /**
  * The Teams tab in a real browser (Debian's Chromium via playwright-core), framed by a simulated
  * Teams web client (./hosts.ts) that signs the user in with tokens of the fake Entra issuer:
- * chat with a streamed, cited answer; the sources page; my conversations; the Dutch UI from the
+ * chat with a streamed, cited answer; the sources page; my conversations (and deleting one); the Dutch UI from the
  * Teams locale; the CSP refusing an injected inline script; and a keyboard-only chat.
  * Screenshots go to .data/screenshots/ for review.
  */
@@ -110,6 +110,13 @@ describe('the Teams tab', () => {
     await tab.locator('#conversations tbody tr').first().waitFor();
     expect(await tab.locator('#conversations tbody tr').count()).toBe(1);
     await shot(page, 'tab-my-data');
+    // Delete it: the page asks first, then the row goes and the API no longer has it.
+    page.once('dialog', (dialog) => void dialog.accept());
+    await tab.locator('#conversations tbody tr button').click();
+    await tab.getByText('Conversation deleted.').waitFor();
+    expect(await tab.locator('#conversations tbody tr').count()).toBe(0);
+    const left = (await (await fetch(`${kluis.url}/api/conversations`, { headers: { authorization: `Bearer ${await token(oid)}` } })).json()) as { conversations: unknown[] };
+    expect(left.conversations).toEqual([]);
     await page.close();
     // Another user's tab sees none of it.
     const other = await openTab();
