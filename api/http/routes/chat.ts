@@ -68,7 +68,8 @@ export function chatRouter(deps: { authenticate: AuthenticateDeps; assistant: Pi
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     const send = (e: ChatEvent) => {
-      if (!res.writableEnded) res.write(sseFrame(e));
+      // A client that went away (closed the tab) gets nothing more; the answer is stored all the same.
+      if (!res.writableEnded && !res.destroyed) res.write(sseFrame(e));
     };
     send({ event: 'status', data: { text: /^nl/i.test(req.headers['accept-language'] ?? '') ? STATUS.nl : STATUS.en } });
     try {
