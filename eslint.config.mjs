@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.data/', '.scratch/', 'api/db/generated/', 'coverage/', 'devTools/', 'tab/', 'addin/'] },
+  { ignores: ['node_modules/', '.data/', 'dist/', '.scratch/', 'api/db/generated/', 'coverage/', 'devTools/', 'tab/', 'addin/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -176,6 +176,10 @@ const environmentSchema = z
     SESSION_IDLE_MINUTES: z.coerce.number({ message: 'expected minutes' }).int().min(1, 'expected 1 to 1440 minutes').max(1440, 'expected 1 to 1440 minutes').default(30),
     SESSION_ABSOLUTE_HOURS: z.coerce.number({ message: 'expected hours' }).int().min(1, 'expected 1 to 168 hours').max(168, 'expected 1 to 168 hours').default(12),
     COOKIE_SECURE: bool.optional(),
+    ALLOWED_ORIGINS: z
+      .string()
+      .regex(/^\s*(https:\/\/[a-z0-9.-]+(:\d+)?(\s*,\s*https:\/\/[a-z0-9.-]+(:\d+)?)*)?\s*$/i, 'expected https origins separated by commas, e.g. https://intranet.example.com (no path, no wildcard)')
+      .default(''),
     TRUST_PROXY: z.string().regex(/^(false|true|\d+|[0-9a-fA-F:./,\s]+)$/, 'expected false, a hop count, or proxy addresses/CIDRs').default('false'),
     BCRYPT_COST: z.coerce.number({ message: 'expected a number' }).int().min(10, 'expected 10 to 15 (10 is the minimum)').max(15, 'expected 10 to 15 (10 is the minimum)').default(12),
     HIBP_BASE_URL: httpUrl.default('https://api.pwnedpasswords.com'),
@@ -330,6 +334,8 @@ export interface Config {
   entra: { clientId?: string; apiUri?: string; clientSecret?: string; authorityHost: string };
   sessions: { idleMinutes: number; absoluteHours: number; cookieSecure: boolean };
   trustProxy: boolean | number | string;
+  /** Other origins of our own whose pages may call the API with a bearer token (CORS); none by default. */
+  allowedOrigins: string[];
   credentials: { bcryptCost: number; hibpBaseUrl: string; hibpTimeoutMs: number; freeAttemptsPerAccount: number; freeAttemptsPerIp: number; maxWaitSeconds: number; attemptRetentionDays: number };
   mail: { smtpUrl?: string; from?: string };
   playgroundPort: number;
@@ -438,6 +444,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     entra: { clientId: e.ENTRA_CLIENT_ID, apiUri: e.ENTRA_API_URI, clientSecret: e.ENTRA_CLIENT_SECRET, authorityHost: e.ENTRA_AUTHORITY_HOST.replace(/\/+$/, '') },
     // Local mode runs on http://127.0.0.1, where a Secure cookie would not be sent back.
     sessions: { idleMinutes: e.SESSION_IDLE_MINUTES, absoluteHours: e.SESSION_ABSOLUTE_HOURS, cookieSecure: e.COOKIE_SECURE ?? !e.LOCAL_MODE },
+    allowedOrigins: e.ALLOWED_ORIGINS.split(',').map((o) => o.trim().toLowerCase()).filter(Boolean),
     trustProxy: e.TRUST_PROXY === 'false' ? false : e.TRUST_PROXY === 'true' ? true : /^\d+$/.test(e.TRUST_PROXY) ? Number(e.TRUST_PROXY) : e.TRUST_PROXY,
     credentials: {
       bcryptCost: e.BCRYPT_COST,

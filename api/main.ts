@@ -81,6 +81,9 @@ import { createSessionService } from './identity/sessions';
 import type { AuthenticateDeps } from './http/authenticate';
 import { authRouter } from './http/routes/auth';
 import { meRouter } from './http/routes/me';
+import { chatRouter } from './http/routes/chat';
+import { corsForOwnOrigins } from './http/cors';
+import { webPagesRouter } from './http/webPages';
 import { createSmtpMailer } from './mail/smtpMailer';
 import { createPrincipals, type Principals } from './tenancy/principals';
 import { createPrismaWorkspaceDirectory } from './tenancy/prismaWorkspaceDirectory';
@@ -88,6 +91,9 @@ import type { WorkspaceDirectory } from './tenancy/ports';
 import { createBotAdapter } from '../bot/botAdapter';
 import { createMessagesHandler } from '../bot/messagesRoute';
 import { createTeamsBot } from '../bot/teamsBot';
+
+/** Where scripts/build-web.ts puts the tab and add-in pages. */
+export const WEB_BUILD_DIR = path.resolve(__dirname, '..', 'dist', 'web');
 
 export interface Kluis {
   /** Base URL the server listens on, e.g. http://127.0.0.1:3978 */
@@ -329,6 +335,12 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       logger,
       messagesHandler,
       trustProxy: config.trustProxy,
+      webPages: webPagesRouter({
+        dir: WEB_BUILD_DIR,
+        client: { clientId: config.entra.clientId, apiScope: config.entra.apiUri ? `${config.entra.apiUri}/access_as_user` : undefined, authority: config.entra.authorityHost },
+        onMissingBuild: (dir) => logger.warn({ dir }, 'tab and add-in pages are not built: run `npm run build:web`'),
+      }),
+      cors: corsForOwnOrigins(config.allowedOrigins),
       authRouter: authRouter({ credentials, authenticate, cookie: { name: authenticate.cookieName, secure: config.sessions.cookieSecure }, directory }),
       apiRouters: [
         meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }),
@@ -338,7 +350,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         filesRouter({ authenticate, downloads, publicUrl }),
         usageRouter({ authenticate, meter: usage }), feedbackRouter({ authenticate, feedback }),
       ],
-      streamRouters: [uploadsStreamRouter({ authenticate, uploads, maxFileBytes: config.files.maxUploadBytes })],
+      streamRouters: [chatRouter({ authenticate, assistant, logger }), uploadsStreamRouter({ authenticate, uploads, maxFileBytes: config.files.maxUploadBytes })],
       readiness: [
         { name: 'database', check: async () => void (await db.$queryRawUnsafe('SELECT 1')) },
         { name: 'index', check: () => index.ping() },

@@ -2,7 +2,7 @@
 /**
  * Makes `npm start` and `npm test` the only commands a fresh clone needs: installs the npm
  * packages from the lockfile when they are missing or older than the lockfile, generates the
- * database client when it is missing, and with --browser checks the OS prerequisites of the
+ * database client when it is missing, builds the tab and add-in pages, and with --browser checks the OS prerequisites of the
  * tests (scripts/bootstrap.ts: mariadb-server and Chromium). Plain JavaScript: it runs before any package is there.
  */
 'use strict';
@@ -26,5 +26,7 @@ if (!fs.existsSync(installed) || fs.statSync(installed).mtimeMs < fs.statSync(lo
 if (!fs.existsSync(path.join(root, 'api', 'db', 'generated', 'client.ts'))) {
   run(process.execPath, [path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'scripts/prisma-generate.ts']);
 }
+// The tab and add-in pages (dist/web): rebuilt on every start and test run (esbuild takes well under a second).
+run(process.execPath, [path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'scripts/build-web.ts']);
 // `npm start` checks the database server itself (only when it needs the private instance).
 if (process.argv.length > 2) run(process.execPath, [path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'scripts/bootstrap.ts', ...process.argv.slice(2)]);

@@ -28,6 +28,7 @@ function memoryConversations(): ConversationStore & { stored: Array<{ role: stri
     },
     recentMessages: async (_w, _c, limit) => stored.slice(-limit).map((m) => ({ role: m.role, text: m.text, createdAt: m.createdAt, authorUserId: m.authorUserId }) as StoredMessage),
     setAside: async () => true,
+    remove: async () => false,
     listForUser: async () => [],
     find: async () => undefined,
   };

@@ -1,4 +1,4 @@
-/** Reading one's own conversations; every read goes through the policy (404 across workspaces and users). */
+/** Reading and deleting one's own conversations; every call goes through the policy (404 across workspaces and users). */
 import type { AuditLog } from '../audit/ports';
 import { fail } from '../errors';
 import { authorize } from '../tenancy/policy';
@@ -16,6 +16,14 @@ export function createConversationReader(deps: { conversations: ConversationStor
       if (!conversation) fail('not_found', 'No such conversation in this workspace');
       await authorize(principal, 'conversation.read', { workspaceId: principal.workspaceId, ownerUserId: conversation.userId ?? '' }, deps.audit);
       return conversation;
+    },
+    /** Deletes one of the caller's own conversations with its messages; audited (metadata only). */
+    async remove(principal: Principal, conversationId: string) {
+      const conversation = await deps.conversations.find(principal.workspaceId, conversationId);
+      if (!conversation) fail('not_found', 'No such conversation in this workspace');
+      await authorize(principal, 'conversation.delete', { workspaceId: principal.workspaceId, ownerUserId: conversation.userId ?? '' }, deps.audit);
+      await deps.conversations.remove(principal.workspaceId, conversationId);
+      await deps.audit.record({ workspaceId: principal.workspaceId, actorUserId: principal.userId, kind: 'conversation.deleted', outcome: 'success', detail: { channel: conversation.channel, messages: conversation.messages.length } });
     },
   };
 }

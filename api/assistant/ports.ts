@@ -119,6 +119,8 @@ export interface ConversationStore {
    */
   setAside(workspaceId: string, key: { channel: string; externalId: string }): Promise<boolean>;
   listForUser(workspaceId: string, userId: string, limit: number): Promise<ConversationSummary[]>;
+  /** Deletes the conversation and its messages; false when it is not in this workspace. */
+  remove(workspaceId: string, conversationId: string): Promise<boolean>;
   /** The conversation with its messages, or undefined when it is not in this workspace. */
   find(workspaceId: string, conversationId: string): Promise<(ConversationSummary & { messages: Array<StoredMessage & { citations?: Citation[] }> }) | undefined>;
 }

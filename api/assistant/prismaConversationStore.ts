@@ -49,6 +49,11 @@ export function createPrismaConversationStore(db: Database): ConversationStore {
       const rows = await db.conversation.findMany({ where: { workspaceId, userId }, orderBy: { updatedAt: 'desc' }, take: limit, select: { id: true, userId: true, channel: true, createdAt: true, updatedAt: true } });
       return rows.map((r) => ({ ...r, userId: r.userId ?? undefined }));
     },
+    async remove(workspaceId, conversationId) {
+      // Messages go with it (ON DELETE CASCADE).
+      const { count } = await db.conversation.deleteMany({ where: { workspaceId, id: conversationId } });
+      return count > 0;
+    },
     async find(workspaceId, conversationId) {
       const row = await db.conversation.findFirst({ where: { workspaceId, id: conversationId }, select: { id: true, userId: true, channel: true, createdAt: true, updatedAt: true } });
       if (!row) return undefined;

@@ -18,6 +18,10 @@ export interface HttpAppDeps {
   /** Routers mounted under /api/auth and /api. */
   authRouter?: Router;
   apiRouters?: Router[];
+  /** The tab and add-in pages (/tab, /addin) with their own security headers (api/http/webPages.ts). */
+  webPages?: Router;
+  /** Cross-origin rules for /api (api/http/cors.ts). */
+  cors?: RequestHandler;
   /** Routers under /api that read their own (streamed, non-JSON) bodies, such as file uploads. */
   streamRouters?: Router[];
 }
@@ -28,6 +32,8 @@ export function createHttpApp(deps: HttpAppDeps) {
   // Behind a load balancer the client IP (login throttling, attempt logs) is in X-Forwarded-For;
   // trusting it is a deployment decision (TRUST_PROXY), never a default.
   app.set('trust proxy', deps.trustProxy);
+  // The pages set their own CSP (frame-ancestors for Teams and Outlook); everything else keeps helmet's defaults.
+  if (deps.webPages) app.use(deps.webPages);
   app.use(helmet());
   app.use(healthRouter(deps.readiness));
 
@@ -40,6 +46,7 @@ export function createHttpApp(deps: HttpAppDeps) {
     res.setHeader('Allow', 'POST');
     sendError(res, 'method_not_allowed');
   });
+  if (deps.cors) app.use('/api', deps.cors);
   const jsonForWrites: RequestHandler = (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : requireJson(req, res, next));
   const apiJson = express.json({ limit: MAX_API_BODY_BYTES, strict: true });
   if (deps.authRouter) app.use('/api/auth', jsonForWrites, apiJson, deps.authRouter);

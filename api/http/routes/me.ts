@@ -1,4 +1,4 @@
-/** /api/me, /api/conversations and /api/workspace/invitations: what a signed-in caller may see and do. */
+/** /api/me, /api/conversations (read, delete one) and /api/workspace/invitations: what a signed-in caller may see and do. */
 import { Router } from 'express';
 import type { AuditLog } from '../../audit/ports';
 import type { ConversationReader } from '../../assistant/conversations';
@@ -27,6 +27,13 @@ export function meRouter(deps: { authenticate: AuthenticateDeps; conversations: 
     const id = String(req.params.id);
     if (!/^[0-9a-f-]{36}$/.test(id)) fail('not_found', 'Malformed conversation id');
     res.json(await deps.conversations.get(principalOf(res), id));
+  });
+
+  router.delete('/conversations/:id', signedIn, async (req, res) => {
+    const id = String(req.params.id);
+    if (!/^[0-9a-f-]{36}$/.test(id)) fail('not_found', 'Malformed conversation id');
+    await deps.conversations.remove(principalOf(res), id);
+    res.status(204).end();
   });
 
   router.post('/workspace/invitations', signedIn, async (req, res) => {
