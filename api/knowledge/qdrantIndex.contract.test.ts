@@ -39,6 +39,8 @@ interface StoredPoint {
 interface FakeCollection {
   params: { vectors: any; sparse_vectors: any };
   hnsw: any;
+  /** The collection's metadata, as Qdrant keeps it (absent when none was given). */
+  metadata?: Record<string, any>;
   payloadSchema: Record<string, { data_type: string; params?: any; points: number }>;
   points: Map<string, StoredPoint>;
 }
@@ -125,8 +127,12 @@ async function startFakeQdrant(prefix = ''): Promise<FakeQdrant> {
 
     if (rest === '' && method === 'PUT') {
       if (collection) return { status: 409, body: { status: { error: `Wrong input: Collection \`${name}\` already exists!` }, time: 0 } };
-      fake.collections.set(name, { params: { vectors: body.vectors, sparse_vectors: body.sparse_vectors }, hnsw: body.hnsw_config, payloadSchema: {}, points: new Map() });
+      fake.collections.set(name, { params: { vectors: body.vectors, sparse_vectors: body.sparse_vectors }, hnsw: body.hnsw_config, metadata: body.metadata ?? undefined, payloadSchema: {}, points: new Map() });
       return { status: 200, body: ok(true) };
+    }
+    if (rest === '' && method === 'DELETE') {
+      // Qdrant answers true when it deleted the collection and false when there was none.
+      return { status: 200, body: ok(fake.collections.delete(name)) };
     }
     if (!collection) return missing;
     if (rest === '' && method === 'GET') {
@@ -137,7 +143,12 @@ async function startFakeQdrant(prefix = ''): Promise<FakeQdrant> {
           optimizer_status: 'ok',
           segments_count: 1,
           points_count: collection.points.size,
-          config: { params: collection.params, hnsw_config: collection.hnsw ?? { m: 16, ef_construct: 100, full_scan_threshold: 10000 }, optimizer_config: {} },
+          config: {
+            params: collection.params,
+            hnsw_config: collection.hnsw ?? { m: 16, ef_construct: 100, full_scan_threshold: 10000 },
+            optimizer_config: {},
+            ...(collection.metadata === undefined ? {} : { metadata: collection.metadata }),
+          },
           payload_schema: collection.payloadSchema,
         }),
       };
@@ -329,9 +340,12 @@ describe('Qdrant index wire contract', () => {
     it('creates the collection with a sparse idf vector and a tenant index on first open, and only reads it afterwards', async () => {
       const first = await sent(() => open());
 
+      // The collection is read back after its creation, to see that the server kept the build
+      // record in its metadata (a server that dropped it would have every start rebuild).
       expect(first.map((r) => `${r.method} ${r.path}`)).toEqual([
         `GET /collections/${DEFAULT_COLLECTION}`,
         `PUT /collections/${DEFAULT_COLLECTION}`,
+        `GET /collections/${DEFAULT_COLLECTION}`,
         `PUT /collections/${DEFAULT_COLLECTION}/index`,
         `PUT /collections/${DEFAULT_COLLECTION}/index`,
         `PUT /collections/${DEFAULT_COLLECTION}/index`,
@@ -339,10 +353,11 @@ describe('Qdrant index wire contract', () => {
       const create = first[1]!.body;
       expect(create.sparse_vectors).toEqual({ text: { modifier: 'idf' } });
       expect(create.vectors).toEqual({});
-      expect(first[2]!.body).toEqual({ field_name: 'workspace_id', field_schema: { type: 'keyword', is_tenant: true } });
-      expect(first[3]!.body).toEqual({ field_name: 'document_id', field_schema: 'keyword' });
-      expect(first[4]!.body).toEqual({ field_name: 'acl_principals', field_schema: 'keyword' });
-      expect(first[2]!.query.get('wait')).toBe('true');
+      expect(create.metadata).toEqual({ kluis_index: { embedder: null, dimension: null } });
+      expect(first[3]!.body).toEqual({ field_name: 'workspace_id', field_schema: { type: 'keyword', is_tenant: true } });
+      expect(first[4]!.body).toEqual({ field_name: 'document_id', field_schema: 'keyword' });
+      expect(first[5]!.body).toEqual({ field_name: 'acl_principals', field_schema: 'keyword' });
+      expect(first[3]!.query.get('wait')).toBe('true');
 
       const second = await sent(() => open());
       expect(second.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /collections/${DEFAULT_COLLECTION}`]);
@@ -403,7 +418,7 @@ describe('Qdrant index wire contract', () => {
       // The first lookup misses; by the create the collection exists, as if another process made it.
       fake.collections.get = (name: string) => {
         if (reads++ === 0) {
-          fake.collections.set(name, { params: { vectors: {}, sparse_vectors: { text: { modifier: 'idf' } } }, hnsw: undefined, payloadSchema: {}, points: new Map() });
+          fake.collections.set(name, { params: { vectors: {}, sparse_vectors: { text: { modifier: 'idf' } } }, hnsw: undefined, metadata: { kluis_index: { embedder: null, dimension: null } }, payloadSchema: {}, points: new Map() });
           return undefined;
         }
         return original(name);
@@ -415,18 +430,24 @@ describe('Qdrant index wire contract', () => {
       expect(requests.filter((r) => r.path.endsWith('/index'))).toHaveLength(3);
     });
 
-    it('refuses an existing collection without the idf modifier, or without a dense vector of the embedder size', async () => {
-      fake.collections.set('plain', { params: { vectors: {}, sparse_vectors: { text: {} } }, hnsw: undefined, payloadSchema: {}, points: new Map() });
+    // A collection whose record names a different embedder is rebuilt (below); one whose record
+    // names this embedder but whose vectors do not fit was changed by hand, and is refused.
+    it('refuses a collection whose record matches but which lacks the idf modifier or a dense vector of the embedder size', async () => {
+      const record = (embedder: Embedder | undefined) => ({ kluis_index: { embedder: embedder?.id ?? null, dimension: embedder?.dimension ?? null } });
+      fake.collections.set('plain', { params: { vectors: {}, sparse_vectors: { text: {} } }, hnsw: undefined, metadata: record(undefined), payloadSchema: {}, points: new Map() });
       const noIdf = await failure(() => open({ collection: 'plain' }));
       expect(isKluisError(noIdf, 'config_invalid')).toBe(true);
 
-      await open({ collection: 'small', embedder: fakeEmbedder(4) });
-      const wrongSize = await failure(() => open({ collection: 'small', embedder: fakeEmbedder(8) }));
+      const embedder = fakeEmbedder(8);
+      fake.collections.set('small', { params: { vectors: { dense: { size: 4, distance: 'Cosine' } }, sparse_vectors: { text: { modifier: 'idf' } } }, hnsw: undefined, metadata: record(embedder), payloadSchema: {}, points: new Map() });
+      const wrongSize = await failure(() => open({ collection: 'small', embedder }));
       expect(isKluisError(wrongSize, 'config_invalid')).toBe(true);
 
-      await open({ collection: 'sparse-only' });
-      const noDense = await failure(() => open({ collection: 'sparse-only', embedder: fakeEmbedder(4) }));
+      fake.collections.set('sparse-only', { params: { vectors: {}, sparse_vectors: { text: { modifier: 'idf' } } }, hnsw: undefined, metadata: record(embedder), payloadSchema: {}, points: new Map() });
+      const noDense = await failure(() => open({ collection: 'sparse-only', embedder }));
       expect(isKluisError(noDense, 'config_invalid')).toBe(true);
+      // Refused, never deleted.
+      expect(fake.requests.filter((r) => r.method === 'DELETE')).toEqual([]);
     });
 
     it('refuses a collection name or embedding dimension it cannot use, before any request', async () => {
@@ -792,6 +813,8 @@ describe('Qdrant index wire contract', () => {
         expect(proxied.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
           'GET /qdrant/collections/behind_proxy',
           'PUT /qdrant/collections/behind_proxy',
+          // Read back after creation, for the build record.
+          'GET /qdrant/collections/behind_proxy',
           'PUT /qdrant/collections/behind_proxy/index',
           'PUT /qdrant/collections/behind_proxy/index',
           'PUT /qdrant/collections/behind_proxy/index',
