@@ -38,6 +38,7 @@ import { createCohereEmbedder } from './knowledge/embedding/cohereEmbedder';
 import type { Embedder } from './knowledge/embedding/embedder';
 import { createAzureOpenAiEmbedder, createOpenAiEmbedder } from './knowledge/embedding/openaiEmbedder';
 import { openLanceDbIndex } from './knowledge/lancedbIndex';
+import type { IndexBuild } from './knowledge/indexBuild';
 import { createQdrantIndex } from './knowledge/qdrantIndex';
 import type { SearchIndex } from './knowledge/ports';
 import { createPrismaDocumentStore } from './knowledge/prismaDocumentStore';
@@ -143,13 +144,12 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     cleanups.push(() => db.$disconnect());
     const embedder = createEmbedder(config);
     if (embedder) logger.info({ embedder: embedder.id, dimension: embedder.dimension }, 'hybrid search: passages and questions are embedded');
+    const onRebuild = (previous: IndexBuild | undefined, current: IndexBuild) =>
+      logger.warn({ previous, current }, 'search index emptied: it was built with another embedder; sources re-index on their next sync');
     const index =
       config.searchIndex.kind === 'qdrant' && config.searchIndex.qdrant
-        ? await createQdrantIndex({ url: config.searchIndex.qdrant.url, apiKey: config.searchIndex.qdrant.apiKey, collection: config.searchIndex.qdrant.collection, embedder })
-        : await openLanceDbIndex(config.knowledge.indexDir, {
-            embedder,
-            onRebuild: (previous, current) => logger.warn({ previous, current }, 'search index emptied: it was built with another embedder; sources re-index on their next sync'),
-          });
+        ? await createQdrantIndex({ url: config.searchIndex.qdrant.url, apiKey: config.searchIndex.qdrant.apiKey, collection: config.searchIndex.qdrant.collection, embedder, onRebuild })
+        : await openLanceDbIndex(config.knowledge.indexDir, { embedder, onRebuild });
     cleanups.push(() => index.close());
 
     const audit = createPrismaAuditLog(db);

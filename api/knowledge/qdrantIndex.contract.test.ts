@@ -39,6 +39,8 @@ interface StoredPoint {
 interface FakeCollection {
   params: { vectors: any; sparse_vectors: any };
   hnsw: any;
+  /** The collection's metadata, as Qdrant keeps it (absent when none was given). */
+  metadata?: Record<string, any>;
   payloadSchema: Record<string, { data_type: string; params?: any; points: number }>;
   points: Map<string, StoredPoint>;
 }
@@ -125,8 +127,12 @@ async function startFakeQdrant(prefix = ''): Promise<FakeQdrant> {
 
     if (rest === '' && method === 'PUT') {
       if (collection) return { status: 409, body: { status: { error: `Wrong input: Collection \`${name}\` already exists!` }, time: 0 } };
-      fake.collections.set(name, { params: { vectors: body.vectors, sparse_vectors: body.sparse_vectors }, hnsw: body.hnsw_config, payloadSchema: {}, points: new Map() });
+      fake.collections.set(name, { params: { vectors: body.vectors, sparse_vectors: body.sparse_vectors }, hnsw: body.hnsw_config, metadata: body.metadata ?? undefined, payloadSchema: {}, points: new Map() });
       return { status: 200, body: ok(true) };
+    }
+    if (rest === '' && method === 'DELETE') {
+      // Qdrant answers true when it deleted the collection and false when there was none.
+      return { status: 200, body: ok(fake.collections.delete(name)) };
     }
     if (!collection) return missing;
     if (rest === '' && method === 'GET') {
@@ -137,7 +143,12 @@ async function startFakeQdrant(prefix = ''): Promise<FakeQdrant> {
           optimizer_status: 'ok',
           segments_count: 1,
           points_count: collection.points.size,
-          config: { params: collection.params, hnsw_config: collection.hnsw ?? { m: 16, ef_construct: 100, full_scan_threshold: 10000 }, optimizer_config: {} },
+          config: {
+            params: collection.params,
+            hnsw_config: collection.hnsw ?? { m: 16, ef_construct: 100, full_scan_threshold: 10000 },
+            optimizer_config: {},
+            ...(collection.metadata === undefined ? {} : { metadata: collection.metadata }),
+          },
           payload_schema: collection.payloadSchema,
         }),
       };
@@ -329,9 +340,12 @@ describe('Qdrant index wire contract', () => {
     it('creates the collection with a sparse idf vector and a tenant index on first open, and only reads it afterwards', async () => {
       const first = await sent(() => open());
 
+      // The collection is read back after its creation, to see that the server kept the build
+      // record in its metadata (a server that dropped it would have every start rebuild).
       expect(first.map((r) => `${r.method} ${r.path}`)).toEqual([
         `GET /collections/${DEFAULT_COLLECTION}`,
         `PUT /collections/${DEFAULT_COLLECTION}`,
+        `GET /collections/${DEFAULT_COLLECTION}`,
         `PUT /collections/${DEFAULT_COLLECTION}/index`,
         `PUT /collections/${DEFAULT_COLLECTION}/index`,
         `PUT /collections/${DEFAULT_COLLECTION}/index`,
@@ -339,10 +353,11 @@ describe('Qdrant index wire contract', () => {
       const create = first[1]!.body;
       expect(create.sparse_vectors).toEqual({ text: { modifier: 'idf' } });
       expect(create.vectors).toEqual({});
-      expect(first[2]!.body).toEqual({ field_name: 'workspace_id', field_schema: { type: 'keyword', is_tenant: true } });
-      expect(first[3]!.body).toEqual({ field_name: 'document_id', field_schema: 'keyword' });
-      expect(first[4]!.body).toEqual({ field_name: 'acl_principals', field_schema: 'keyword' });
-      expect(first[2]!.query.get('wait')).toBe('true');
+      expect(create.metadata).toEqual({ kluis_index: { embedder: null, dimension: null } });
+      expect(first[3]!.body).toEqual({ field_name: 'workspace_id', field_schema: { type: 'keyword', is_tenant: true } });
+      expect(first[4]!.body).toEqual({ field_name: 'document_id', field_schema: 'keyword' });
+      expect(first[5]!.body).toEqual({ field_name: 'acl_principals', field_schema: 'keyword' });
+      expect(first[3]!.query.get('wait')).toBe('true');
 
       const second = await sent(() => open());
       expect(second.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /collections/${DEFAULT_COLLECTION}`]);
@@ -355,6 +370,146 @@ describe('Qdrant index wire contract', () => {
       expect(create.vectors).toEqual({ dense: { size: 8, distance: 'Cosine' } });
       expect(create.sparse_vectors).toEqual({ text: { modifier: 'idf' } });
       expect(create.hnsw_config).toEqual({ m: 0, payload_m: 16 });
+    });
+
+    describe('build record', () => {
+      const INDEXES = [
+        { field_name: 'workspace_id', field_schema: { type: 'keyword', is_tenant: true } },
+        { field_name: 'document_id', field_schema: 'keyword' },
+        { field_name: 'acl_principals', field_schema: 'keyword' },
+      ];
+      /** An embedder with the given id and dimension (the fake's vectors, whatever its name). */
+      const named = (id: string, dimension: number): Embedder => ({ ...fakeEmbedder(dimension), id });
+
+      async function openWithWarning(options: Partial<QdrantIndexOptions>) {
+        const rebuilds: Array<{ previous: unknown; current: unknown }> = [];
+        const requests = await sent(() => open({ ...options, onRebuild: (previous, current) => rebuilds.push({ previous, current }) }));
+        return { requests, rebuilds };
+      }
+
+      /** Opening deleted the collection, created it with `vectors` and `record`, and its indexes. */
+      function expectRecreated(requests: RecordedRequest[], vectors: unknown, record: unknown) {
+        expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+          `GET /collections/${DEFAULT_COLLECTION}`,
+          `DELETE /collections/${DEFAULT_COLLECTION}`,
+          `PUT /collections/${DEFAULT_COLLECTION}`,
+          `GET /collections/${DEFAULT_COLLECTION}`,
+          `PUT /collections/${DEFAULT_COLLECTION}/index`,
+          `PUT /collections/${DEFAULT_COLLECTION}/index`,
+          `PUT /collections/${DEFAULT_COLLECTION}/index`,
+        ]);
+        expect(requests[2]!.body.vectors).toEqual(vectors);
+        expect(requests[2]!.body.sparse_vectors).toEqual({ text: { modifier: 'idf' } });
+        expect(requests[2]!.body.metadata).toEqual({ kluis_index: record });
+        expect(requests.slice(4).map((r) => r.body)).toEqual(INDEXES);
+        // No acl-upgrade delete of points: the collection is new and empty.
+        expect(requests.some((r) => r.path.endsWith('/points/delete'))).toBe(false);
+      }
+
+      async function indexedOnce(options: Partial<QdrantIndexOptions>) {
+        const index = await open(options);
+        await index.replaceDocument('ws-1', 'doc', [chunk('doc', 0, 'Holiday rules for staff')]);
+        expect(await index.countChunks('ws-1')).toBe(1);
+      }
+
+      it('gives a fresh collection the record of its embedder and warns of no rebuild', async () => {
+        const { requests, rebuilds } = await openWithWarning({ embedder: named('cohere:embed-multilingual-v3.0', 4) });
+
+        expect(requests[1]!.body.metadata).toEqual({ kluis_index: { embedder: 'cohere:embed-multilingual-v3.0', dimension: 4 } });
+        expect(fake.collections.get(DEFAULT_COLLECTION)!.metadata).toEqual({ kluis_index: { embedder: 'cohere:embed-multilingual-v3.0', dimension: 4 } });
+        expect(rebuilds).toEqual([]);
+      });
+
+      it('opens a collection whose record matches with one read, keeping its points', async () => {
+        await indexedOnce({ embedder: named('openai:text-embedding-3-small', 4) });
+
+        const { requests, rebuilds } = await openWithWarning({ embedder: named('openai:text-embedding-3-small', 4) });
+
+        expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /collections/${DEFAULT_COLLECTION}`]);
+        expect(rebuilds).toEqual([]);
+        expect(fake.collections.get(DEFAULT_COLLECTION)!.points.size).toBe(1);
+      });
+
+      it('re-creates the collection for another embedder of the same dimension, and reports it', async () => {
+        await indexedOnce({ embedder: named('cohere:embed-multilingual-v3.0', 4) });
+
+        const { requests, rebuilds } = await openWithWarning({ embedder: named('openai:text-embedding-3-small', 4) });
+
+        expectRecreated(requests, { dense: { size: 4, distance: 'Cosine' } }, { embedder: 'openai:text-embedding-3-small', dimension: 4 });
+        expect(rebuilds).toEqual([{ previous: { embedder: 'cohere:embed-multilingual-v3.0', dimension: 4 }, current: { embedder: 'openai:text-embedding-3-small', dimension: 4 } }]);
+        // The sources see the chunks missing and index every document again.
+        expect(fake.collections.get(DEFAULT_COLLECTION)!.points.size).toBe(0);
+      });
+
+      it('re-creates the collection for another dimension of the same model', async () => {
+        await indexedOnce({ embedder: named('openai:text-embedding-3-large', 4) });
+
+        const { requests, rebuilds } = await openWithWarning({ embedder: named('openai:text-embedding-3-large', 8) });
+
+        expectRecreated(requests, { dense: { size: 8, distance: 'Cosine' } }, { embedder: 'openai:text-embedding-3-large', dimension: 8 });
+        expect(requests[2]!.body.hnsw_config).toEqual({ m: 0, payload_m: 16 });
+        expect(rebuilds).toHaveLength(1);
+      });
+
+      it('re-creates the collection when vectors are switched off, and on again', async () => {
+        await indexedOnce({ embedder: named('cohere:embed-multilingual-v3.0', 4) });
+
+        const off = await openWithWarning({});
+        expectRecreated(off.requests, {}, { embedder: null, dimension: null });
+        expect(off.rebuilds).toEqual([{ previous: { embedder: 'cohere:embed-multilingual-v3.0', dimension: 4 }, current: { embedder: null, dimension: null } }]);
+
+        const on = await openWithWarning({ embedder: named('cohere:embed-multilingual-v3.0', 4) });
+        expectRecreated(on.requests, { dense: { size: 4, distance: 'Cosine' } }, { embedder: 'cohere:embed-multilingual-v3.0', dimension: 4 });
+        expect(on.rebuilds).toEqual([{ previous: { embedder: null, dimension: null }, current: { embedder: 'cohere:embed-multilingual-v3.0', dimension: 4 } }]);
+      });
+
+      it('re-creates a collection without a record (built before records) or with a malformed one', async () => {
+        await indexedOnce({});
+        delete fake.collections.get(DEFAULT_COLLECTION)!.metadata;
+
+        const unrecorded = await openWithWarning({});
+        expectRecreated(unrecorded.requests, {}, { embedder: null, dimension: null });
+        expect(unrecorded.rebuilds).toEqual([{ previous: undefined, current: { embedder: null, dimension: null } }]);
+
+        fake.collections.get(DEFAULT_COLLECTION)!.metadata = { kluis_index: 'not a record', owner: 'someone' };
+        const malformed = await openWithWarning({});
+        expectRecreated(malformed.requests, {}, { embedder: null, dimension: null });
+        expect(malformed.rebuilds).toEqual([{ previous: { embedder: 'unreadable', dimension: null }, current: { embedder: null, dimension: null } }]);
+      });
+
+      it('refuses to start, as config_invalid, on a server that does not keep collection metadata', async () => {
+        const original = fake.collections.set.bind(fake.collections);
+        // As a Qdrant from before collection metadata: the field is accepted and forgotten.
+        fake.collections.set = (name: string, collection: FakeCollection) => original(name, { ...collection, metadata: undefined });
+
+        const error = await failure(() => open());
+
+        expect(isKluisError(error, 'config_invalid')).toBe(true);
+        expect((error as Error).message).toContain('metadata');
+        // Created, read back, refused: no payload index, no point written.
+        expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+          `GET /collections/${DEFAULT_COLLECTION}`,
+          `PUT /collections/${DEFAULT_COLLECTION}`,
+          `GET /collections/${DEFAULT_COLLECTION}`,
+        ]);
+      });
+
+      it('stays out of every search, count and workspace delete, which keep their workspace filter', async () => {
+        const index = await open({ embedder: named('cohere:embed-multilingual-v3.0', 4) });
+        const requests = await sent(async () => {
+          await index.replaceDocument('ws-1', 'doc', [chunk('doc', 0, 'Holiday rules for staff')]);
+          expect((await index.search('ws-1', 'holiday', { limit: 5 })).map((h) => h.id)).toEqual(['doc:0']);
+          expect(await index.countChunks('ws-1')).toBe(1);
+          await index.deleteWorkspace('ws-1');
+          expect(await index.countChunks('ws-1')).toBe(0);
+        });
+
+        expectScopedTo(requests, 'ws-1');
+        // The record lives in the collection's metadata, not in a point: nothing to filter out or delete.
+        expect(fake.collections.get(DEFAULT_COLLECTION)!.points.size).toBe(0);
+        expect(fake.collections.get(DEFAULT_COLLECTION)!.metadata).toEqual({ kluis_index: { embedder: 'cohere:embed-multilingual-v3.0', dimension: 4 } });
+        expect((await sent(() => open({ embedder: named('cohere:embed-multilingual-v3.0', 4) }))).map((r) => r.method)).toEqual(['GET']);
+      });
     });
 
     it('creates only the payload indexes an existing collection lacks', async () => {
@@ -403,7 +558,7 @@ describe('Qdrant index wire contract', () => {
       // The first lookup misses; by the create the collection exists, as if another process made it.
       fake.collections.get = (name: string) => {
         if (reads++ === 0) {
-          fake.collections.set(name, { params: { vectors: {}, sparse_vectors: { text: { modifier: 'idf' } } }, hnsw: undefined, payloadSchema: {}, points: new Map() });
+          fake.collections.set(name, { params: { vectors: {}, sparse_vectors: { text: { modifier: 'idf' } } }, hnsw: undefined, metadata: { kluis_index: { embedder: null, dimension: null } }, payloadSchema: {}, points: new Map() });
           return undefined;
         }
         return original(name);
@@ -415,18 +570,24 @@ describe('Qdrant index wire contract', () => {
       expect(requests.filter((r) => r.path.endsWith('/index'))).toHaveLength(3);
     });
 
-    it('refuses an existing collection without the idf modifier, or without a dense vector of the embedder size', async () => {
-      fake.collections.set('plain', { params: { vectors: {}, sparse_vectors: { text: {} } }, hnsw: undefined, payloadSchema: {}, points: new Map() });
+    // A collection whose record names a different embedder is rebuilt (below); one whose record
+    // names this embedder but whose vectors do not fit was changed by hand, and is refused.
+    it('refuses a collection whose record matches but which lacks the idf modifier or a dense vector of the embedder size', async () => {
+      const record = (embedder: Embedder | undefined) => ({ kluis_index: { embedder: embedder?.id ?? null, dimension: embedder?.dimension ?? null } });
+      fake.collections.set('plain', { params: { vectors: {}, sparse_vectors: { text: {} } }, hnsw: undefined, metadata: record(undefined), payloadSchema: {}, points: new Map() });
       const noIdf = await failure(() => open({ collection: 'plain' }));
       expect(isKluisError(noIdf, 'config_invalid')).toBe(true);
 
-      await open({ collection: 'small', embedder: fakeEmbedder(4) });
-      const wrongSize = await failure(() => open({ collection: 'small', embedder: fakeEmbedder(8) }));
+      const embedder = fakeEmbedder(8);
+      fake.collections.set('small', { params: { vectors: { dense: { size: 4, distance: 'Cosine' } }, sparse_vectors: { text: { modifier: 'idf' } } }, hnsw: undefined, metadata: record(embedder), payloadSchema: {}, points: new Map() });
+      const wrongSize = await failure(() => open({ collection: 'small', embedder }));
       expect(isKluisError(wrongSize, 'config_invalid')).toBe(true);
 
-      await open({ collection: 'sparse-only' });
-      const noDense = await failure(() => open({ collection: 'sparse-only', embedder: fakeEmbedder(4) }));
+      fake.collections.set('sparse-only', { params: { vectors: {}, sparse_vectors: { text: { modifier: 'idf' } } }, hnsw: undefined, metadata: record(embedder), payloadSchema: {}, points: new Map() });
+      const noDense = await failure(() => open({ collection: 'sparse-only', embedder }));
       expect(isKluisError(noDense, 'config_invalid')).toBe(true);
+      // Refused, never deleted.
+      expect(fake.requests.filter((r) => r.method === 'DELETE')).toEqual([]);
     });
 
     it('refuses a collection name or embedding dimension it cannot use, before any request', async () => {
@@ -792,6 +953,8 @@ describe('Qdrant index wire contract', () => {
         expect(proxied.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
           'GET /qdrant/collections/behind_proxy',
           'PUT /qdrant/collections/behind_proxy',
+          // Read back after creation, for the build record.
+          'GET /qdrant/collections/behind_proxy',
           'PUT /qdrant/collections/behind_proxy/index',
           'PUT /qdrant/collections/behind_proxy/index',
           'PUT /qdrant/collections/behind_proxy/index',

@@ -14,12 +14,19 @@
  * keyword payload index), and every search filter requires one of the reader's principals, in the
  * prefetches as in the outer query: Qdrant applies a filter while it searches, so passages the
  * reader may not see never take places from the ones they may.
+ *
+ * The collection's metadata records which embedder built it (api/knowledge/indexBuild.ts: its id
+ * and dimension, or none). A collection opened with another embedder, another dimension, with none
+ * after one (or the other way round), or without a record (built before records) is deleted and
+ * created again empty, as the LanceDB index drops its table: vectors of two models cannot be
+ * compared, so mixing them would rank nonsense. The sources then index every document again.
  */
 import { createHash } from 'node:crypto';
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
 import { fail, isKluisError } from '../errors';
 import { admission, principalsOf, readerPrincipals, type Admission } from './acl';
 import type { Embedder } from './embedding/embedder';
+import { sameBuild, type IndexBuild } from './indexBuild';
 import type { ChunkRecord, SearchHit, SearchIndex, SearchOptions } from './ports';
 import { documentVector, queryVector, words } from './sparseVector';
 
@@ -38,12 +45,16 @@ export interface QdrantIndexOptions {
   collection?: string;
   /** Adds dense vectors and hybrid search; its dimension fixes the collection's vector size. */
   embedder?: Embedder;
+  /** Told when the collection was built otherwise (another embedder, none, or no record) and was re-created empty. */
+  onRebuild?: (previous: IndexBuild | undefined, current: IndexBuild) => void;
 }
 
 export const DEFAULT_COLLECTION = 'kluis_chunks';
 const SPARSE_VECTOR = 'text';
 const DENSE_VECTOR = 'dense';
 const ACL_FIELD = 'acl_principals';
+/** The key of the build record in the collection's metadata. */
+const BUILD_KEY = 'kluis_index';
 const QDRANT_DEFAULT_PORT = 6333;
 /** Points per upsert request (and texts per embedding call): keeps bodies far below Qdrant's 32 MB cap. */
 const UPSERT_BATCH = 128;
@@ -232,7 +243,9 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
     checkCompatibility: false,
   });
 
-  await ensureCollection(client, collection, dimension);
+  const current: IndexBuild = { embedder: embedder?.id ?? null, dimension: dimension ?? null };
+  const rebuilt = await ensureCollection(client, collection, current);
+  if (rebuilt) options.onRebuild?.(rebuilt.previous, current);
 
   // One writer per process: a replace is an upsert then a delete of what it left over, and two of
   // them interleaving (or a workspace delete between them) would keep or drop the wrong points.
@@ -361,12 +374,23 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
   return index;
 }
 
+/** The build record in a collection's metadata, or undefined without one; a malformed one counts as another build. */
+export function recordedBuild(info: Schemas['CollectionInfo']): IndexBuild | undefined {
+  const metadata = info.config.metadata as Record<string, unknown> | null | undefined;
+  const record = metadata?.[BUILD_KEY] as Partial<IndexBuild> | null | undefined;
+  if (record === undefined || record === null) return undefined;
+  if (typeof record !== 'object') return { embedder: 'unreadable', dimension: null };
+  return { embedder: typeof record.embedder === 'string' ? record.embedder : null, dimension: typeof record.dimension === 'number' ? record.dimension : null };
+}
+
 /**
- * Creates the collection and its payload indexes when missing, and refuses an existing one whose
- * vectors do not fit this configuration (searching it would fail on every query, or silently
- * rank without IDF).
+ * Opens the collection built by `build`: creates it (with the record in its metadata) and its
+ * payload indexes when missing, deletes and re-creates it when its record differs or is missing,
+ * and refuses one whose record matches but whose vectors do not fit (searching it would fail on
+ * every query, or silently rank without IDF). Answers what was there when it re-created one.
  */
-async function ensureCollection(client: QdrantClient, collection: string, dimension: number | undefined): Promise<void> {
+async function ensureCollection(client: QdrantClient, collection: string, build: IndexBuild): Promise<{ previous: IndexBuild | undefined } | undefined> {
+  const dimension = build.dimension ?? undefined;
   const info = async (): Promise<Schemas['CollectionInfo'] | undefined> => {
     try {
       return await client.getCollection(collection);
@@ -377,6 +401,16 @@ async function ensureCollection(client: QdrantClient, collection: string, dimens
   };
 
   let existing = await info();
+  let rebuilt: { previous: IndexBuild | undefined } | undefined;
+  if (existing) {
+    const previous = recordedBuild(existing);
+    if (!previous || !sameBuild(previous, build)) {
+      await call('delete collection', () => client.deleteCollection(collection));
+      rebuilt = { previous };
+      existing = undefined;
+    }
+  }
+  const created = !existing;
   if (!existing) {
     try {
       await client.createCollection(collection, {
@@ -385,16 +419,24 @@ async function ensureCollection(client: QdrantClient, collection: string, dimens
         // Every dense search is filtered by workspace, so Qdrant's advice for payload-based
         // multitenancy applies: no graph across all tenants (m: 0), one per tenant (payload_m).
         ...(dimension === undefined ? {} : { hnsw_config: { m: 0, payload_m: 16 } }),
+        metadata: { [BUILD_KEY]: { embedder: build.embedder, dimension: build.dimension } },
       });
     } catch (error) {
-      // Another process may have created it between the two calls.
-      existing = await info();
-      if (!existing) unavailable('create collection', error);
+      // Another process may have created it between the two calls; it is read back below.
+      if (!(await info())) unavailable('create collection', error);
+    }
+    // Read back: a server that drops metadata would otherwise have every start rebuild the index,
+    // and another process may have created it first, with another embedder.
+    existing = await info();
+    if (!existing) fail('store_unavailable', `Qdrant collection ${collection} is missing right after its creation.`);
+    const kept = recordedBuild(existing);
+    if (!kept || !sameBuild(kept, build)) {
+      fail('config_invalid', `Qdrant collection ${collection} does not hold the record of the embedder that built it (${kept ? `it names ${kept.embedder ?? 'none'}` : 'the server keeps no collection metadata; a Qdrant version with collection metadata is needed'}).`);
     }
   }
-  if (existing) checkCollection(collection, existing, dimension);
+  checkCollection(collection, existing, dimension);
 
-  const schema = existing?.payload_schema ?? {};
+  const schema = existing.payload_schema ?? {};
   const tenant = schema.workspace_id;
   const tenantParams = tenant?.params as { is_tenant?: boolean | null } | null | undefined;
   if (tenant?.data_type !== 'keyword' || tenantParams?.is_tenant !== true) {
@@ -409,19 +451,20 @@ async function ensureCollection(client: QdrantClient, collection: string, dimens
     // them again. They are deleted once, here, before the index that marks the collection as
     // upgraded; the sources re-index documents whose chunks are missing on their next sync. The
     // filter matches only points without principals, whatever their workspace.
-    if (existing) await call('delete', () => client.delete(collection, { wait: true, filter: { must: [{ is_empty: { key: ACL_FIELD } }] } }));
+    if (!created) await call('delete', () => client.delete(collection, { wait: true, filter: { must: [{ is_empty: { key: ACL_FIELD } }] } }));
     await call('create index', () => client.createPayloadIndex(collection, { wait: true, field_name: ACL_FIELD, field_schema: 'keyword' }));
   }
+  return rebuilt;
 }
 
 function checkCollection(collection: string, info: Schemas['CollectionInfo'], dimension: number | undefined): void {
   const params = info.config.params;
   const sparse = params.sparse_vectors?.[SPARSE_VECTOR];
-  if (!sparse || sparse.modifier !== 'idf') fail('config_invalid', `Qdrant collection ${collection} has no sparse vector "${SPARSE_VECTOR}" with the idf modifier; use another collection name or re-create it.`);
+  if (!sparse || sparse.modifier !== 'idf') fail('config_invalid', `Qdrant collection ${collection} has no sparse vector "${SPARSE_VECTOR}" with the idf modifier although its record names this embedder; delete it so that it is created again.`);
   if (dimension === undefined) return;
   const vectors = params.vectors as Record<string, { size?: unknown; distance?: unknown } | undefined> | undefined;
   const dense = vectors && typeof vectors.size !== 'number' ? vectors[DENSE_VECTOR] : undefined;
   if (!dense || dense.size !== dimension || dense.distance !== 'Cosine') {
-    fail('config_invalid', `Qdrant collection ${collection} has no ${dimension}-dimensional cosine vector "${DENSE_VECTOR}" (the embedder's); use another collection name or re-create it.`);
+    fail('config_invalid', `Qdrant collection ${collection} has no ${dimension}-dimensional cosine vector "${DENSE_VECTOR}" (the embedder's) although its record names this embedder; delete it so that it is created again.`);
   }
 }

@@ -15,7 +15,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { QdrantClient } from '@qdrant/js-client-rest';
-import { isKluisError } from '../../api/errors';
 import '../../api/knowledge/qdrantIndex.contract.test';
 import { createQdrantIndex, resolveEndpoint, type Embedder } from '../../api/knowledge/qdrantIndex';
 import type { SearchIndex } from '../../api/knowledge/ports';
@@ -111,12 +110,25 @@ if (qdrantUrl) {
       expect(hits.map((h) => h.id)).toEqual(['a:0']);
     });
 
-    it('refuses to reopen the collection with an embedder of another dimension', async () => {
-      const error = await createQdrantIndex({ ...connection, collection: collections.hybrid, embedder: hashingEmbedder(8) }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(isKluisError(error, 'config_invalid')).toBe(true);
+    it('re-creates the collection, empty, when reopened with another model of the same dimension or another dimension', async () => {
+      await index.replaceDocument(workspaceA, 'a', chunksOf('a', [{ text: 'Passage of workspace A.' }]));
+      const rebuilds: unknown[] = [];
+      const onRebuild = (previous: unknown, current: unknown) => rebuilds.push({ previous, current });
+
+      const sameSize = await createQdrantIndex({ ...connection, collection: collections.hybrid, embedder: { ...hashingEmbedder(64), id: 'test:another-model-64' }, onRebuild });
+      expect(await sameSize.countChunks(workspaceA)).toBe(0);
+      await sameSize.close();
+
+      const otherSize = await createQdrantIndex({ ...connection, collection: collections.hybrid, embedder: hashingEmbedder(8), onRebuild });
+      expect(await otherSize.countChunks(workspaceA)).toBe(0);
+      await otherSize.replaceDocument(workspaceA, 'a', chunksOf('a', [{ text: 'Passage of workspace A.' }]));
+      expect((await otherSize.search(workspaceA, 'passage', { limit: 5 })).map((h) => h.id)).toEqual(['a:0']);
+      await otherSize.close();
+
+      expect(rebuilds).toEqual([
+        { previous: { embedder: 'test:hashing-64', dimension: 64 }, current: { embedder: 'test:another-model-64', dimension: 64 } },
+        { previous: { embedder: 'test:another-model-64', dimension: 64 }, current: { embedder: 'test:hashing-8', dimension: 8 } },
+      ]);
     });
   });
 }
