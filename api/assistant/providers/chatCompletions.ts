@@ -41,6 +41,15 @@ export interface ChatCompletionsAdapter {
 /** Low, so answers stay close to the passages, yet not fully greedy. */
 const TEMPERATURE = 0.2;
 
+/**
+ * An `openai` SDK client for an OpenAI-compatible API. Every value is explicit, so the SDK does not
+ * quietly pick up OPENAI_BASE_URL, OPENAI_ORG_ID or OPENAI_PROJECT_ID from the environment: Kluis'
+ * own configuration is the only source.
+ */
+export function openAiCompatibleClient(options: { apiKey: string; baseUrl?: string; timeoutMs: number; maxRetries: number }, defaultBaseUrl: string): OpenAI {
+  return new OpenAI({ apiKey: options.apiKey, baseURL: options.baseUrl ?? defaultBaseUrl, organization: null, project: null, timeout: options.timeoutMs, maxRetries: options.maxRetries });
+}
+
 export function createChatCompletionsProvider(adapter: ChatCompletionsAdapter): ChatProvider {
   const { name, label, client, model, logger } = adapter;
 

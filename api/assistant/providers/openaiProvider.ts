@@ -4,9 +4,8 @@
  * Azure OpenAI and Perplexity; this file only builds the client for api.openai.com (or the
  * configured base URL, for EU endpoints, proxies and tests).
  */
-import OpenAI from 'openai';
 import type { ChatProvider } from '../ports';
-import { createChatCompletionsProvider } from './chatCompletions';
+import { createChatCompletionsProvider, openAiCompatibleClient } from './chatCompletions';
 import { checkSettings, type RemoteProviderSettings } from './providerKit';
 
 export { citedPassages, retryAfterFrom } from './providerKit';
@@ -17,16 +16,7 @@ const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
 export function createOpenAiProvider(options: OpenAiProviderOptions): ChatProvider {
   checkSettings('OpenAI', options);
-  const client = new OpenAI({
-    apiKey: options.apiKey,
-    // Explicit values, so the SDK does not quietly pick up OPENAI_BASE_URL, OPENAI_ORG_ID or
-    // OPENAI_PROJECT_ID from the environment: Kluis' own configuration is the only source.
-    baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
-    organization: null,
-    project: null,
-    timeout: options.timeoutMs,
-    maxRetries: options.maxRetries,
-  });
+  const client = openAiCompatibleClient(options, DEFAULT_BASE_URL);
   return createChatCompletionsProvider({
     name: 'openai',
     label: 'OpenAI',

@@ -6,9 +6,8 @@
  * Perplexity numbers them, so the user sees which web sources stand behind a web-grounded answer.
  * Wire handling, retries and error mapping: chatCompletions.ts.
  */
-import OpenAI from 'openai';
 import type { ChatProvider, WebCitation } from '../ports';
-import { createChatCompletionsProvider } from './chatCompletions';
+import { createChatCompletionsProvider, openAiCompatibleClient } from './chatCompletions';
 import { checkSettings, type RemoteProviderSettings } from './providerKit';
 
 export type PerplexityProviderOptions = RemoteProviderSettings;
@@ -19,14 +18,7 @@ const MAX_WEB_CITATIONS = 20;
 
 export function createPerplexityProvider(options: PerplexityProviderOptions): ChatProvider {
   checkSettings('Perplexity', options);
-  const client = new OpenAI({
-    apiKey: options.apiKey,
-    baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
-    organization: null,
-    project: null,
-    timeout: options.timeoutMs,
-    maxRetries: options.maxRetries,
-  });
+  const client = openAiCompatibleClient(options, DEFAULT_BASE_URL);
   return createChatCompletionsProvider({
     name: 'perplexity',
     label: 'Perplexity',
