@@ -23,21 +23,8 @@ export interface UsageIncrement {
   unpricedCalls: number;
 }
 
-/** One stored aggregate row. */
-export interface UsageRow {
-  userId: string;
-  day: string;
-  provider: string;
-  model: string;
-  calls: number;
-  failedCalls: number;
-  refusedCalls: number;
-  inputTokens: number;
-  outputTokens: number;
-  latencyMsTotal: number;
-  costMicros: number;
-  unpricedCalls: number;
-}
+/** One stored aggregate row: the sums of its increments, latency as a total. */
+export type UsageRow = Omit<UsageIncrement, 'workspaceId' | 'latencyMs'> & { latencyMsTotal: number };
 
 export interface UsageBudgetSetting {
   /** Cents per calendar month (UTC); null = no limit. */
