@@ -58,6 +58,8 @@ export const errorCatalogue = {
   internal: { status: 500, message: 'Internal error.' },
   password_rejected: { status: 400, message: 'This password cannot be used. Please choose another.' },
   ciphertext_invalid: { status: 500, message: 'Internal error.' },
+  // The workspace's data key was destroyed (crypto-shredding): what it sealed is gone for good.
+  data_key_destroyed: { status: 410, message: 'This data has been erased.' },
   // Microsoft Graph (SharePoint and OneDrive sources) throttled or down past the retry budget, or unreachable.
   graph_unavailable: { status: 503, message: 'Microsoft 365 cannot be reached right now. Please try again shortly.' },
   // The signed-in account (or app) may not read the drive or item (403).
