@@ -35,3 +35,32 @@ export interface WorkspaceDataKeys {
   /** Whether a usable key exists (the erasure's residue scan asks this). */
   exists(workspaceId: string): Promise<boolean>;
 }
+
+/** What one erasure removes: a whole workspace, one user's personal data, one conversation, one uploaded file. */
+export type ErasureScope =
+  | { kind: 'workspace'; workspaceId: string }
+  | { kind: 'user'; workspaceId: string; userId: string; deleteAccount: boolean }
+  | { kind: 'conversation'; workspaceId: string; conversationId: string }
+  | { kind: 'upload'; workspaceId: string; uploadId: string };
+
+export type ErasureStatus = 'queued' | 'running' | 'done' | 'failed';
+
+export interface ErasureJobView {
+  jobId: string;
+  scope: ErasureScope;
+  status: ErasureStatus;
+  /** Steps in order, each with what it removed; the residue scan's findings (empty when done). */
+  steps: Array<{ name: string; done: boolean; removed?: number }>;
+  residue?: string[];
+  requestedAt: string;
+  finishedAt?: string;
+}
+
+/** The erasure engine as the sweeper, the cards and the API see it (api/privacy/erasure.ts). */
+export interface Eraser {
+  /** Starts (or, for the same scope still running, joins) a persisted erasure job. */
+  request(scope: ErasureScope, requestedBy: { userId?: string; reason: 'admin' | 'user' | 'retention' | 'termination' }): Promise<ErasureJobView>;
+  /** Runs a job to its end (resuming from its last finished step). */
+  run(jobId: string): Promise<ErasureJobView>;
+  status(workspaceId: string, jobId: string): Promise<ErasureJobView | undefined>;
+}
