@@ -23,6 +23,11 @@ import { createAuditTrail } from './audit/auditTrail';
 import { createPrismaAuditEventReader } from './audit/prismaAuditEventReader';
 import { createRetentionPolicies, type RetentionPolicies } from './privacy/retentionPolicy';
 import { createPrismaRetentionPolicyStore } from './privacy/prismaRetentionPolicyStore';
+import type { Eraser } from './privacy/ports';
+import { createRetentionSweeper, type RetentionSweeper } from './privacy/sweeper';
+import { createPrismaSweeperSelection } from './privacy/prismaSweeperSelection';
+import { createMariadbSweepLock } from './privacy/prismaSweeperLock';
+import { retentionSweepRouter } from './http/routes/retentionSweep';
 import type { Config } from './config';
 import { createDatabase, type Database } from './db/client';
 import { startEmbeddedMariadb, type EmbeddedMariadb } from './db/embeddedMariadb';
@@ -105,7 +110,7 @@ export interface Kluis {
   /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
   initialSync?: SyncReport;
   /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
-  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; usage: UsageMeter; feedback: Feedback; syncKnowledge?: () => Promise<SyncReport> };
+  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; sweeper: RetentionSweeper; usage: UsageMeter; feedback: Feedback; syncKnowledge?: () => Promise<SyncReport> };
   stop(): Promise<void>;
 }
 
@@ -250,14 +255,6 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       onBackgroundError: (error) => logger.error({ err: error }, 'credentials background task failed'),
     });
     cleanups.push(() => credentials.settled());
-    const purgeAttempts = async () => {
-      const purged = await attempts.purgeOlderThan(new Date(Date.now() - config.credentials.attemptRetentionDays * 86_400_000));
-      if (purged) logger.info({ purged }, 'old login attempts purged');
-    };
-    await purgeAttempts();
-    const purgeTimer = setInterval(() => void purgeAttempts().catch((error) => logger.error({ err: error }, 'login attempt purge failed')), 6 * 3_600_000);
-    purgeTimer.unref();
-    cleanups.push(() => clearInterval(purgeTimer));
     const authenticate: AuthenticateDeps = {
       principals,
       securityEvents,
@@ -318,6 +315,30 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     // Retention periods per workspace: the admin panel changes them, the sweeper reads `effective`.
     const retention = createRetentionPolicies({ store: createPrismaRetentionPolicyStore(db), audit });
     const auditTrail = createAuditTrail({ reader: createPrismaAuditEventReader(db), audit });
+    // The retention sweeper erases what each workspace's policy lets expire (and terminated
+    // workspaces), through the erasure engine; login attempts it purges per workspace period.
+    const sweeper = createRetentionSweeper({
+      selection: createPrismaSweeperSelection(db),
+      policies: retention,
+      eraser: erasureEngine,
+      audit,
+      lock: createMariadbSweepLock(databaseUrl),
+      unownedLoginLogDays: config.credentials.attemptRetentionDays,
+      terminatedWorkspaceEraseDays: config.retention.terminatedWorkspaceEraseDays,
+    });
+    if (config.retention.sweepIntervalMinutes > 0) {
+      const sweep = () =>
+        void sweeper.sweepOnSchedule().then(
+          (report) => report && logger.info({ totals: report.totals, failures: [...report.workspaces.flatMap((w) => w.failures), ...report.terminated.failures] }, 'retention sweep finished'),
+          (error) => logger.error({ err: error }, 'retention sweep failed'),
+        );
+      // The first sweep soon after start, so frequent restarts cannot keep postponing it.
+      const first = setTimeout(sweep, 60_000);
+      const every = setInterval(sweep, config.retention.sweepIntervalMinutes * 60_000);
+      first.unref();
+      every.unref();
+      cleanups.push(() => clearTimeout(first), () => clearInterval(every));
+    } else logger.warn('RETENTION_SWEEP_INTERVAL_MINUTES=0: nothing expires on its own (conversations, uploads, login log, terminated workspaces) until a sweep is started');
 
     const adapter = createBotAdapter(config.bot);
     const botAuthMethod = config.bot.appId ? 'bot-framework' : 'local-playground';
@@ -349,6 +370,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         uploadsRouter({ authenticate, uploads }),
         filesRouter({ authenticate, downloads, publicUrl }),
         usageRouter({ authenticate, meter: usage }), feedbackRouter({ authenticate, feedback }),
+        retentionSweepRouter({ authenticate, sweeper }),
       ],
       streamRouters: [chatRouter({ authenticate, assistant, logger }), uploadsStreamRouter({ authenticate, uploads, maxFileBytes: config.files.maxUploadBytes })],
       readiness: [
@@ -371,7 +393,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
     else logger.info({ url }, 'Kluis is listening');
 
-    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, usage, feedback, syncKnowledge }, stop };
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, sweeper, usage, feedback, syncKnowledge }, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -411,3 +433,13 @@ function createProviderCatalogue(config: Config, logger: Logger): ProviderCatalo
   if (perplexity.apiKey) factories.perplexity = (model) => createPerplexityProvider({ ...settings(perplexity, perplexity.apiKey!), model: model ?? perplexity.model });
   return catalogueOf(factories);
 }
+
+/**
+ * Stands in for the erasure engine (api/privacy/erasure.ts) until it is wired above: every request
+ * fails, so the sweeper reports each expired conversation, upload and workspace as not erased.
+ */
+const erasureEngine: Eraser = {
+  request: () => fail('store_unavailable', 'the erasure engine is not wired into this build'),
+  run: () => fail('store_unavailable', 'the erasure engine is not wired into this build'),
+  status: async () => undefined,
+};
