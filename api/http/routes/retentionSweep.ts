@@ -9,7 +9,7 @@ import type { RetentionSweeper } from '../../privacy/sweeper';
 import { principalOf, requirePrincipal, type AuthenticateDeps } from '../authenticate';
 import { parseBody } from '../validate';
 
-/** No options: an empty body or `{}`; anything else (a workspace id, say) is refused, not ignored. */
+/** No options: the body is `{}` (JSON, like every write); anything else (a workspace id, say) is refused, not ignored. */
 export const retentionSweepBody = z.object({}).strict();
 
 export function retentionSweepRouter(deps: { authenticate: AuthenticateDeps; sweeper: Pick<RetentionSweeper, 'sweepWorkspaceOf'> }): Router {
