@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createAssistant, type Assistant } from './assistant/assistant';
-import type { ChatProvider, ImageProvider } from './assistant/ports';
+import type { ImageProvider } from './assistant/ports';
 import { createPrismaConversationStore } from './assistant/prismaConversationStore';
 import { createExtractiveProvider } from './assistant/providers/extractiveProvider';
 import { createOpenAiProvider } from './assistant/providers/openaiProvider';
@@ -17,7 +17,10 @@ import { createAzureOpenAiProvider } from './assistant/providers/azureOpenAiProv
 import { createGeminiProvider } from './assistant/providers/geminiProvider';
 import { createPerplexityProvider } from './assistant/providers/perplexityProvider';
 import { createStabilityImageProvider } from './assistant/providers/stabilityImageProvider';
-import { catalogueOf, createRouter, type ProviderCatalogue } from './assistant/routing';
+import { catalogueOf, createRouter, createWorkspaceRouting, type ProviderCatalogue, type ProviderName } from './assistant/routing';
+import { createRoutingPolicies, type RoutingPolicies } from './assistant/routingPolicy';
+import { createPrismaRoutingPolicyStore } from './assistant/prismaRoutingPolicyStore';
+import { routingRouter } from './http/routes/routing';
 import { createPrismaAuditLog } from './audit/prismaAuditLog';
 import { createAuditTrail } from './audit/auditTrail';
 import { createPrismaAuditEventReader } from './audit/prismaAuditEventReader';
@@ -110,7 +113,7 @@ export interface Kluis {
   /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
   initialSync?: SyncReport;
   /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
-  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; sweeper: RetentionSweeper; usage: UsageMeter; feedback: Feedback; syncKnowledge?: () => Promise<SyncReport> };
+  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; sweeper: RetentionSweeper; usage: UsageMeter; feedback: Feedback; routing: RoutingPolicies; syncKnowledge?: () => Promise<SyncReport> };
   stop(): Promise<void>;
 }
 
@@ -202,12 +205,26 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
           return { access: liveCheckWith(getToken), drive: createGraphDriveClient({ baseUrl: config.graph.baseUrl, maxDownloadBytes: config.knowledge.maxFileBytes, getToken }) };
         }
       : undefined;
-    const provider = createProvider(config, logger);
+    const catalogue = createProviderCatalogue(config, logger);
     // Image generation (Stability AI) only with a key; the /image command uses it.
     const stability = config.assistant.stability;
     const images = stability.apiKey
       ? createStabilityImageProvider({ apiKey: stability.apiKey, baseUrl: stability.baseUrl, timeoutMs: stability.timeoutMs, maxRetries: stability.maxRetries, logger })
       : undefined;
+    // Routing: each workspace's saved policy, else the environment's. A provider without a key is
+    // never offered (and a policy naming one cannot be saved).
+    const availableProviders = (): ProviderName[] => [...catalogue.available(), ...(images ? (['stability'] as const) : [])];
+    const routingPolicies = createRoutingPolicies({
+      store: createPrismaRoutingPolicyStore(db),
+      audit,
+      environment: config.assistant.routing,
+      available: availableProviders,
+      onSaved: (workspaceId) => workspaceRouting.invalidate(workspaceId),
+      onStoredInvalid: (workspaceId, error) => logger.error({ err: error, workspaceId }, 'stored routing policy is invalid: the environment policy is used'),
+    });
+    const workspaceRouting = createWorkspaceRouting(routingPolicies, catalogue, { logger });
+    // The environment's router: answers where no workspace is known.
+    const provider = createRouter(config.assistant.routing, catalogue, { logger });
     // Usage metering and the monthly budget; the answer pipeline wraps its provider per answer
     // with usage.forPrincipal(principal).wrap(provider).
     const usage = createUsageMeter({
@@ -220,7 +237,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     });
     const feedback = createFeedback({ store: createPrismaFeedbackStore(db), audit });
     const assistantSettings = createAssistantSettings({ store: createPrismaAssistantSettingsStore(db), audit });
-    const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK, settings: assistantSettings, meter: usage, offlineProvider: createExtractiveProvider() });
+    const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK, settings: assistantSettings, meter: usage, offlineProvider: createExtractiveProvider(), routing: workspaceRouting });
 
     // Identity: keys derived from the master key, sessions, throttling, credentials login.
     const masterKey = config.masterKey ?? (config.localMode ? loadOrCreateLocalMasterKey(config.dataDir) : fail('config_invalid', 'MASTER_KEY is required outside local mode'));
@@ -367,6 +384,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }),
         knowledgeSourcesRouter({ authenticate, sources }),
         assistantSettingsRouter({ authenticate, settings: assistantSettings }),
+        routingRouter({ authenticate, routing: routingPolicies, available: availableProviders }),
         uploadsRouter({ authenticate, uploads }),
         filesRouter({ authenticate, downloads, publicUrl }),
         usageRouter({ authenticate, meter: usage }), feedbackRouter({ authenticate, feedback }),
@@ -393,7 +411,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
     else logger.info({ url }, 'Kluis is listening');
 
-    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, sweeper, usage, feedback, syncKnowledge }, stop };
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, sweeper, usage, feedback, routing: routingPolicies, syncKnowledge }, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -411,14 +429,9 @@ function createEmbedder(config: Config): Embedder | undefined {
 }
 
 /**
- * The answering provider: a router over every provider that has a key (a provider without one is
- * never offered), following the environment's routing policy. With no key at all it is the
- * extractive provider alone, which works offline.
+ * The chat providers that have a key (a provider without one is never offered). Extractive needs
+ * none and is always there, so with no key at all Kluis still answers offline, by quoting.
  */
-function createProvider(config: Config, logger: Logger): ChatProvider {
-  return createRouter(config.assistant.routing, createProviderCatalogue(config, logger), { logger });
-}
-
 function createProviderCatalogue(config: Config, logger: Logger): ProviderCatalogue {
   const { openai, azureOpenai, anthropic, gemini, perplexity } = config.assistant;
   const settings = (s: { apiKey?: string; baseUrl?: string; timeoutMs: number; maxRetries: number }, apiKey: string) => ({ apiKey, baseUrl: s.baseUrl, timeoutMs: s.timeoutMs, maxRetries: s.maxRetries, logger });

@@ -26,7 +26,9 @@ export type Action =
   | 'retention.manage'
   | 'answer.feedback'
   | 'usage.read'
-  | 'usage.budget';
+  | 'usage.budget'
+  | 'routing.read'
+  | 'routing.manage';
 
 export interface Resource {
   workspaceId: string;
@@ -57,6 +59,9 @@ const MINIMUM_ROLE: Record<Action, Role> = {
   'answer.feedback': 'viewer',
   'usage.read': 'admin',
   'usage.budget': 'admin',
+  // The routing policy: managers may see which providers answer, only admins change it.
+  'routing.read': 'manager',
+  'routing.manage': 'admin',
 };
 
 /** Personal resources: only their owner may act on them, whatever the role. */
