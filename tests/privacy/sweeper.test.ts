@@ -304,4 +304,17 @@ describe('on demand and on schedule', () => {
     expect(whileHeld).toEqual({ ran: true, result: undefined });
     expect(await sweeper.sweepOnSchedule()).toMatchObject({ startedAt: NOW.toISOString() });
   });
+
+  it('releases the MariaDB lock when a sweep fails, so the next one is not blocked', async () => {
+    const name = `kluis_sweeper_test_${randomUUID().slice(0, 8)}`;
+    const lock = createMariadbSweepLock(testDatabaseUrl(), name);
+    await expect(lock.runExclusive(async () => fail('store_unavailable', 'test: the sweep broke'))).rejects.toMatchObject({ id: 'store_unavailable' });
+    expect(await createMariadbSweepLock(testDatabaseUrl(), name).runExclusive(async () => 'ran')).toEqual({ ran: true, result: 'ran' });
+  });
+
+  it('reports an unreachable database for the lock as store_unavailable', async () => {
+    const url = new URL(testDatabaseUrl());
+    url.password = 'not-the-password';
+    await expect(createMariadbSweepLock(url.toString()).runExclusive(async () => 'never')).rejects.toMatchObject({ id: 'store_unavailable' });
+  });
 });
