@@ -80,6 +80,8 @@ export const errorCatalogue = {
   // A download link that was altered, belongs to someone else or another workspace, or is not a link at all.
   download_link_invalid: { status: 403, message: 'This download link is not valid for you.' },
   download_link_expired: { status: 410, message: 'This download link has expired. Please ask for a new one.' },
+  // A data export that is still being built (or failed): there is no archive to download yet.
+  export_not_ready: { status: 409, message: 'This export is not ready yet. Please wait until it is done.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof errorCatalogue;
