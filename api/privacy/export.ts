@@ -111,7 +111,8 @@ export function createExports(deps: ExportsDeps) {
       const built = await buildExportArchive({ job, records: deps.records, blobs: deps.blobs, archive: deps.archive(), save, now });
       if (!built) return deps.jobs.find(workspaceId, jobId);
       const blobKey = exportBlobKey(job.id);
-      await save({ ...built.progress, phase: 'storing' });
+      // A worker that lost its lock (taken to have crashed) must not overwrite the new worker's archive.
+      if (!(await save({ ...built.progress, phase: 'storing' }))) return deps.jobs.find(workspaceId, jobId);
       await deps.blobs.put(workspaceId, blobKey, built.bytes);
       const progress: ExportProgress = { ...built.progress, phase: 'done', blobKey, sizeBytes: built.bytes.length };
       if (await deps.jobs.finish(workspaceId, jobId, workerId, { status: 'succeeded', progress }, now())) {
@@ -183,11 +184,11 @@ export function createExports(deps: ExportsDeps) {
     /** Runs one job to its end (tests and the resume sweep); a job another live worker holds is left alone. */
     run,
 
-    /** Builds again every export that is queued or lost its worker (a crash mid-build). Returns how many were run. */
-    async resumeInterrupted(): Promise<number> {
+    /** Builds again every export (of one workspace, or all) that lost its worker (a crash mid-build). Returns how many were run. */
+    async resumeInterrupted(onlyWorkspaceId?: string): Promise<number> {
       const staleBefore = new Date(now().getTime() - staleAfterMs);
       let count = 0;
-      for (const workspaceId of await deps.jobs.workspacesWithJobs()) {
+      for (const workspaceId of onlyWorkspaceId ? [onlyWorkspaceId] : await deps.jobs.workspacesWithJobs()) {
         for (const job of await deps.jobs.listResumable(workspaceId, staleBefore)) {
           await run(workspaceId, job.id).catch((error) => deps.onBackgroundError?.(error, job.id));
           count++;
@@ -199,11 +200,12 @@ export function createExports(deps: ExportsDeps) {
     /**
      * Deletes exports requested more than EXPORT_RETENTION_DAYS ago: the archive from the blob
      * store first, then the job row, so a crash in between leaves a row the next purge finds.
+     * The retention sweeper calls it per workspace; without an argument it sweeps every workspace.
      */
-    async purgeExpiredExports(): Promise<number> {
+    async purgeExpiredExports(onlyWorkspaceId?: string): Promise<number> {
       const cutoff = new Date(now().getTime() - EXPORT_RETENTION_DAYS * DAY_MS);
       let purged = 0;
-      for (const workspaceId of await deps.jobs.workspacesWithJobs()) {
+      for (const workspaceId of onlyWorkspaceId ? [onlyWorkspaceId] : await deps.jobs.workspacesWithJobs()) {
         for (const job of await deps.jobs.listCreatedBefore(workspaceId, cutoff)) {
           await deps.blobs.delete(workspaceId, exportBlobKey(job.id));
           await deps.jobs.remove(workspaceId, job.id);
