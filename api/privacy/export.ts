@@ -216,6 +216,21 @@ export function createExports(deps: ExportsDeps) {
       return purged;
     },
 
+    /**
+     * For the erasure of a user: deletes every export that holds their data (their own exports and
+     * every workspace export), archive first, then row. Returns how many were removed.
+     */
+    async removeExportsContaining(workspaceId: string, userId: string): Promise<number> {
+      // Every export of the workspace: DATETIME ends at year 9999.
+      const all = await deps.jobs.listCreatedBefore(workspaceId, new Date('9999-01-01T00:00:00Z'));
+      const holding = all.filter((job) => job.scope.kind === 'workspace' || job.scope.userId === userId);
+      for (const job of holding) {
+        await deps.blobs.delete(workspaceId, exportBlobKey(job.id));
+        await deps.jobs.remove(workspaceId, job.id);
+      }
+      return holding.length;
+    },
+
     /** Resolves when the builds started by `request` have ended. */
     async settled(): Promise<void> {
       while (background.size) await Promise.all([...background]);

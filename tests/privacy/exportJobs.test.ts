@@ -151,6 +151,23 @@ describe('export jobs (crash, takeover, purge)', () => {
     expect(await db.auditEvent.count({ where: { workspaceId, kind: 'export.purged' } })).toBeGreaterThanOrEqual(1);
   });
 
+  it("removes, for a user's erasure, every export holding their data and no other", async () => {
+    const exports = exporter(() => new Date());
+    const member: Principal = { ...admin, userId: (await seedUser(db, blobs, workspaceId, { label: 'erased' })).userId, roles: ['user'] };
+    const bystander: Principal = { ...admin, userId: (await seedUser(db, blobs, workspaceId, { label: 'kept' })).userId, roles: ['user'] };
+    const own = await exports.request(member, 'user');
+    const whole = await exports.request(admin, 'workspace');
+    const other = await exports.request(bystander, 'user');
+    await exports.settled();
+    expect(await exports.removeExportsContaining(workspaceId, member.userId)).toBeGreaterThanOrEqual(2);
+    for (const gone of [own.id, whole.id]) {
+      expect(await jobRow(gone)).toBeNull();
+      expect(await blobs.get(workspaceId, exportBlobKey(gone))).toBeUndefined();
+    }
+    expect((await exports.status(bystander, other.id, 'user')).status).toBe('done');
+    expect(await blobs.get(workspaceId, exportBlobKey(other.id))).toBeDefined();
+  });
+
   it('refuses a workspace export to a manager (admins only)', async () => {
     const member: Principal = { ...admin, userId: randomUUID(), roles: ['manager'] };
     await expect(exporter(() => new Date()).request(member, 'workspace')).rejects.toMatchObject({ id: 'forbidden' });
