@@ -82,6 +82,8 @@ export const errorCatalogue = {
   download_link_expired: { status: 410, message: 'This download link has expired. Please ask for a new one.' },
   /** A routing policy names a provider this server has no key for (the response lists which). */
   routing_provider_unavailable: { status: 422, message: 'The routing policy names a provider that has no key on this server. Remove it, or ask the operator to configure its key.' },
+  // A data export that is still being built (or failed): there is no archive to download yet.
+  export_not_ready: { status: 409, message: 'This export is not ready yet. Please wait until it is done.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof errorCatalogue;

@@ -31,6 +31,11 @@ import { createRetentionSweeper, type RetentionSweeper } from './privacy/sweeper
 import { createPrismaSweeperSelection } from './privacy/prismaSweeperSelection';
 import { createMariadbSweepLock } from './privacy/prismaSweeperLock';
 import { retentionSweepRouter } from './http/routes/retentionSweep';
+import { createExports, type Exports } from './privacy/export';
+import { createPrismaExportJobStore } from './privacy/prismaExportJobs';
+import { createPrismaExportRecords } from './privacy/prismaExportRecords';
+import { createZipArchive } from './privacy/exportZip';
+import { exportRouter } from './http/routes/export';
 import type { Config } from './config';
 import { createDatabase, type Database } from './db/client';
 import { startEmbeddedMariadb, type EmbeddedMariadb } from './db/embeddedMariadb';
@@ -113,7 +118,7 @@ export interface Kluis {
   /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
   initialSync?: SyncReport;
   /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
-  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; sweeper: RetentionSweeper; usage: UsageMeter; feedback: Feedback; routing: RoutingPolicies; syncKnowledge?: () => Promise<SyncReport> };
+  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; sweeper: RetentionSweeper; usage: UsageMeter; feedback: Feedback; routing: RoutingPolicies; exports: Exports; syncKnowledge?: () => Promise<SyncReport> };
   stop(): Promise<void>;
 }
 
@@ -357,6 +362,31 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       cleanups.push(() => clearTimeout(first), () => clearInterval(every));
     } else logger.warn('RETENTION_SWEEP_INTERVAL_MINUTES=0: nothing expires on its own (conversations, uploads, login log, terminated workspaces) until a sweep is started');
 
+    // Data exports: persisted jobs, archives in the blob store, kept 7 days. The retention sweeper
+    // calls exports.purgeExpiredExports(); until then (and besides) a timer does, and resumes
+    // exports whose worker died mid-build.
+    const exports = createExports({
+      jobs: createPrismaExportJobStore(db),
+      records: createPrismaExportRecords(db),
+      blobs,
+      archive: () => createZipArchive(),
+      signer: createDownloadLinkSigner(keys.exportLinkSigning, config.files.downloadLinkSeconds),
+      audit,
+      onBackgroundError: (error, jobId) => logger.error({ err: error, jobId }, 'data export failed'),
+    });
+    cleanups.push(() => exports.settled());
+    const exportHousekeeping = async () => {
+      const purged = await exports.purgeExpiredExports();
+      if (purged) logger.info({ purged }, 'expired data exports purged');
+      const resumed = await exports.resumeInterrupted();
+      if (resumed) logger.info({ resumed }, 'interrupted data exports built again');
+    };
+    const firstHousekeeping = exportHousekeeping().catch((error) => logger.error({ err: error }, 'data export housekeeping failed'));
+    cleanups.push(() => firstHousekeeping);
+    const exportTimer = setInterval(() => void exportHousekeeping().catch((error) => logger.error({ err: error }, 'data export housekeeping failed')), 3_600_000);
+    exportTimer.unref();
+    cleanups.push(() => clearInterval(exportTimer));
+
     const adapter = createBotAdapter(config.bot);
     const botAuthMethod = config.bot.appId ? 'bot-framework' : 'local-playground';
     const bot = createTeamsBot({
@@ -389,6 +419,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         filesRouter({ authenticate, downloads, publicUrl }),
         usageRouter({ authenticate, meter: usage }), feedbackRouter({ authenticate, feedback }),
         retentionSweepRouter({ authenticate, sweeper }),
+        exportRouter({ authenticate, exports, publicUrl }),
       ],
       streamRouters: [chatRouter({ authenticate, assistant, logger }), uploadsStreamRouter({ authenticate, uploads, maxFileBytes: config.files.maxUploadBytes })],
       readiness: [
@@ -411,7 +442,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
     else logger.info({ url }, 'Kluis is listening');
 
-    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, sweeper, usage, feedback, routing: routingPolicies, syncKnowledge }, stop };
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, sweeper, usage, feedback, routing: routingPolicies, exports, syncKnowledge }, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -13,6 +13,7 @@ import { runAssistant } from './assistant';
 import { runBotTurn } from './botTurn';
 import { runColdStart } from './coldStart';
 import { runEmbedding } from './embedding';
+import { runExport } from './export';
 import { runIdentity } from './identity';
 import { runKnowledge } from './knowledge';
 import { runRetrieval } from './retrieval';
@@ -25,6 +26,7 @@ const BENCHMARKS: Array<{ name: string; describe: string; run: (context: BenchCo
   { name: 'embedding', describe: 'LanceDB writes of a many-file sync with and without compaction every 100 writes, ingestion with a fake embedder at fixed latency, lexical vs hybrid search p50/p95', run: runEmbedding },
   { name: 'identity', describe: 'credentials login at bcrypt cost 12 and 10, Entra token validation, login throttle, against bare bcrypt, jose and SELECT 1', run: runIdentity },
   { name: 'assistant', describe: 'first streamed chunk, Kluis part (instant in-process provider, demo knowledge), and prompt tokens per question vs sending everything retrieved', run: runAssistant },
+  { name: 'export', describe: 'workspace data export (1,000 files, 10,000 messages) from MariaDB and the encrypted folder, against the same bytes into a plain zip', run: runExport },
   { name: 'coldStart', describe: '`npm start` to ready (fresh and warm) and idle memory, against a bare node HTTP server', run: runColdStart },
 ];
 

@@ -1,12 +1,14 @@
 /**
  * The Kluis Teams tab: Chat (streamed, cited answers through /api/chat), Sources (what the
- * assistant may know and when it was last synced) and My data (my conversations, each deletable).
+ * assistant may know and when it was last synced) and My data (my conversations, each deletable;
+ * the export of my data, ./exportSection.ts).
  * Signed in with Teams SSO inside Teams, with the credentials login elsewhere (./auth.ts). All
  * text from the server is rendered as text (./dom.ts), never as HTML.
  */
 import { startSession, type Session } from './auth';
 import { streamChat, type ChatDone } from './chatClient';
 import { el, newId, safeHref } from './dom';
+import { exportSection } from './exportSection';
 import { formatDate, languageOf, stringsFor, type Language, type Strings } from './i18n';
 
 type Page = 'chat' | 'sources' | 'data';
@@ -159,6 +161,7 @@ async function dataPage(state: State): Promise<HTMLElement> {
   const { t } = state;
   const live = el('p', { class: 'note', role: 'status' });
   const section = el('section', { class: 'page', 'aria-labelledby': 'page-title' }, el('h2', { id: 'page-title' }, t.myData), el('p', {}, t.conversationsIntro), live);
+  section.firstChild!.after(exportSection({ language: state.language, request: (path, init) => api(state, path, init) }));
   const response = await api(state, '/api/conversations');
   const body = (await response.json().catch(() => undefined)) as { conversations?: ConversationRow[] } | undefined;
   if (!response.ok || !body?.conversations) {

@@ -17,6 +17,8 @@ export interface DerivedKeys {
   blobEncryption: Buffer;
   /** HMAC key of short-lived download links (api/files/downloadLinks.ts). */
   downloadLinkSigning: Buffer;
+  /** Signs data-export download links (api/privacy/export.ts): a file link never opens an export. */
+  exportLinkSigning: Buffer;
 }
 
 export function deriveKeys(masterKey: Buffer): DerivedKeys {
@@ -30,6 +32,7 @@ export function deriveKeys(masterKey: Buffer): DerivedKeys {
     tokenIndex: derive('token-index'),
     blobEncryption: derive('blob-encryption'),
     downloadLinkSigning: derive('download-link-signing'),
+    exportLinkSigning: derive('export-link-signing'),
   };
 }
 

@@ -96,10 +96,20 @@ export interface FakeMailItem {
 }
 
 /**
+ * A host without nested app authentication (older Outlook builds): the add-in must sign in through
+ * the Office dialog. `displayDialogAsync` records the URL it was asked to open and delivers
+ * `message` as the dialog's messageParent, from `origin`, the way Office reports it.
+ */
+export interface DialogOnlyHost {
+  message: string;
+  origin: string;
+}
+
+/**
  * The Office.js stand-in served in place of Microsoft's CDN copy. `token` answers the NAA bridge's
  * GetToken (MSAL needs an id token too; the fake issuer's token carries the same claims).
  */
-export function fakeOfficeJs(item: FakeMailItem, token: { accessToken: string; idToken: string; tid: string; oid: string }): string {
+export function fakeOfficeJs(item: FakeMailItem, token: { accessToken: string; idToken: string; tid: string; oid: string }, dialogOnly?: DialogOnlyHost): string {
   return `(() => {
   const calls = [];
   window.mailboxCalls = calls;
@@ -129,6 +139,20 @@ export function fakeOfficeJs(item: FakeMailItem, token: { accessToken: string; i
       ui: { displayDialogAsync() { calls.push('displayDialogAsync'); }, messageParent() {} },
     },
   };
+  const dialogOnly = ${JSON.stringify(dialogOnly ?? null)};
+  if (dialogOnly) {
+    window.Office.context.requirements.isSetSupported = (name) => name === 'Mailbox';
+    window.Office.context.ui.displayDialogAsync = (url, options, cb) => {
+      calls.push('displayDialogAsync:' + url);
+      const dialog = {
+        addEventHandler(type, handler) {
+          if (type === 'dialogMessageReceived') setTimeout(() => handler({ message: dialogOnly.message, origin: dialogOnly.origin }));
+        },
+        close() { calls.push('dialog.close'); },
+      };
+      setTimeout(() => cb({ status: 'succeeded', value: dialog }));
+    };
+  }
   const listeners = [];
   const token = ${JSON.stringify(token)};
   const account = { homeAccountId: token.oid + '.' + token.tid, environment: 'login.microsoftonline.com', tenantId: token.tid, username: 'user@contoso.example', localAccountId: token.oid, name: 'Test User' };
