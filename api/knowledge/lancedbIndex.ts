@@ -15,11 +15,19 @@
  * index is lexical only and nothing leaves the machine. A file next to the table records which
  * embedder and dimension built it; opened with another, the table is dropped and built again by
  * the sources (see README, "Changing the embedder"), so vectors of two models never meet in a search.
+ *
+ * With data keys the `text` column holds each passage sealed with its workspace's key
+ * (api/privacy/dataKeysText.ts), opened for the hits a search returns. The two full-text columns
+ * still hold the words (BM25 needs them); deleting a workspace therefore compacts the table at once
+ * and removes every older version and rebuilds the full-text indexes, so its words leave the disk
+ * (see README, "Workspace data keys").
  */
 import fs from 'node:fs';
 import * as lancedb from '@lancedb/lancedb';
 import { DataType, Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from 'apache-arrow';
 import { fail } from '../errors';
+import { chunkTextSealer } from '../privacy/dataKeysText';
+import type { WorkspaceDataKeys } from '../privacy/ports';
 import { admission, isPrincipal, principalsOf, readerPrincipals, type Admission } from './acl';
 import { checkDimension, checkEmbeddings, type Embedder } from './embedding/embedder';
 import { readIndexBuild, sameBuild, writeIndexBuild, type IndexBuild } from './indexBuild';
@@ -149,11 +157,14 @@ export interface LanceDbIndexOptions {
   minSimilarity?: number;
   /** Told when the folder held an index built otherwise (another embedder, none, or an old layout) and was emptied. */
   onRebuild?: (previous: IndexBuild | undefined, current: IndexBuild) => void;
+  /** Seals each passage's stored text with its workspace's data key. */
+  dataKeys?: WorkspaceDataKeys;
 }
 
 export async function openLanceDbIndex(directory: string, options: LanceDbIndexOptions = {}): Promise<SearchIndex> {
   fs.mkdirSync(directory, { recursive: true });
   const embedder = options.embedder;
+  const sealer = chunkTextSealer(options.dataKeys);
   const dimension = embedder ? checkDimension(embedder.dimension, `Embedder ${embedder.id}`) : undefined;
   const minSimilarity = options.minSimilarity ?? DEFAULT_MIN_SIMILARITY;
   if (!(minSimilarity >= -1 && minSimilarity <= 1)) fail('config_invalid', `Minimum similarity ${minSimilarity} is not between -1 and 1.`);
@@ -217,12 +228,33 @@ export async function openLanceDbIndex(directory: string, options: LanceDbIndexO
     pendingRows = 0;
   }
 
+  /**
+   * An erasure must take the words off the disk now, not at the next compaction: rewrite the
+   * fragments without the deleted rows, rebuild the full-text indexes (merging them would keep the
+   * deleted rows' postings), and remove every older version with its files. A search still reading
+   * an older version may fail once; it is asked again.
+   */
+  async function eraseDeletedRows(): Promise<void> {
+    await table.optimize({ cleanupOlderThan: new Date() });
+    if (indexed) {
+      indexed = false;
+      // An empty table gets no new index (ensureIndexes waits for rows), so the old one goes.
+      if ((await table.countRows()) === 0) for (const i of await table.listIndices()) await table.dropIndex(i.name);
+      else await ensureIndexes();
+      await table.optimize({ cleanupOlderThan: new Date() });
+    }
+    pendingRows = 0;
+    writesSinceCompaction = 0;
+  }
+
+  const openHits = (workspaceId: string, hits: SearchHit[]) => Promise.all(hits.map(async (hit) => ({ ...hit, text: await sealer.open(workspaceId, hit.id, hit.text) })));
+
   // The mutating methods are async so that a refused identifier arrives as a rejected promise, as the
   // port promises, and not as a synchronous throw that `.catch()` or `Promise.all` would miss.
   const index: SearchIndex = {
     async replaceDocument(workspaceId, documentId, chunks) {
       const filter = `workspace_id = ${literal(workspaceId)} AND document_id = ${literal(documentId)}`;
-      const rows = chunks.map((c) => toRow(workspaceId, documentId, c));
+      const rows = await Promise.all(chunks.map(async (c) => toRow(workspaceId, documentId, c, await sealer.seal(workspaceId, c.id, c.text))));
       if (embedder && dimension !== undefined && rows.length > 0) {
         // Embedding is slow and touches no stored row, so it happens outside the write queue.
         const vectors = checkEmbeddings(await embedder.embedDocuments(rows.map((r) => searchableText(r))), rows.length, dimension);
@@ -250,6 +282,7 @@ export async function openLanceDbIndex(directory: string, options: LanceDbIndexO
       const filter = `workspace_id = ${literal(workspaceId)}`;
       return serialise(async () => {
         await table.delete(filter);
+        await eraseDeletedRows();
       });
     },
     async search(workspaceId, query, options: SearchOptions) {
@@ -278,7 +311,7 @@ export async function openLanceDbIndex(directory: string, options: LanceDbIndexO
             .toArray()) as Row[],
         );
       // A query without a letter or digit means nothing to either leg.
-      if (!embedder || dimension === undefined || !/[\p{L}\p{N}]/u.test(words)) return (await lexical(options.limit)).map(({ row, access }) => toHit(row, access));
+      if (!embedder || dimension === undefined || !/[\p{L}\p{N}]/u.test(words)) return openHits(workspaceId, (await lexical(options.limit)).map(({ row, access }) => toHit(row, access)));
 
       const candidates = Math.max(options.limit, HYBRID_CANDIDATES);
       const [vector] = checkEmbeddings([await embedder.embedQuery(words)], 1, dimension);
@@ -294,9 +327,12 @@ export async function openLanceDbIndex(directory: string, options: LanceDbIndexO
           .toArray()
           .then((rows) => readable(rows as Row[])),
       ]);
-      return fuseByReciprocalRank([byWords, byMeaning], (hit) => hit.row.id)
-        .slice(0, options.limit)
-        .map(({ item, score }) => ({ ...toHit(item.row, item.access), score }));
+      return openHits(
+        workspaceId,
+        fuseByReciprocalRank([byWords, byMeaning], (hit) => hit.row.id)
+          .slice(0, options.limit)
+          .map(({ item, score }) => ({ ...toHit(item.row, item.access), score })),
+      );
     },
     async countChunks(workspaceId, documentId) {
       const filter = `workspace_id = ${literal(workspaceId)}${documentId === undefined ? '' : ` AND document_id = ${literal(documentId)}`}`;
@@ -321,7 +357,7 @@ function searchableText(row: Record<string, unknown>): string {
   return row[SEARCH_COLUMNS.en] as string;
 }
 
-function toRow(workspaceId: string, documentId: string, c: ChunkRecord): Record<string, unknown> {
+function toRow(workspaceId: string, documentId: string, c: ChunkRecord, storedText: string): Record<string, unknown> {
   const searchable = [c.title, c.heading, c.text].filter(Boolean).join('\n');
   return {
     id: c.id,
@@ -333,7 +369,7 @@ function toRow(workspaceId: string, documentId: string, c: ChunkRecord): Record<
     url: c.url ?? null,
     heading: c.heading ?? null,
     language: c.language,
-    text: c.text,
+    text: storedText,
     [SEARCH_COLUMNS.en]: searchable,
     [SEARCH_COLUMNS.nl]: searchable,
     [ACL_COLUMN]: principalsOf(c.acl),

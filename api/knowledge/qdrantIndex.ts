@@ -20,10 +20,16 @@
  * after one (or the other way round), or without a record (built before records) is deleted and
  * created again empty, as the LanceDB index drops its table: vectors of two models cannot be
  * compared, so mixing them would rank nonsense. The sources then index every document again.
+ *
+ * With data keys the passage text in the payload is sealed with its workspace's key
+ * (api/privacy/dataKeysText.ts) and opened for the hits a search returns; the sparse vector holds
+ * hashed term ids and counts, not words.
  */
 import { createHash } from 'node:crypto';
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
 import { fail, isKluisError } from '../errors';
+import { chunkTextSealer } from '../privacy/dataKeysText';
+import type { WorkspaceDataKeys } from '../privacy/ports';
 import { admission, principalsOf, readerPrincipals, type Admission } from './acl';
 import type { Embedder } from './embedding/embedder';
 import { sameBuild, type IndexBuild } from './indexBuild';
@@ -47,6 +53,8 @@ export interface QdrantIndexOptions {
   embedder?: Embedder;
   /** Told when the collection was built otherwise (another embedder, none, or no record) and was re-created empty. */
   onRebuild?: (previous: IndexBuild | undefined, current: IndexBuild) => void;
+  /** Seals each passage's stored text with its workspace's data key (the sparse and dense vectors stay as they are). */
+  dataKeys?: WorkspaceDataKeys;
 }
 
 export const DEFAULT_COLLECTION = 'kluis_chunks';
@@ -186,7 +194,7 @@ function searchableText(c: ChunkRecord): string {
   return [c.title, c.heading, c.text].filter(Boolean).join('\n');
 }
 
-function toPayload(workspaceId: string, documentId: string, c: ChunkRecord, principals: string[]): Record<string, unknown> {
+function toPayload(workspaceId: string, documentId: string, c: ChunkRecord, principals: string[], storedText: string): Record<string, unknown> {
   const payload: Record<string, unknown> = {
     workspace_id: workspaceId,
     document_id: documentId,
@@ -195,7 +203,7 @@ function toPayload(workspaceId: string, documentId: string, c: ChunkRecord, prin
     title: c.title,
     source_ref: c.sourceRef,
     language: c.language,
-    text: c.text,
+    text: storedText,
     [ACL_FIELD]: principals,
   };
   if (c.url !== undefined) payload.url = c.url;
@@ -244,6 +252,7 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
   });
 
   const current: IndexBuild = { embedder: embedder?.id ?? null, dimension: dimension ?? null };
+  const sealer = chunkTextSealer(options.dataKeys);
   const rebuilt = await ensureCollection(client, collection, current);
   if (rebuilt) options.onRebuild?.(rebuilt.previous, current);
 
@@ -269,10 +278,11 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
       const texts = batch.map(searchableText);
       const dense = embedder ? await embedder.embedDocuments(texts) : undefined;
       if (dense && (!Array.isArray(dense) || dense.length !== batch.length)) fail('embedding_invalid', `Asked for ${batch.length} document embeddings, got ${Array.isArray(dense) ? dense.length : typeof dense}.`);
+      const stored = await Promise.all(batch.map((chunk) => sealer.seal(workspaceId, chunk.id, chunk.text)));
       batch.forEach((chunk, i) => {
         const vector: Record<string, Schemas['Vector']> = { [SPARSE_VECTOR]: documentVector(texts[i]!) };
         if (dense && dimension !== undefined) vector[DENSE_VECTOR] = checkVector(dense[i], dimension, 'Document embedding');
-        points.push({ id: pointId(workspaceId, chunk.id), vector, payload: toPayload(workspaceId, documentId, chunk, principals[start + i]!) });
+        points.push({ id: pointId(workspaceId, chunk.id), vector, payload: toPayload(workspaceId, documentId, chunk, principals[start + i]!, stored[i]!) });
       });
     }
     return points;
@@ -347,11 +357,12 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
       }
       // Belt and braces: the filters above are the guarantee; this makes a regression loud in tests.
       const allowed = new Set(principals);
-      return points.flatMap((p) => {
+      const hits = points.flatMap((p) => {
         const payload = p.payload as Record<string, unknown> | null | undefined;
         const access = payload?.workspace_id === ws ? admission(payload[ACL_FIELD], allowed) : undefined;
         return (access && toHit(p, access)) || [];
       });
+      return Promise.all(hits.map(async (hit) => ({ ...hit, text: await sealer.open(ws, hit.id, hit.text) })));
     },
 
     async countChunks(workspaceId, documentId) {
