@@ -257,8 +257,12 @@ describe('local key-encryption key', () => {
     const master = randomBytes(32);
 
     const rotating = memoryDataKeys({ store, keks: createLocalKeyEncryptionKeys(master, [oldMaster]) });
-    expect(await rotating.rewrapAll()).toEqual({ rewrapped: 2 });
-    expect(await rotating.rewrapAll()).toEqual({ rewrapped: 0 });
+    expect(await rotating.rewrapAll()).toEqual({ rewrapped: 2, unknownKek: 0 });
+    expect(await rotating.rewrapAll()).toEqual({ rewrapped: 0, unknownKek: 0 });
+    // A key wrapped by a KEK the service was not given is counted, not touched.
+    const stranger = randomUUID();
+    await memoryDataKeys({ store }).seal(stranger, Buffer.from('s'), 'c');
+    expect(await rotating.rewrapAll()).toEqual({ rewrapped: 0, unknownKek: 1 });
 
     // The old master key can now be forgotten: the new one alone opens everything.
     const rotated = memoryDataKeys({ store, keks: createLocalKeyEncryptionKeys(master) });

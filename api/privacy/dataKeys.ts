@@ -31,8 +31,12 @@ export interface DataKeyOptions {
 }
 
 export interface WorkspaceDataKeyService extends WorkspaceDataKeys {
-  /** Re-wraps every live data key still wrapped by an older KEK with the current one (after a KEK rotation). */
-  rewrapAll(): Promise<{ rewrapped: number }>;
+  /**
+   * Re-wraps every live data key wrapped by a retired KEK with the current one (after a KEK
+   * rotation). `unknownKek` counts live keys wrapped by a KEK this service does not know: they
+   * stay as they are, and the old KEK must not be thrown away while it is above zero.
+   */
+  rewrapAll(): Promise<{ rewrapped: number; unknownKek: number }>;
 }
 
 /**
@@ -150,9 +154,15 @@ export function createWorkspaceDataKeys(store: DataKeyStore, keks: KeyEncryption
     },
     async rewrapAll() {
       let rewrapped = 0;
+      let unknownKek = 0;
+      const retired = new Set(keks.retiredKeyIds);
       for (const workspaceId of await store.wrappedByOtherThan(keks.currentKeyId)) {
         const row = await store.find(workspaceId);
         if (!row?.wrappedKey || row.destroyedAt || row.kekId === keks.currentKeyId) continue;
+        if (!retired.has(row.kekId)) {
+          unknownKek++;
+          continue;
+        }
         let key: Buffer;
         try {
           key = await keks.unwrap(workspaceId, row.wrappedKey, row.kekId);
@@ -164,7 +174,7 @@ export function createWorkspaceDataKeys(store: DataKeyStore, keks: KeyEncryption
         key.fill(0);
         if (await store.replaceWrapping(workspaceId, { wrappedKey: row.wrappedKey, kekId: row.kekId }, { wrappedKey: next.wrapped, kekId: next.kekId })) rewrapped++;
       }
-      return { rewrapped };
+      return { rewrapped, unknownKek };
     },
   };
 }

@@ -29,6 +29,7 @@ export function createLocalKeyEncryptionKeys(masterKey: Buffer, retired: Buffer[
   const known = new Map([current, ...retired.map(kekFrom)].map((k) => [k.id, k.key]));
   return {
     currentKeyId: current.id,
+    retiredKeyIds: [...known.keys()].filter((id) => id !== current.id),
     async wrap(workspaceId, dataKey) {
       const nonce = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', current.key, nonce);

@@ -73,6 +73,8 @@ export interface Eraser {
 export interface KeyEncryptionKeys {
   /** Id (with version) of the key that wraps new data keys, stored beside each wrapped key. */
   readonly currentKeyId: string;
+  /** Ids of retired keys it can still unwrap with (during a rotation), never wrap with. */
+  readonly retiredKeyIds: readonly string[];
   /** Wraps a data key; `workspaceId` is bound to it, so a wrapped key moved to another workspace fails to unwrap. */
   wrap(workspaceId: string, dataKey: Buffer): Promise<{ wrapped: Buffer; kekId: string }>;
   /** Unwraps with the key `kekId` names (the current one or a retired one still known). */

@@ -15,9 +15,10 @@ export function createPrismaDataKeyStore(db: Database): DataKeyStore {
     },
     async destroy(workspaceId) {
       const destroyedAt = new Date();
-      const { count } = await db.workspaceDataKey.updateMany({ where: { workspaceId }, data: { wrappedKey: null, destroyedAt } });
+      const { count } = await db.workspaceDataKey.updateMany({ where: { workspaceId, destroyedAt: null }, data: { wrappedKey: null, destroyedAt } });
       if (count > 0) return;
-      // No key yet: a tombstone, so no seal after the erasure creates a fresh one.
+      // Destroyed before (the insert is then ignored), or no key yet: a tombstone, so no seal
+      // after the erasure creates a fresh one.
       await db.workspaceDataKey.createMany({ data: [{ workspaceId, wrappedKey: null, kekId: 'destroyed', destroyedAt }], skipDuplicates: true });
       // A key inserted between the two statements is destroyed too.
       await db.workspaceDataKey.updateMany({ where: { workspaceId, destroyedAt: null }, data: { wrappedKey: null, destroyedAt } });
