@@ -157,7 +157,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     const index =
       config.searchIndex.kind === 'qdrant' && config.searchIndex.qdrant
         ? await createQdrantIndex({ url: config.searchIndex.qdrant.url, apiKey: config.searchIndex.qdrant.apiKey, collection: config.searchIndex.qdrant.collection, embedder, onRebuild, dataKeys })
-        : await openLanceDbIndex(config.knowledge.indexDir, { embedder, onRebuild, dataKeys });
+        : await openLanceDbIndex(config.knowledge.indexDir, { embedder, onRebuild, dataKeys, tokenKeys: dataKeys });
     cleanups.push(() => index.close());
 
     const audit = createPrismaAuditLog(db);

@@ -1017,8 +1017,11 @@ describe('Qdrant index wire contract', () => {
       const stored = [...fake.collections.values()].flatMap((c) => [...c.points.values()]);
       expect(stored.length).toBe(1);
       expect(stored[0]!.payload.text).toMatch(/^sealed:v1:/);
+      // Title, heading, url and source are sealed with the text (a title is often the first line).
+      expect(stored[0]!.payload).toMatchObject({ title: '', source_ref: '' });
+      expect(stored[0]!.payload.heading).toBeUndefined();
       const hits = await index.search('ws-sealed', `payroll code ${canary}`, { limit: 3 });
-      expect(hits.map((h) => h.text)).toEqual([`The payroll code is ${canary} this year`]);
+      expect(hits.map((h) => [h.text, h.title, h.sourceRef])).toEqual([[`The payroll code is ${canary} this year`, 'Title of payroll', 'payroll.md']]);
     });
 
     it('fails a search with data_key_destroyed once the workspace key is destroyed', async () => {

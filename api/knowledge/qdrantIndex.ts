@@ -28,7 +28,7 @@
 import { createHash } from 'node:crypto';
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
 import { fail, isKluisError } from '../errors';
-import { chunkTextSealer } from '../privacy/dataKeysText';
+import { passageSealer } from '../privacy/dataKeysText';
 import type { WorkspaceDataKeys } from '../privacy/ports';
 import { admission, principalsOf, readerPrincipals, type Admission } from './acl';
 import type { Embedder } from './embedding/embedder';
@@ -194,7 +194,7 @@ function searchableText(c: ChunkRecord): string {
   return [c.title, c.heading, c.text].filter(Boolean).join('\n');
 }
 
-function toPayload(workspaceId: string, documentId: string, c: ChunkRecord, principals: string[], storedText: string): Record<string, unknown> {
+function toPayload(workspaceId: string, documentId: string, c: ChunkRecord, principals: string[]): Record<string, unknown> {
   const payload: Record<string, unknown> = {
     workspace_id: workspaceId,
     document_id: documentId,
@@ -203,7 +203,7 @@ function toPayload(workspaceId: string, documentId: string, c: ChunkRecord, prin
     title: c.title,
     source_ref: c.sourceRef,
     language: c.language,
-    text: storedText,
+    text: c.text,
     [ACL_FIELD]: principals,
   };
   if (c.url !== undefined) payload.url = c.url;
@@ -252,7 +252,7 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
   });
 
   const current: IndexBuild = { embedder: embedder?.id ?? null, dimension: dimension ?? null };
-  const sealer = chunkTextSealer(options.dataKeys);
+  const sealer = passageSealer(options.dataKeys);
   const rebuilt = await ensureCollection(client, collection, current);
   if (rebuilt) options.onRebuild?.(rebuilt.previous, current);
 
@@ -278,11 +278,11 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
       const texts = batch.map(searchableText);
       const dense = embedder ? await embedder.embedDocuments(texts) : undefined;
       if (dense && (!Array.isArray(dense) || dense.length !== batch.length)) fail('embedding_invalid', `Asked for ${batch.length} document embeddings, got ${Array.isArray(dense) ? dense.length : typeof dense}.`);
-      const stored = await Promise.all(batch.map((chunk) => sealer.seal(workspaceId, chunk.id, chunk.text)));
+      const stored = await Promise.all(batch.map((chunk) => sealer.seal(workspaceId, chunk.id, chunk)));
       batch.forEach((chunk, i) => {
         const vector: Record<string, Schemas['Vector']> = { [SPARSE_VECTOR]: documentVector(texts[i]!) };
         if (dense && dimension !== undefined) vector[DENSE_VECTOR] = checkVector(dense[i], dimension, 'Document embedding');
-        points.push({ id: pointId(workspaceId, chunk.id), vector, payload: toPayload(workspaceId, documentId, chunk, principals[start + i]!, stored[i]!) });
+        points.push({ id: pointId(workspaceId, chunk.id), vector, payload: toPayload(workspaceId, documentId, stored[i]!, principals[start + i]!) });
       });
     }
     return points;
@@ -362,7 +362,7 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
         const access = payload?.workspace_id === ws ? admission(payload[ACL_FIELD], allowed) : undefined;
         return (access && toHit(p, access)) || [];
       });
-      return Promise.all(hits.map(async (hit) => ({ ...hit, text: await sealer.open(ws, hit.id, hit.text) })));
+      return Promise.all(hits.map((hit) => sealer.open(ws, hit.id, hit)));
     },
 
     async countChunks(workspaceId, documentId) {

@@ -8,7 +8,7 @@ import { createSealedBlobStore } from '../files/sealedBlobStore';
 import { memoryDataKeys, memoryDataKeyStore } from '../../tests/support/dataKeys';
 import { openWithKey, sealWithKey } from './dataKeys';
 import { createLocalKeyEncryptionKeys } from './dataKeysLocalKek';
-import { chunkTextSealer } from './dataKeysText';
+import { passageSealer } from './dataKeysText';
 
 async function failure(work: () => Promise<unknown> | unknown): Promise<unknown> {
   try {
@@ -272,21 +272,24 @@ describe('local key-encryption key', () => {
   });
 });
 
-describe('chunk text sealing', () => {
-  it('stores text sealed with a prefix and opens it, bound to the chunk', async () => {
-    const sealer = chunkTextSealer(memoryDataKeys());
-    const ws = randomUUID();
-    const stored = await sealer.seal(ws, 'doc:0', 'Het salaris van Jan is 4200 euro');
+describe('passage sealing', () => {
+  const passage = { id: 'doc:0', title: 'Ziekmelding Jan Jansen', sourceRef: 'hr/jan-jansen.docx', url: 'https://contoso.sharepoint.com/hr/jan-jansen.docx', heading: 'Verzuim', text: 'Het salaris van Jan is 4200 euro', ordinal: 0 };
 
-    expect(stored).toMatch(/^sealed:v1:[A-Za-z0-9+/=]+$/);
-    expect(stored).not.toContain('salaris');
-    expect(await sealer.open(ws, 'doc:0', stored)).toBe('Het salaris van Jan is 4200 euro');
+  it('stores every shown field sealed in the text, the others empty, and opens them all again, bound to the chunk', async () => {
+    const sealer = passageSealer(memoryDataKeys());
+    const ws = randomUUID();
+    const stored = await sealer.seal(ws, 'doc:0', passage);
+
+    expect(stored.text).toMatch(/^sealed:v1:[A-Za-z0-9+/=]+$/);
+    expect(stored).toMatchObject({ id: 'doc:0', ordinal: 0, title: '', sourceRef: '', url: undefined, heading: undefined });
+    expect(JSON.stringify(stored)).not.toMatch(/Jansen|salaris|Verzuim/);
+    expect(await sealer.open(ws, 'doc:0', stored)).toEqual(passage);
     expect(errorIdOf(await failure(() => sealer.open(ws, 'doc:1', stored)))).toBe('ciphertext_invalid');
   });
 
-  it('without data keys, and for text stored before sealing, keeps text as it is', async () => {
-    expect(await chunkTextSealer(undefined).seal('ws', 'doc:0', 'plain')).toBe('plain');
-    expect(await chunkTextSealer(memoryDataKeys()).open('ws', 'doc:0', 'written before sealing')).toBe('written before sealing');
+  it('without data keys, and for a passage stored before sealing, keeps it as it is', async () => {
+    expect(await passageSealer(undefined).seal('ws', 'doc:0', passage)).toBe(passage);
+    expect(await passageSealer(memoryDataKeys()).open('ws', 'doc:0', passage)).toEqual(passage);
   });
 });
 

@@ -11,9 +11,9 @@
  * Unwrapped keys are cached in memory, bounded in number and for a short time: `destroy` evicts
  * the key here at once, other replicas' caches forget it within the TTL.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { fail, isKluisError } from '../errors';
-import type { DataKeyStore, KeyEncryptionKeys, WorkspaceDataKeys } from './ports';
+import type { DataKeyStore, KeyEncryptionKeys, SearchTokenKeys, WorkspaceDataKeys } from './ports';
 
 const VERSION = 1;
 const NONCE_BYTES = 12;
@@ -30,7 +30,7 @@ export interface DataKeyOptions {
   now?: () => number;
 }
 
-export interface WorkspaceDataKeyService extends WorkspaceDataKeys {
+export interface WorkspaceDataKeyService extends WorkspaceDataKeys, SearchTokenKeys {
   /**
    * Re-wraps every live data key wrapped by a retired KEK with the current one (after a KEK
    * rotation). `unknownKek` counts live keys wrapped by a KEK this service does not know: they
@@ -140,6 +140,10 @@ export function createWorkspaceDataKeys(store: DataKeyStore, keks: KeyEncryption
     },
     async open(workspaceId, sealed, context) {
       return openWithKey(await keyOf(workspaceId, false), workspaceId, sealed, context);
+    },
+    async tokenKey(workspaceId) {
+      // HKDF under its own label: the data key itself never keys anything but AES-GCM.
+      return Buffer.from(hkdfSync('sha256', await keyOf(workspaceId, true), Buffer.alloc(0), 'kluis:search-tokens:v1', 32));
     },
     async destroy(workspaceId) {
       generation.set(workspaceId, (generation.get(workspaceId) ?? 0) + 1);

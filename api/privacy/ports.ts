@@ -100,3 +100,12 @@ export interface DataKeyStore {
   /** Replaces one wrapping with another if it is still `from`; false when it changed meanwhile (destroyed, or re-wrapped by another replica). */
   replaceWrapping(workspaceId: string, from: { wrappedKey: Buffer; kekId: string }, to: { wrappedKey: Buffer; kekId: string }): Promise<boolean>;
 }
+
+/**
+ * A per-workspace key for keyed-hash search tokens, derived from the workspace's data key (so it
+ * dies with it): the LanceDB index stores HMACs of words instead of the words (api/knowledge/lancedbIndex.ts).
+ */
+export interface SearchTokenKeys {
+  /** Fails with `data_key_destroyed` once the workspace's data key is destroyed. */
+  tokenKey(workspaceId: string): Promise<Buffer>;
+}

@@ -1,6 +1,6 @@
 /**
- * The LanceDB index with sealed passage text passes the shared SearchIndex conformance suite
- * unchanged: sealing is invisible to callers. (The Qdrant adapter's sealing is checked on the wire
+ * The LanceDB index with sealed passage text and keyed-hash search tokens passes the shared
+ * SearchIndex conformance suite unchanged: sealing and hashing are invisible to callers. (The Qdrant adapter's sealing is checked on the wire
  * in api/knowledge/qdrantIndex.contract.test.ts; its conformance run needs a real server.)
  */
 import fs from 'node:fs';
@@ -18,4 +18,4 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 // One key service for every handle: the persistence case reopens the folder and must read on.
 const dataKeys = memoryDataKeys();
-searchIndexConformance('LanceDB (embedded, passage text sealed with workspace data keys)', () => openLanceDbIndex(dir, { dataKeys }));
+searchIndexConformance('LanceDB (embedded, passage text sealed and words as keyed tokens)', () => openLanceDbIndex(dir, { dataKeys, tokenKeys: dataKeys }));
