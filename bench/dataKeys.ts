@@ -6,8 +6,9 @@
  *    of the same bytes (`Buffer.from`), the least any store does with them.
  * 2. Ingesting the demo documents as an upload does below HTTP: extract, chunk, put the file in the
  *    encrypted folder store and replace its chunks in a LanceDB index. Sealed: the folder store
- *    behind the sealing decorator and the index with `dataKeys`. Baseline: the same without.
- *    Then a search (which opens every hit's text) against the same search without sealing.
+ *    behind the sealing decorator and the index with `dataKeys` and `tokenKeys` (passages sealed,
+ *    full-text columns as keyed tokens). Baseline: the same without. Then a search (which hashes
+ *    the question and opens every hit) against the same search without either.
  *
  * The key store is held in memory: with the cache, MySQL is asked once per workspace and TTL
  * (about 1 ms), which neither figure would show.
@@ -112,7 +113,7 @@ export async function runDataKeys(context: BenchContext): Promise<BenchResult> {
   try {
     const modes = [
       { label: 'plain', blobs: createEncryptedFolderStore(path.join(root, 'plain-blobs')), index: await openLanceDbIndex(path.join(root, 'plain-index')) },
-      { label: 'sealed', blobs: createSealedBlobStore(createEncryptedFolderStore(path.join(root, 'sealed-blobs')), keys), index: await openLanceDbIndex(path.join(root, 'sealed-index'), { dataKeys: keys }) },
+      { label: 'sealed', blobs: createSealedBlobStore(createEncryptedFolderStore(path.join(root, 'sealed-blobs')), keys), index: await openLanceDbIndex(path.join(root, 'sealed-index'), { dataKeys: keys, tokenKeys: keys }) },
     ];
     const results = new Map<string, { ingest: number[]; search: number[] }>();
     for (const mode of modes) {
@@ -141,7 +142,7 @@ export async function runDataKeys(context: BenchContext): Promise<BenchResult> {
     figures,
     notes: [
       `${BENCH}: seal/open with a cached data key (AES-256-GCM, workspace and context as associated data) against a plain Buffer copy of the same size.`,
-      `${BENCH}: upload+index = extract, chunk, blob put (encrypted folder) and LanceDB replaceDocument per demo file, ${files.length} files x ${rounds} rounds after one warm-up round; sealed adds the data-key layer to the blob and the passage text. Key store in memory (MySQL is asked once per workspace and cache TTL).`,
+      `${BENCH}: upload+index = extract, chunk, blob put (encrypted folder) and LanceDB replaceDocument per demo file, ${files.length} files x ${rounds} rounds after one warm-up round; sealed adds the data-key layer to the blob and the passage, and keyed tokens in the full-text columns. Key store in memory (MySQL is asked once per workspace and cache TTL).`,
     ],
   };
 }

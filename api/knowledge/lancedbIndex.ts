@@ -16,11 +16,12 @@
  * embedder and dimension built it; opened with another, the table is dropped and built again by
  * the sources (see README, "Changing the embedder"), so vectors of two models never meet in a search.
  *
- * With data keys the `text` column holds each passage sealed with its workspace's key
- * (api/privacy/dataKeysText.ts), opened for the hits a search returns. The two full-text columns
- * still hold the words (BM25 needs them); deleting a workspace therefore compacts the table at once
- * and removes every older version and rebuilds the full-text indexes, so its words leave the disk
- * (see README, "Workspace data keys").
+ * With data keys the `text` column holds each passage (with its title, heading, url and source)
+ * sealed with its workspace's key (api/privacy/dataKeysText.ts), opened for the hits a search
+ * returns. With token keys the two full-text columns hold keyed-hash tokens of the analysed words
+ * instead of the words (`keyedTokens`), and a question is hashed the same way. Deleting a workspace
+ * compacts the table at once, rebuilds the full-text indexes and removes every older version, so
+ * its rows leave the disk (see README, "Workspace data keys").
  */
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
