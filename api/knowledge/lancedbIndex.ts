@@ -181,7 +181,7 @@ export interface LanceDbIndexOptions {
   minSimilarity?: number;
   /** Told when the folder held an index built otherwise (another embedder, none, or an old layout) and was emptied. */
   onRebuild?: (previous: IndexBuild | undefined, current: IndexBuild) => void;
-  /** Seals each passage's stored text with its workspace's data key. */
+  /** Seals each passage (text, title, heading, url, source) with its workspace's data key. */
   dataKeys?: WorkspaceDataKeys;
   /**
    * Stores keyed-hash tokens instead of words in the full-text columns (and hashes each query the
