@@ -21,9 +21,10 @@
  * created again empty, as the LanceDB index drops its table: vectors of two models cannot be
  * compared, so mixing them would rank nonsense. The sources then index every document again.
  *
- * With data keys the passage text in the payload is sealed with its workspace's key
- * (api/privacy/dataKeysText.ts) and opened for the hits a search returns; the sparse vector holds
- * hashed term ids and counts, not words.
+ * With data keys the passage in the payload (text, title, heading, url, source) is sealed with its
+ * workspace's key (api/privacy/dataKeysText.ts) and opened for the hits a search returns. The
+ * sparse vector still holds unkeyed term ids (hashes anyone can compute), so its words can be
+ * recovered by trying a dictionary; see README, "Workspace data keys".
  */
 import { createHash } from 'node:crypto';
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
