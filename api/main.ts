@@ -43,6 +43,10 @@ import { migrateDatabase } from './db/migrate';
 import { fail, isKluisError } from './errors';
 import { createEncryptedFolderStore } from './files/encryptedFolderStore';
 import { createMinioStore } from './files/minioStore';
+import { createSealedBlobStore } from './files/sealedBlobStore';
+import { createWorkspaceDataKeys, type WorkspaceDataKeyService } from './privacy/dataKeys';
+import { createLocalKeyEncryptionKeys } from './privacy/dataKeysLocalKek';
+import { createPrismaDataKeyStore } from './privacy/prismaDataKeyStore';
 import { createHttpApp } from './http/app';
 import { createFolderSource, type SyncReport } from './knowledge/folderSource';
 import { createIndexer } from './knowledge/indexer';
@@ -118,7 +122,7 @@ export interface Kluis {
   /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
   initialSync?: SyncReport;
   /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
-  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; sweeper: RetentionSweeper; usage: UsageMeter; feedback: Feedback; routing: RoutingPolicies; exports: Exports; syncKnowledge?: () => Promise<SyncReport> };
+  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; sweeper: RetentionSweeper; usage: UsageMeter; feedback: Feedback; routing: RoutingPolicies; exports: Exports; dataKeys: WorkspaceDataKeyService; syncKnowledge?: () => Promise<SyncReport> };
   stop(): Promise<void>;
 }
 
@@ -155,14 +159,18 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
 
     const db = createDatabase(databaseUrl, config.database.poolSize);
     cleanups.push(() => db.$disconnect());
+    // Keys derived from the master key; workspace data keys wrapped by it seal blobs and chunk text.
+    const masterKey = config.masterKey ?? (config.localMode ? loadOrCreateLocalMasterKey(config.dataDir) : fail('config_invalid', 'MASTER_KEY is required outside local mode'));
+    const keys = deriveKeys(masterKey);
+    const dataKeys = createWorkspaceDataKeys(createPrismaDataKeyStore(db), createLocalKeyEncryptionKeys(masterKey));
     const embedder = createEmbedder(config);
     if (embedder) logger.info({ embedder: embedder.id, dimension: embedder.dimension }, 'hybrid search: passages and questions are embedded');
     const onRebuild = (previous: IndexBuild | undefined, current: IndexBuild) =>
       logger.warn({ previous, current }, 'search index emptied: it was built with another embedder; sources re-index on their next sync');
     const index =
       config.searchIndex.kind === 'qdrant' && config.searchIndex.qdrant
-        ? await createQdrantIndex({ url: config.searchIndex.qdrant.url, apiKey: config.searchIndex.qdrant.apiKey, collection: config.searchIndex.qdrant.collection, embedder, onRebuild })
-        : await openLanceDbIndex(config.knowledge.indexDir, { embedder, onRebuild });
+        ? await createQdrantIndex({ url: config.searchIndex.qdrant.url, apiKey: config.searchIndex.qdrant.apiKey, collection: config.searchIndex.qdrant.collection, embedder, onRebuild, dataKeys })
+        : await openLanceDbIndex(config.knowledge.indexDir, { embedder, onRebuild, dataKeys, tokenKeys: dataKeys });
     cleanups.push(() => index.close());
 
     const audit = createPrismaAuditLog(db);
@@ -244,13 +252,13 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     const assistantSettings = createAssistantSettings({ store: createPrismaAssistantSettingsStore(db), audit });
     const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK, settings: assistantSettings, meter: usage, offlineProvider: createExtractiveProvider(), routing: workspaceRouting });
 
-    // Identity: keys derived from the master key, sessions, throttling, credentials login.
-    const masterKey = config.masterKey ?? (config.localMode ? loadOrCreateLocalMasterKey(config.dataDir) : fail('config_invalid', 'MASTER_KEY is required outside local mode'));
-    const keys = deriveKeys(masterKey);
-    const blobs =
+    // Identity: sessions, throttling, credentials login. Blobs: sealed with the workspace's data key.
+    const blobs = createSealedBlobStore(
       config.blobStore.kind === 'minio' && config.blobStore.minio
         ? createMinioStore({ ...config.blobStore.minio, pathStyle: true, encryptionKey: keys.blobEncryption })
-        : createEncryptedFolderStore(config.blobDir);
+        : createEncryptedFolderStore(config.blobDir),
+      dataKeys,
+    );
     const sessions = createSessionService(createPrismaSessionStore(db), { signingKey: keys.sessionSigning, idleMinutes: config.sessions.idleMinutes, absoluteHours: config.sessions.absoluteHours });
     const attempts = createPrismaLoginAttemptLog(db);
     const securityEvents = createPrismaSecurityEventLog(db);
@@ -442,7 +450,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
     else logger.info({ url }, 'Kluis is listening');
 
-    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, sweeper, usage, feedback, routing: routingPolicies, exports, syncKnowledge }, stop };
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, sweeper, usage, feedback, routing: routingPolicies, exports, dataKeys, syncKnowledge }, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -12,6 +12,7 @@
 import { runAssistant } from './assistant';
 import { runBotTurn } from './botTurn';
 import { runColdStart } from './coldStart';
+import { runDataKeys } from './dataKeys';
 import { runEmbedding } from './embedding';
 import { runExport } from './export';
 import { runIdentity } from './identity';
@@ -27,6 +28,7 @@ const BENCHMARKS: Array<{ name: string; describe: string; run: (context: BenchCo
   { name: 'identity', describe: 'credentials login at bcrypt cost 12 and 10, Entra token validation, login throttle, against bare bcrypt, jose and SELECT 1', run: runIdentity },
   { name: 'assistant', describe: 'first streamed chunk, Kluis part (instant in-process provider, demo knowledge), and prompt tokens per question vs sending everything retrieved', run: runAssistant },
   { name: 'export', describe: 'workspace data export (1,000 files, 10,000 messages) from MariaDB and the encrypted folder, against the same bytes into a plain zip', run: runExport },
+  { name: 'dataKeys', describe: 'seal/open of 4 KiB, 1 MiB and 16 MiB with a workspace data key against a plain copy; upload+index and search with and without sealing', run: runDataKeys },
   { name: 'coldStart', describe: '`npm start` to ready (fresh and warm) and idle memory, against a bare node HTTP server', run: runColdStart },
 ];
 

@@ -20,6 +20,7 @@ import { MAX_READER_GROUPS } from './acl';
 import type { Acl, ChunkRecord, Reader, SearchIndex } from './ports';
 import { createQdrantIndex, DEFAULT_COLLECTION, pointId, resolveEndpoint, type Embedder, type QdrantIndexOptions } from './qdrantIndex';
 import { documentVector, queryVector, termId, terms } from './sparseVector';
+import { memoryDataKeys } from '../../tests/support/dataKeys';
 
 interface RecordedRequest {
   method: string;
@@ -1001,6 +1002,36 @@ describe('Qdrant index wire contract', () => {
         error = e;
       }
       expect(isKluisError(error, 'config_invalid')).toBe(true);
+    });
+  });
+
+  describe('sealed passage text', () => {
+    it('sends and stores the passage text only sealed with the workspace key, and a search returns it opened', async () => {
+      const dataKeys = memoryDataKeys();
+      const index = await open({ dataKeys });
+      const canary = `canary${randomUUID().replace(/-/g, '')}`;
+
+      const requests = await sent(() => index.replaceDocument('ws-sealed', 'payroll', [chunk('payroll', 0, `The payroll code is ${canary} this year`)]));
+
+      expect(JSON.stringify(requests.map((r) => r.body))).not.toContain(canary);
+      const stored = [...fake.collections.values()].flatMap((c) => [...c.points.values()]);
+      expect(stored.length).toBe(1);
+      expect(stored[0]!.payload.text).toMatch(/^sealed:v1:/);
+      // Title, heading, url and source are sealed with the text (a title is often the first line).
+      expect(stored[0]!.payload).toMatchObject({ title: '', source_ref: '' });
+      expect(stored[0]!.payload.heading).toBeUndefined();
+      const hits = await index.search('ws-sealed', `payroll code ${canary}`, { limit: 3 });
+      expect(hits.map((h) => [h.text, h.title, h.sourceRef])).toEqual([[`The payroll code is ${canary} this year`, 'Title of payroll', 'payroll.md']]);
+    });
+
+    it('fails a search with data_key_destroyed once the workspace key is destroyed', async () => {
+      const dataKeys = memoryDataKeys();
+      const index = await open({ dataKeys });
+      await index.replaceDocument('ws-erased', 'memo', [chunk('memo', 0, 'Reorganisation plans for next spring')]);
+
+      await dataKeys.destroy('ws-erased');
+
+      expect(isKluisError(await failure(() => index.search('ws-erased', 'reorganisation plans', { limit: 3 })), 'data_key_destroyed')).toBe(true);
     });
   });
 

@@ -20,10 +20,17 @@
  * after one (or the other way round), or without a record (built before records) is deleted and
  * created again empty, as the LanceDB index drops its table: vectors of two models cannot be
  * compared, so mixing them would rank nonsense. The sources then index every document again.
+ *
+ * With data keys the passage in the payload (text, title, heading, url, source) is sealed with its
+ * workspace's key (api/privacy/dataKeysText.ts) and opened for the hits a search returns. The
+ * sparse vector still holds unkeyed term ids (hashes anyone can compute), so its words can be
+ * recovered by trying a dictionary; see README, "Workspace data keys".
  */
 import { createHash } from 'node:crypto';
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
 import { fail, isKluisError } from '../errors';
+import { passageSealer } from '../privacy/dataKeysText';
+import type { WorkspaceDataKeys } from '../privacy/ports';
 import { admission, principalsOf, readerPrincipals, type Admission } from './acl';
 import type { Embedder } from './embedding/embedder';
 import { sameBuild, type IndexBuild } from './indexBuild';
@@ -47,6 +54,8 @@ export interface QdrantIndexOptions {
   embedder?: Embedder;
   /** Told when the collection was built otherwise (another embedder, none, or no record) and was re-created empty. */
   onRebuild?: (previous: IndexBuild | undefined, current: IndexBuild) => void;
+  /** Seals each passage's stored text with its workspace's data key (the sparse and dense vectors stay as they are). */
+  dataKeys?: WorkspaceDataKeys;
 }
 
 export const DEFAULT_COLLECTION = 'kluis_chunks';
@@ -244,6 +253,7 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
   });
 
   const current: IndexBuild = { embedder: embedder?.id ?? null, dimension: dimension ?? null };
+  const sealer = passageSealer(options.dataKeys);
   const rebuilt = await ensureCollection(client, collection, current);
   if (rebuilt) options.onRebuild?.(rebuilt.previous, current);
 
@@ -269,10 +279,11 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
       const texts = batch.map(searchableText);
       const dense = embedder ? await embedder.embedDocuments(texts) : undefined;
       if (dense && (!Array.isArray(dense) || dense.length !== batch.length)) fail('embedding_invalid', `Asked for ${batch.length} document embeddings, got ${Array.isArray(dense) ? dense.length : typeof dense}.`);
+      const stored = await Promise.all(batch.map((chunk) => sealer.seal(workspaceId, chunk.id, chunk)));
       batch.forEach((chunk, i) => {
         const vector: Record<string, Schemas['Vector']> = { [SPARSE_VECTOR]: documentVector(texts[i]!) };
         if (dense && dimension !== undefined) vector[DENSE_VECTOR] = checkVector(dense[i], dimension, 'Document embedding');
-        points.push({ id: pointId(workspaceId, chunk.id), vector, payload: toPayload(workspaceId, documentId, chunk, principals[start + i]!) });
+        points.push({ id: pointId(workspaceId, chunk.id), vector, payload: toPayload(workspaceId, documentId, stored[i]!, principals[start + i]!) });
       });
     }
     return points;
@@ -347,11 +358,12 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
       }
       // Belt and braces: the filters above are the guarantee; this makes a regression loud in tests.
       const allowed = new Set(principals);
-      return points.flatMap((p) => {
+      const hits = points.flatMap((p) => {
         const payload = p.payload as Record<string, unknown> | null | undefined;
         const access = payload?.workspace_id === ws ? admission(payload[ACL_FIELD], allowed) : undefined;
         return (access && toHit(p, access)) || [];
       });
+      return Promise.all(hits.map((hit) => sealer.open(ws, hit.id, hit)));
     },
 
     async countChunks(workspaceId, documentId) {

@@ -64,3 +64,48 @@ export interface Eraser {
   run(jobId: string): Promise<ErasureJobView>;
   status(workspaceId: string, jobId: string): Promise<ErasureJobView | undefined>;
 }
+
+/**
+ * The key-encryption key (KEK) that wraps workspace data keys: the local master key by default
+ * (api/privacy/dataKeysLocalKek.ts), a KMS key (Azure Key Vault) in production. Data keys never
+ * reach storage unwrapped.
+ */
+export interface KeyEncryptionKeys {
+  /** Id (with version) of the key that wraps new data keys, stored beside each wrapped key. */
+  readonly currentKeyId: string;
+  /** Ids of retired keys it can still unwrap with (during a rotation), never wrap with. */
+  readonly retiredKeyIds: readonly string[];
+  /** Wraps a data key; `workspaceId` is bound to it, so a wrapped key moved to another workspace fails to unwrap. */
+  wrap(workspaceId: string, dataKey: Buffer): Promise<{ wrapped: Buffer; kekId: string }>;
+  /** Unwraps with the key `kekId` names (the current one or a retired one still known). */
+  unwrap(workspaceId: string, wrapped: Buffer, kekId: string): Promise<Buffer>;
+}
+
+/** One workspace's stored data key: wrapped, or NULL once destroyed. */
+export interface StoredDataKey {
+  wrappedKey: Buffer | null;
+  kekId: string;
+  destroyedAt: Date | null;
+}
+
+/** Where wrapped data keys live (MySQL, api/privacy/prismaDataKeyStore.ts). */
+export interface DataKeyStore {
+  find(workspaceId: string): Promise<StoredDataKey | undefined>;
+  /** Stores the key unless the workspace already has a row (another replica's key, or a destroyed one): the first writer wins. */
+  insertIfAbsent(workspaceId: string, wrappedKey: Buffer, kekId: string): Promise<void>;
+  /** Overwrites the wrapped key with NULL and stamps destroyedAt (leaves a tombstone row when there was no key). */
+  destroy(workspaceId: string): Promise<void>;
+  /** Workspaces whose live key is wrapped by another KEK than `kekId` (the work of a KEK rotation). */
+  wrappedByOtherThan(kekId: string): Promise<string[]>;
+  /** Replaces one wrapping with another if it is still `from`; false when it changed meanwhile (destroyed, or re-wrapped by another replica). */
+  replaceWrapping(workspaceId: string, from: { wrappedKey: Buffer; kekId: string }, to: { wrappedKey: Buffer; kekId: string }): Promise<boolean>;
+}
+
+/**
+ * A per-workspace key for keyed-hash search tokens, derived from the workspace's data key (so it
+ * dies with it): the LanceDB index stores HMACs of words instead of the words (api/knowledge/lancedbIndex.ts).
+ */
+export interface SearchTokenKeys {
+  /** Fails with `data_key_destroyed` once the workspace's data key is destroyed. */
+  tokenKey(workspaceId: string): Promise<Buffer>;
+}
