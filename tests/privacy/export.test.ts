@@ -9,6 +9,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { createDownloadLinkSigner } from '../../api/files/downloadLinks';
 import { createEncryptedFolderStore } from '../../api/files/encryptedFolderStore';
+import { createSealedBlobStore } from '../../api/files/sealedBlobStore';
 import type { BlobStore } from '../../api/files/ports';
 import { deriveKeys } from '../../api/identity/keys';
 import { startFakeEntraIssuer, type FakeEntraIssuer } from '../fakes/entraIssuer';
@@ -78,8 +79,8 @@ describe('data export over HTTP', () => {
       MASTER_KEY: masterKey.toString('hex'),
       DOWNLOAD_LINK_SECONDS: '60',
     });
-    // The same encrypted folder (and key file) Kluis writes to.
-    blobs = createEncryptedFolderStore(path.join(kluis.dataDir, 'blobs'));
+    // The same encrypted folder (and key file) Kluis writes to, sealed with the same workspace data keys.
+    blobs = createSealedBlobStore(createEncryptedFolderStore(path.join(kluis.dataDir, 'blobs')), kluis.modules.dataKeys);
     workspaceA = (await db.workspace.findUniqueOrThrow({ where: { tenantId: tenantA } })).id;
     workspaceB = (await db.workspace.findUniqueOrThrow({ where: { tenantId: tenantB } })).id;
     await userIdOf(await as.adminA());

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
 import { createEncryptedFolderStore } from '../../api/files/encryptedFolderStore';
+import { createSealedBlobStore } from '../../api/files/sealedBlobStore';
 import type { BlobStore } from '../../api/files/ports';
 import { exportBlobKey } from '../../api/privacy/export';
 import { createZipArchive } from '../../api/privacy/exportZip';
@@ -57,7 +58,7 @@ beforeAll(async () => {
     ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`,
     ENTRA_AUTHORITY_HOST: issuer.authorityHost,
   });
-  blobs = createEncryptedFolderStore(path.join(kluis.dataDir, 'blobs'));
+  blobs = createSealedBlobStore(createEncryptedFolderStore(path.join(kluis.dataDir, 'blobs')), kluis.modules.dataKeys);
   workspaceId = (await db.workspace.findUniqueOrThrow({ where: { tenantId } })).id;
   browser = await launchBrowser();
   context = await isolatedContext(browser, kluis.url);
