@@ -23,6 +23,14 @@ import { createAuditTrail } from './audit/auditTrail';
 import { createPrismaAuditEventReader } from './audit/prismaAuditEventReader';
 import { createRetentionPolicies, type RetentionPolicies } from './privacy/retentionPolicy';
 import { createPrismaRetentionPolicyStore } from './privacy/prismaRetentionPolicyStore';
+import { createEraser, type ErasureEngine } from './privacy/erasure';
+import { createErasureRequests } from './privacy/erasureRequests';
+import { createErasureRunner, type ErasureRunner } from './privacy/erasureRunner';
+import { createPrismaErasureJobStore } from './privacy/prismaErasureJobs';
+import { createPrismaErasureRows } from './privacy/prismaErasureRows';
+import type { WorkspaceDataKeys } from './privacy/ports';
+import { erasureRouter } from './http/routes/erasure';
+import type { BlobStore } from './files/ports';
 import type { Config } from './config';
 import { createDatabase, type Database } from './db/client';
 import { startEmbeddedMariadb, type EmbeddedMariadb } from './db/embeddedMariadb';
@@ -105,7 +113,7 @@ export interface Kluis {
   /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
   initialSync?: SyncReport;
   /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
-  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; usage: UsageMeter; feedback: Feedback; syncKnowledge?: () => Promise<SyncReport> };
+  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; usage: UsageMeter; feedback: Feedback; syncKnowledge?: () => Promise<SyncReport>; blobs: BlobStore; eraser: ErasureEngine; erasureRunner: ErasureRunner };
   stop(): Promise<void>;
 }
 
@@ -319,6 +327,20 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     const retention = createRetentionPolicies({ store: createPrismaRetentionPolicyStore(db), audit });
     const auditTrail = createAuditTrail({ reader: createPrismaAuditEventReader(db), audit });
 
+    // Erasure: persisted jobs run in the background of this process; unfinished ones resume at start.
+    // STAND-IN until the per-workspace data keys are wired: nothing is sealed with a workspace key
+    // yet, so there is no key to destroy and none exists. Replace with the real WorkspaceDataKeys.
+    const dataKeys: Pick<WorkspaceDataKeys, 'destroy' | 'exists'> = { destroy: async () => undefined, exists: async () => false };
+    const eraser = createEraser({ jobs: createPrismaErasureJobStore(db), rows: createPrismaErasureRows(db), index, blobs, dataKeys, graphTokens, audit });
+    const erasureRunner = createErasureRunner({ eraser, onError: (error, jobId, attempt) => logger.error({ err: error, jobId, attempt }, 'erasure job failed; it resumes from its last finished step') });
+    cleanups.push(async () => {
+      erasureRunner.stop();
+      await erasureRunner.settled();
+    });
+    const resumed = await erasureRunner.resumeUnfinished();
+    if (resumed.length) logger.info({ jobs: resumed }, 'unfinished erasure jobs resumed');
+    const erasure = createErasureRequests({ eraser, runner: erasureRunner, directory, audit });
+
     const adapter = createBotAdapter(config.bot);
     const botAuthMethod = config.bot.appId ? 'bot-framework' : 'local-playground';
     const bot = createTeamsBot({
@@ -349,6 +371,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         uploadsRouter({ authenticate, uploads }),
         filesRouter({ authenticate, downloads, publicUrl }),
         usageRouter({ authenticate, meter: usage }), feedbackRouter({ authenticate, feedback }),
+        erasureRouter({ authenticate, erasure }),
       ],
       streamRouters: [chatRouter({ authenticate, assistant, logger }), uploadsStreamRouter({ authenticate, uploads, maxFileBytes: config.files.maxUploadBytes })],
       readiness: [
@@ -371,7 +394,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
     else logger.info({ url }, 'Kluis is listening');
 
-    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, usage, feedback, syncKnowledge }, stop };
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, usage, feedback, syncKnowledge, blobs, eraser, erasureRunner }, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -26,7 +26,8 @@ export type Action =
   | 'retention.manage'
   | 'answer.feedback'
   | 'usage.read'
-  | 'usage.budget';
+  | 'usage.budget'
+  | 'workspace.erase';
 
 export interface Resource {
   workspaceId: string;
@@ -57,6 +58,8 @@ const MINIMUM_ROLE: Record<Action, Role> = {
   'answer.feedback': 'viewer',
   'usage.read': 'admin',
   'usage.budget': 'admin',
+  // Erasing every piece of the workspace's data, or any one conversation in it.
+  'workspace.erase': 'admin',
 };
 
 /** Personal resources: only their owner may act on them, whatever the role. */
