@@ -194,7 +194,7 @@ export function createEraser(deps: EraserDeps): ErasureEngine {
       if (!found) fail('not_found', `Nothing to erase: the ${scope.kind} does not exist in workspace ${scope.workspaceId}`);
       const job: StoredErasureJob = {
         id: randomUUID(),
-        plan: { scope, ...found },
+        plan: { scope, ...found, ...(scope.kind === 'workspace' ? { keepAccounts: requestedBy.reason !== 'termination' } : {}) },
         requestedByUserId: requestedBy.userId,
         reason: requestedBy.reason,
         status: 'queued',

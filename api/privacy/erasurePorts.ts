@@ -23,6 +23,12 @@ export interface ErasurePlan {
   blobNames: string[];
   entraObjectId?: string;
   emailIndex?: string;
+  /**
+   * Workspace scope: keep the accounts (User without its display name, Membership, Credential,
+   * Session) so people can still sign in, as the user scope does without deleteAccount. False only
+   * when the organisation leaves Kluis (reason 'termination'): then the accounts go too.
+   */
+  keepAccounts?: boolean;
 }
 
 export interface StoredErasureJob {

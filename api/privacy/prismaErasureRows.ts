@@ -1,6 +1,8 @@
 /**
  * ErasureRows on MySQL through Prisma: what each erasure scope removes from the database, and the
- * residue scan that proves it. What "user" removes is decided here (README, "Erasure"):
+ * residue scan that proves it. A workspace erasure deletes every row of the workspace but the
+ * accounts (see ErasurePlan.keepAccounts), whose display names it clears. What "user" removes is
+ * decided here too (README, "Erasure"):
  * - always: the user's conversations with every message in them, their messages in other
  *   conversations, their answer feedback, password-reset tokens, metered usage, their display
  *   name; audit events keep the event but lose the actor and IP address (except the erasure's own
@@ -47,6 +49,9 @@ function workspaceTables(db: Database): Table[] {
     t('LoginAttempt', db.loginAttempt),
   ];
 }
+
+/** The accounts a workspace erasure keeps unless the organisation leaves (ErasurePlan.keepAccounts). */
+const ACCOUNT_TABLES = new Set(['Session', 'Credential', 'Membership', 'User']);
 
 /** Erasure's own audit events stay: they are the record that the erasure happened. */
 const NOT_ERASURE_EVENT = { NOT: { kind: { startsWith: 'erasure.' } } };
@@ -149,7 +154,11 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
       switch (scope.kind) {
         case 'workspace': {
           let removed = 0;
-          for (const table of tables) removed += (await table.deleteMany({ where: { workspaceId } })).count;
+          for (const table of tables) {
+            if (plan.keepAccounts && ACCOUNT_TABLES.has(table.name)) continue;
+            removed += (await table.deleteMany({ where: { workspaceId } })).count;
+          }
+          if (plan.keepAccounts) removed += (await db.user.updateMany({ where: { workspaceId, displayName: { not: null } }, data: { displayName: null } })).count;
           return removed;
         }
         case 'conversation':
@@ -181,7 +190,8 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
       switch (scope.kind) {
         case 'workspace':
           counts = {};
-          for (const table of tables) counts[table.name] = await table.count({ where: { workspaceId } });
+          for (const table of tables) if (!(plan.keepAccounts && ACCOUNT_TABLES.has(table.name))) counts[table.name] = await table.count({ where: { workspaceId } });
+          if (plan.keepAccounts) counts['User.displayName'] = await db.user.count({ where: { workspaceId, displayName: { not: null } } });
           break;
         case 'conversation':
           counts = {

@@ -77,9 +77,9 @@ afterAll(async () => {
 });
 
 /** Requests, crashes after `step`, checks what the crash left, resumes in a "new process", returns the final view. */
-async function crashAndResume(scope: ErasureScope, step: ErasureStepName) {
+async function crashAndResume(scope: ErasureScope, step: ErasureStepName, reason: 'admin' | 'termination' = 'admin') {
   const crashing = crashingAfter(step);
-  const job = await crashing.request(scope, { userId: undefined, reason: 'admin' });
+  const job = await crashing.request(scope, { userId: undefined, reason });
   await expect(crashing.run(job.jobId)).rejects.toThrow(InjectedCrash);
 
   const stored = await db.erasureJob.findUniqueOrThrow({ where: { id: job.jobId } });
@@ -98,9 +98,9 @@ async function crashAndResume(scope: ErasureScope, step: ErasureStepName) {
 }
 
 describe('workspace erasure', () => {
-  it.each<ErasureStepName>(['rows', 'index', 'blobs', 'graphTokens', 'usage', 'dataKey'])('resumes after a crash right after the %s step and leaves nothing of the workspace', async (step) => {
+  it.each<ErasureStepName>(['rows', 'index', 'blobs', 'graphTokens', 'usage', 'dataKey'])('resumes after a crash right after the %s step and leaves nothing of a leaving organisation', async (step) => {
     const w = await seeded();
-    const view = await crashAndResume({ kind: 'workspace', workspaceId: w.workspaceId }, step);
+    const view = await crashAndResume({ kind: 'workspace', workspaceId: w.workspaceId }, step, 'termination');
 
     expect(view.steps.map((s) => s.name)).toEqual(['rows', 'index', 'blobs', 'graphTokens', 'usage', 'dataKey']);
     const after = await snapshot(db, index, blobs, w.workspaceId);
@@ -113,6 +113,15 @@ describe('workspace erasure', () => {
     const record = await db.erasureJob.findUniqueOrThrow({ where: { id: view.jobId } });
     expect(record).toMatchObject({ workspaceId: w.workspaceId, tenantId: w.tenantId, scopeKind: 'workspace', status: 'done', activeKey: null });
     expect(JSON.stringify(record)).not.toMatch(/salary|travel rules|Person /);
+  });
+
+  it('asked by an admin, keeps the accounts (without names) so people can still sign in, and nothing else', async () => {
+    const w = await seeded();
+    const view = await crashAndResume({ kind: 'workspace', workspaceId: w.workspaceId }, 'blobs');
+    const after = await snapshot(db, index, blobs, w.workspaceId);
+    expect(after).toEqual({ ...Object.fromEntries(Object.keys(after).map((k) => [k, 0])), user: 2, membership: 2, credential: 1, session: 1 });
+    expect(view.steps.find((s) => s.name === 'usage')?.removed).toBe(0);
+    expect(await keys.exists(w.workspaceId)).toBe(false);
   });
 
   it('reruns a step the crash interrupted half-way (deleted, not yet saved as done) without harm', async () => {
@@ -197,7 +206,7 @@ describe('conversation erasure', () => {
     const view = await crashAndResume({ kind: 'conversation', workspaceId: w.workspaceId, conversationId: w.alice.conversationId }, 'rows');
     expect(view.steps).toEqual([{ name: 'rows', done: true, removed: 3 }]);
     const after = await snapshot(db, index, blobs, w.workspaceId);
-    expect(after).toMatchObject({ conversation: before.conversation - 1, message: before.message - 2, messageFeedback: before.messageFeedback - 1, chunks: before.chunks, blobs: before.blobs });
+    expect(after).toMatchObject({ conversation: before.conversation! - 1, message: before.message! - 2, messageFeedback: before.messageFeedback! - 1, chunks: before.chunks, blobs: before.blobs });
     expect(await db.conversation.count({ where: { workspaceId: w.workspaceId, id: w.bob.conversationId } })).toBe(1);
     // Audited with ids only.
     const events = await db.auditEvent.findMany({ where: { workspaceId: w.workspaceId, kind: { startsWith: 'erasure.' } } });
@@ -225,7 +234,7 @@ describe('upload erasure', () => {
     expect(await index.countChunks(w.workspaceId, w.uploadDocumentId)).toBe(0);
     expect(await index.countChunks(w.workspaceId, w.folderDocumentId)).toBe(3);
     const after = await snapshot(db, index, blobs, w.workspaceId);
-    expect(after).toEqual({ ...before, upload: 0, document: 1, chunks: 3, blobs: 1, auditEvent: before.auditEvent + 2 });
+    expect(after).toEqual({ ...before, upload: 0, document: 1, chunks: 3, blobs: 1, auditEvent: before.auditEvent! + 2 });
   });
 });
 
