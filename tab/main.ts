@@ -8,6 +8,7 @@ import { startSession, type Session } from './auth';
 import { streamChat, type ChatDone } from './chatClient';
 import { el, newId, safeHref } from './dom';
 import { formatDate, languageOf, stringsFor, type Language, type Strings } from './i18n';
+import { myDataErasureSection } from './erasure';
 
 type Page = 'chat' | 'sources' | 'data';
 
@@ -248,6 +249,7 @@ function shell(state: State): void {
     for (const [p, b] of buttons) (p === page ? b.setAttribute('aria-current', 'page') : b.removeAttribute('aria-current'));
     main.replaceChildren(el('p', { class: 'note' }, t.loading));
     const content = page === 'chat' ? chatPage(state) : page === 'sources' ? await sourcesPage(state) : await dataPage(state);
+    if (page === 'data') content.append(myDataErasureSection({ language: state.language, api: (path, init) => api(state, path, init) }));
     main.replaceChildren(content);
   };
   root.replaceChildren(el('header', { class: 'top' }, el('h1', {}, t.appName), nav), main);
