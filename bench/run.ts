@@ -12,6 +12,7 @@
 import { runBotTurn } from './botTurn';
 import { runColdStart } from './coldStart';
 import { runEmbedding } from './embedding';
+import { runErasure } from './erasure';
 import { runIdentity } from './identity';
 import { runKnowledge } from './knowledge';
 import { runRetrieval } from './retrieval';
@@ -23,6 +24,7 @@ const BENCHMARKS: Array<{ name: string; describe: string; run: (context: BenchCo
   { name: 'knowledge', describe: 'extract+chunk per format, SharePoint delta sync (full and incremental) against a local Graph, ACL-trimmed search at 100k chunks, memory', run: runKnowledge },
   { name: 'embedding', describe: 'LanceDB writes of a many-file sync with and without compaction every 100 writes, ingestion with a fake embedder at fixed latency, lexical vs hybrid search p50/p95', run: runEmbedding },
   { name: 'identity', describe: 'credentials login at bcrypt cost 12 and 10, Entra token validation, login throttle, against bare bcrypt, jose and SELECT 1', run: runIdentity },
+  { name: 'erasure', describe: 'erasing one workspace of 100k chunks, 10k files and 50k messages, per step and residue scan, against writing the same data', run: runErasure },
   { name: 'coldStart', describe: '`npm start` to ready (fresh and warm) and idle memory, against a bare node HTTP server', run: runColdStart },
 ];
 
