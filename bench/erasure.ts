@@ -25,7 +25,7 @@ import { createPrismaErasureRows } from '../api/privacy/prismaErasureRows';
 import type { BenchContext, BenchResult, Figure } from './stats';
 
 const BENCH = 'erasure';
-const CHUNKS_PER_DOCUMENT = 50;
+const CHUNKS_PER_DOCUMENT = 500;
 const BATCH = 2_000;
 
 interface Sizes {
