@@ -31,8 +31,11 @@ export interface EraserDeps {
 }
 
 export interface ErasureEngine extends Eraser {
-  /** Ids of jobs a restart must finish. */
-  unfinished(): Promise<string[]>;
+  /**
+   * Ids of jobs a restart must finish: unfinished and not touched for `idleMs` (a job saved more
+   * recently may still be running in another process, which saves every step).
+   */
+  unfinished(idleMs?: number): Promise<string[]>;
   /** Gives a job up after its retries: `failed`, with the reason as residue (completed steps stay done). */
   abandon(jobId: string, reason: string): Promise<void>;
 }
@@ -223,7 +226,7 @@ export function createEraser(deps: EraserDeps): ErasureEngine {
       return job ? viewOf(job) : undefined;
     },
 
-    unfinished: () => deps.jobs.unfinished(),
+    unfinished: (idleMs = 0) => deps.jobs.unfinished(new Date(Date.now() - idleMs)),
 
     async abandon(jobId, reason) {
       const job = await deps.jobs.find(jobId);

@@ -56,8 +56,8 @@ export interface ErasureJobStore {
   saveProgress(jobId: string, progress: { status: ErasureStatus; steps: ErasureStepState[]; attempts?: number; lastError?: string }): Promise<void>;
   /** The end of a job: final status, residue, the plan without personal lookups; frees the scope for a new request. */
   finish(jobId: string, outcome: { status: 'done' | 'failed'; steps: ErasureStepState[]; residue: string[]; plan: ErasurePlan }): Promise<void>;
-  /** Jobs a restart must pick up (queued, or running when the process died). */
-  unfinished(): Promise<string[]>;
+  /** Jobs a restart must pick up (queued, or running when the process died), untouched since `idleSince`. */
+  unfinished(idleSince: Date): Promise<string[]>;
 }
 
 /** The MySQL side of an erasure. Every method is idempotent: run twice, it removes nothing more and fails on nothing. */

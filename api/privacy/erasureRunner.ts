@@ -10,7 +10,7 @@ import type { ErasureEngine } from './erasure';
 export interface ErasureRunner {
   /** Starts the job in the background (a job already running here is not started twice). */
   submit(jobId: string): void;
-  /** Submits every unfinished job; call once at start-up. Returns their ids. */
+  /** Submits every unfinished job left alone for a minute; call once at start-up. Returns their ids. */
   resumeUnfinished(): Promise<string[]>;
   /** Resolves when every submitted job has finished or been given up (tests, shutdown). */
   settled(): Promise<void>;
@@ -21,6 +21,8 @@ export function createErasureRunner(deps: {
   eraser: Pick<ErasureEngine, 'run' | 'unfinished' | 'abandon'>;
   onError?: (error: unknown, jobId: string, attempt: number) => void;
   retryDelaysMs?: number[];
+  /** Jobs saved more recently than this may still run elsewhere; start-up leaves them alone. 60 s unless set. */
+  resumeIdleMs?: number;
 }): ErasureRunner {
   const delays = deps.retryDelaysMs ?? [1_000, 10_000, 60_000];
   const active = new Map<string, Promise<void>>();
@@ -61,7 +63,7 @@ export function createErasureRunner(deps: {
       active.set(jobId, drive(jobId).finally(() => active.delete(jobId)));
     },
     async resumeUnfinished() {
-      const ids = await deps.eraser.unfinished();
+      const ids = await deps.eraser.unfinished(deps.resumeIdleMs ?? 60_000);
       for (const id of ids) this.submit(id);
       return ids;
     },

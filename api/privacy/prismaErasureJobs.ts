@@ -81,8 +81,8 @@ export function createPrismaErasureJobStore(db: Database): ErasureJobStore {
         data: { status: outcome.status, steps: json(outcome.steps), residue: json(outcome.residue), plan: json(outcome.plan), activeKey: null, finishedAt: new Date() },
       });
     },
-    async unfinished() {
-      const rows = await db.erasureJob.findMany({ where: { status: { in: ['queued', 'running'] } }, select: { id: true }, orderBy: { requestedAt: 'asc' } });
+    async unfinished(idleSince) {
+      const rows = await db.erasureJob.findMany({ where: { status: { in: ['queued', 'running'] }, updatedAt: { lte: idleSince } }, select: { id: true }, orderBy: { requestedAt: 'asc' } });
       return rows.map((r) => r.id);
     },
   };

@@ -193,11 +193,20 @@ describe('start-up', () => {
     const job = await crashing.request({ kind: 'user', workspaceId: ub.workspaceId, userId: ub.userId, deleteAccount: false }, { userId: ub.userId, reason: 'user' });
     await expect(crashing.run(job.jobId)).rejects.toThrow('process stopped');
     await kluis.stop();
+    // A job saved a moment ago may still be running elsewhere; this one was left two minutes ago.
+    await db.erasureJob.update({ where: { id: job.jobId }, data: { updatedAt: new Date(Date.now() - 120_000) } });
+    // Another job, saved just now: it may still be running in another process.
+    const busy = await crashing.request({ kind: 'user', workspaceId: a.workspaceId, userId: a.userId, deleteAccount: false }, { userId: a.userId, reason: 'user' });
+    await expect(crashing.run(busy.jobId)).rejects.toThrow('process stopped');
 
     kluis = await startTestKluis(env);
     const finished = await untilFinished(`/api/workspace/erasure/${job.jobId}`, adminB);
     expect(finished.body).toMatchObject({ status: 'done', residue: [] });
     expect(finished.body.steps).toEqual([{ name: 'rows', done: true, removed: expect.any(Number) }, { name: 'graphTokens', done: true, removed: 0 }, { name: 'usage', done: true, removed: 1 }]);
     expect(await db.usageDaily.count({ where: { workspaceId: ub.workspaceId, userId: ub.userId } })).toBe(0);
+    const untouched = await db.erasureJob.findUniqueOrThrow({ where: { id: busy.jobId } });
+    expect(untouched.status).toBe('running');
+    expect((untouched.steps as Array<{ done: boolean }>).map((s) => s.done)).toEqual([true, false, false]);
+    expect((await kluis.modules.eraser.run(busy.jobId)).status).toBe('done');
   }, 60000);
 });
