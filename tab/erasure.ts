@@ -46,6 +46,8 @@ export interface ErasureSectionDeps {
   api(path: string, init?: RequestInit): Promise<Response>;
   /** Between status polls; 1 s unless set. */
   pollMs?: number;
+  /** Called once the erasure is done (the page then drops what it showed of the erased data). */
+  onDone?: () => void;
 }
 
 export function myDataErasureSection(deps: ErasureSectionDeps): HTMLElement {
@@ -97,6 +99,7 @@ export function myDataErasureSection(deps: ErasureSectionDeps): HTMLElement {
       show(job);
     }
     start.disabled = job.status === 'done';
+    if (job.status === 'done') deps.onDone?.();
   });
   return section;
 }

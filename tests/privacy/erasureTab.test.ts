@@ -83,6 +83,9 @@ describe('Delete my user data (tab)', () => {
     await tab.locator('#erasure-status', { hasText: 'Your user data has been deleted.' }).waitFor({ timeout: 30000 });
     expect(await tab.locator('#erasure-progress').getAttribute('value')).toBe('3');
     expect(await tab.getByRole('button', { name: 'Delete my user data…' }).isDisabled()).toBe(true);
+    // The erased conversations leave the page at once.
+    await tab.getByText('You have no conversations yet.').waitFor();
+    expect(await tab.locator('#conversations').count()).toBe(0);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'tab-erasure-done.png'), fullPage: true });
 
     expect(await db.conversation.count({ where: { workspaceId: me.workspaceId, userId: me.userId } })).toBe(0);
