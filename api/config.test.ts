@@ -143,4 +143,13 @@ describe('loadConfig', () => {
       expect(readme).toContain(`\`${name}\``);
     }
   });
+
+  it('keeps the erasure of a terminated workspace within the promised 30 days, sweep interval included', () => {
+    expect(load({ LOCAL_MODE: 'true' }).retention).toEqual({ sweepIntervalMinutes: 60, terminatedWorkspaceEraseDays: 29 });
+    expect(load({ LOCAL_MODE: 'true', TERMINATED_WORKSPACE_ERASE_DAYS: '30', RETENTION_SWEEP_INTERVAL_MINUTES: '0' }).retention.terminatedWorkspaceEraseDays).toBe(30);
+    expect(() => load({ LOCAL_MODE: 'true', TERMINATED_WORKSPACE_ERASE_DAYS: '30' })).toThrow(/TERMINATED_WORKSPACE_ERASE_DAYS: .*30 days/);
+    expect(() => load({ LOCAL_MODE: 'true', TERMINATED_WORKSPACE_ERASE_DAYS: '31', RETENTION_SWEEP_INTERVAL_MINUTES: '0' })).toThrow(/expected 1 to 30 days/);
+    expect(() => load({ LOCAL_MODE: 'true', RETENTION_SWEEP_INTERVAL_MINUTES: '1441' })).toThrow(/RETENTION_SWEEP_INTERVAL_MINUTES/);
+    expect(() => load({ LOCAL_MODE: 'true', RETENTION_SWEEP_INTERVAL_MINUTES: '-1' })).toThrow(ConfigError);
+  });
 });

@@ -188,6 +188,9 @@ const environmentSchema = z
     LOGIN_FREE_ATTEMPTS_PER_IP: z.coerce.number({ message: 'expected a number' }).int().min(1).max(10000).default(20),
     LOGIN_MAX_WAIT_SECONDS: z.coerce.number({ message: 'expected seconds' }).int().min(1).max(86400).default(900),
     LOGIN_ATTEMPT_RETENTION_DAYS: z.coerce.number({ message: 'expected days' }).int().min(1).max(3650).default(37),
+    RETENTION_SWEEP_INTERVAL_MINUTES: z.coerce.number({ message: 'expected minutes' }).int().min(0, 'expected 0 (off) to 1440 minutes').max(1440, 'expected 0 (off) to 1440 minutes').default(60),
+    // The statement promises deletion within 30 days of termination; the sweep interval must fit in too.
+    TERMINATED_WORKSPACE_ERASE_DAYS: z.coerce.number({ message: 'expected days' }).int().min(1, 'expected 1 to 30 days').max(30, 'expected 1 to 30 days').default(29),
     SMTP_URL: z.string().regex(/^smtps?:\/\/\S+$/, 'expected smtp://user:password@host:port or smtps://...').optional(),
     MAIL_FROM: z.string().email('expected an email address').optional(),
     LOCAL_TENANT_ID: guid.default(PLAYGROUND_TENANT_ID),
@@ -222,6 +225,9 @@ const environmentSchema = z
     }
     if (!env.LOCAL_MODE && !env.MASTER_KEY) {
       ctx.addIssue({ code: 'custom', path: ['MASTER_KEY'], message: 'required outside local mode (64 hex characters; it protects sessions and stored email addresses)' });
+    }
+    if (env.TERMINATED_WORKSPACE_ERASE_DAYS * 1440 + env.RETENTION_SWEEP_INTERVAL_MINUTES > 30 * 1440) {
+      ctx.addIssue({ code: 'custom', path: ['TERMINATED_WORKSPACE_ERASE_DAYS'], message: 'this many days plus one RETENTION_SWEEP_INTERVAL_MINUTES must stay within the promised 30 days' });
     }
     if (env.ENTRA_CLIENT_ID && !env.ENTRA_API_URI) {
       ctx.addIssue({ code: 'custom', path: ['ENTRA_API_URI'], message: 'required with ENTRA_CLIENT_ID (the Application ID URI, api://...)' });
@@ -338,6 +344,8 @@ export interface Config {
   allowedOrigins: string[];
   credentials: { bcryptCost: number; hibpBaseUrl: string; hibpTimeoutMs: number; freeAttemptsPerAccount: number; freeAttemptsPerIp: number; maxWaitSeconds: number; attemptRetentionDays: number };
   mail: { smtpUrl?: string; from?: string };
+  /** The retention sweeper: minutes between scheduled sweeps (0 = off) and days before a terminated workspace is erased. */
+  retention: { sweepIntervalMinutes: number; terminatedWorkspaceEraseDays: number };
   playgroundPort: number;
 }
 
@@ -456,6 +464,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       attemptRetentionDays: e.LOGIN_ATTEMPT_RETENTION_DAYS,
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
+    retention: { sweepIntervalMinutes: e.RETENTION_SWEEP_INTERVAL_MINUTES, terminatedWorkspaceEraseDays: e.TERMINATED_WORKSPACE_ERASE_DAYS },
     onboardTenants: (e.ONBOARD_TENANTS ?? '')
       .split(',')
       .map((pair) => pair.trim())

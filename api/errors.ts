@@ -82,6 +82,8 @@ export const errorCatalogue = {
   // A download link that was altered, belongs to someone else or another workspace, or is not a link at all.
   download_link_invalid: { status: 403, message: 'This download link is not valid for you.' },
   download_link_expired: { status: 410, message: 'This download link has expired. Please ask for a new one.' },
+  /** A routing policy names a provider this server has no key for (the response lists which). */
+  routing_provider_unavailable: { status: 422, message: 'The routing policy names a provider that has no key on this server. Remove it, or ask the operator to configure its key.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof errorCatalogue;

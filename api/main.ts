@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createAssistant, type Assistant } from './assistant/assistant';
-import type { ChatProvider, ImageProvider } from './assistant/ports';
+import type { ImageProvider } from './assistant/ports';
 import { createPrismaConversationStore } from './assistant/prismaConversationStore';
 import { createExtractiveProvider } from './assistant/providers/extractiveProvider';
 import { createOpenAiProvider } from './assistant/providers/openaiProvider';
@@ -17,7 +17,10 @@ import { createAzureOpenAiProvider } from './assistant/providers/azureOpenAiProv
 import { createGeminiProvider } from './assistant/providers/geminiProvider';
 import { createPerplexityProvider } from './assistant/providers/perplexityProvider';
 import { createStabilityImageProvider } from './assistant/providers/stabilityImageProvider';
-import { catalogueOf, createRouter, type ProviderCatalogue } from './assistant/routing';
+import { catalogueOf, createRouter, createWorkspaceRouting, type ProviderCatalogue, type ProviderName } from './assistant/routing';
+import { createRoutingPolicies, type RoutingPolicies } from './assistant/routingPolicy';
+import { createPrismaRoutingPolicyStore } from './assistant/prismaRoutingPolicyStore';
+import { routingRouter } from './http/routes/routing';
 import { createPrismaAuditLog } from './audit/prismaAuditLog';
 import { createAuditTrail } from './audit/auditTrail';
 import { createPrismaAuditEventReader } from './audit/prismaAuditEventReader';
@@ -28,9 +31,13 @@ import { createErasureRequests } from './privacy/erasureRequests';
 import { createErasureRunner, type ErasureRunner } from './privacy/erasureRunner';
 import { createPrismaErasureJobStore } from './privacy/prismaErasureJobs';
 import { createPrismaErasureRows } from './privacy/prismaErasureRows';
-import type { WorkspaceDataKeys } from './privacy/ports';
 import { erasureRouter } from './http/routes/erasure';
 import type { BlobStore } from './files/ports';
+import type { WorkspaceDataKeys } from './privacy/ports';
+import { createRetentionSweeper, type RetentionSweeper } from './privacy/sweeper';
+import { createPrismaSweeperSelection } from './privacy/prismaSweeperSelection';
+import { createMariadbSweepLock } from './privacy/prismaSweeperLock';
+import { retentionSweepRouter } from './http/routes/retentionSweep';
 import type { Config } from './config';
 import { createDatabase, type Database } from './db/client';
 import { startEmbeddedMariadb, type EmbeddedMariadb } from './db/embeddedMariadb';
@@ -113,7 +120,7 @@ export interface Kluis {
   /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
   initialSync?: SyncReport;
   /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
-  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; usage: UsageMeter; feedback: Feedback; syncKnowledge?: () => Promise<SyncReport>; blobs: BlobStore; eraser: ErasureEngine; erasureRunner: ErasureRunner };
+  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; sweeper: RetentionSweeper; usage: UsageMeter; feedback: Feedback; routing: RoutingPolicies; syncKnowledge?: () => Promise<SyncReport>; blobs: BlobStore; eraser: ErasureEngine; erasureRunner: ErasureRunner };
   stop(): Promise<void>;
 }
 
@@ -205,12 +212,26 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
           return { access: liveCheckWith(getToken), drive: createGraphDriveClient({ baseUrl: config.graph.baseUrl, maxDownloadBytes: config.knowledge.maxFileBytes, getToken }) };
         }
       : undefined;
-    const provider = createProvider(config, logger);
+    const catalogue = createProviderCatalogue(config, logger);
     // Image generation (Stability AI) only with a key; the /image command uses it.
     const stability = config.assistant.stability;
     const images = stability.apiKey
       ? createStabilityImageProvider({ apiKey: stability.apiKey, baseUrl: stability.baseUrl, timeoutMs: stability.timeoutMs, maxRetries: stability.maxRetries, logger })
       : undefined;
+    // Routing: each workspace's saved policy, else the environment's. A provider without a key is
+    // never offered (and a policy naming one cannot be saved).
+    const availableProviders = (): ProviderName[] => [...catalogue.available(), ...(images ? (['stability'] as const) : [])];
+    const routingPolicies = createRoutingPolicies({
+      store: createPrismaRoutingPolicyStore(db),
+      audit,
+      environment: config.assistant.routing,
+      available: availableProviders,
+      onSaved: (workspaceId) => workspaceRouting.invalidate(workspaceId),
+      onStoredInvalid: (workspaceId, error) => logger.error({ err: error, workspaceId }, 'stored routing policy is invalid: the environment policy is used'),
+    });
+    const workspaceRouting = createWorkspaceRouting(routingPolicies, catalogue, { logger });
+    // The environment's router: answers where no workspace is known.
+    const provider = createRouter(config.assistant.routing, catalogue, { logger });
     // Usage metering and the monthly budget; the answer pipeline wraps its provider per answer
     // with usage.forPrincipal(principal).wrap(provider).
     const usage = createUsageMeter({
@@ -223,7 +244,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     });
     const feedback = createFeedback({ store: createPrismaFeedbackStore(db), audit });
     const assistantSettings = createAssistantSettings({ store: createPrismaAssistantSettingsStore(db), audit });
-    const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK, settings: assistantSettings, meter: usage, offlineProvider: createExtractiveProvider() });
+    const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK, settings: assistantSettings, meter: usage, offlineProvider: createExtractiveProvider(), routing: workspaceRouting });
 
     // Identity: keys derived from the master key, sessions, throttling, credentials login.
     const masterKey = config.masterKey ?? (config.localMode ? loadOrCreateLocalMasterKey(config.dataDir) : fail('config_invalid', 'MASTER_KEY is required outside local mode'));
@@ -258,14 +279,6 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       onBackgroundError: (error) => logger.error({ err: error }, 'credentials background task failed'),
     });
     cleanups.push(() => credentials.settled());
-    const purgeAttempts = async () => {
-      const purged = await attempts.purgeOlderThan(new Date(Date.now() - config.credentials.attemptRetentionDays * 86_400_000));
-      if (purged) logger.info({ purged }, 'old login attempts purged');
-    };
-    await purgeAttempts();
-    const purgeTimer = setInterval(() => void purgeAttempts().catch((error) => logger.error({ err: error }, 'login attempt purge failed')), 6 * 3_600_000);
-    purgeTimer.unref();
-    cleanups.push(() => clearInterval(purgeTimer));
     const authenticate: AuthenticateDeps = {
       principals,
       securityEvents,
@@ -326,7 +339,6 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     // Retention periods per workspace: the admin panel changes them, the sweeper reads `effective`.
     const retention = createRetentionPolicies({ store: createPrismaRetentionPolicyStore(db), audit });
     const auditTrail = createAuditTrail({ reader: createPrismaAuditEventReader(db), audit });
-
     // Erasure: persisted jobs run in the background of this process; unfinished ones resume at start.
     // STAND-IN until the per-workspace data keys are wired: nothing is sealed with a workspace key
     // yet, so there is no key to destroy and none exists. Replace with the real WorkspaceDataKeys.
@@ -340,6 +352,32 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     const resumed = await erasureRunner.resumeUnfinished();
     if (resumed.length) logger.info({ jobs: resumed }, 'unfinished erasure jobs resumed');
     const erasure = createErasureRequests({ eraser, runner: erasureRunner, directory, audit });
+
+    // The retention sweeper erases what each workspace's policy lets expire (and terminated
+    // workspaces), through the erasure engine; login attempts it purges per workspace period.
+    const sweeper = createRetentionSweeper({
+      selection: createPrismaSweeperSelection(db),
+      policies: retention,
+      eraser,
+      audit,
+      lock: createMariadbSweepLock(databaseUrl),
+      unownedLoginLogDays: config.credentials.attemptRetentionDays,
+      terminatedWorkspaceEraseDays: config.retention.terminatedWorkspaceEraseDays,
+    });
+    if (config.retention.sweepIntervalMinutes > 0) {
+      const sweep = () =>
+        void sweeper.sweepOnSchedule().then(
+          (report) => report && logger.info({ totals: report.totals, failures: [...report.workspaces.flatMap((w) => w.failures), ...report.terminated.failures] }, 'retention sweep finished'),
+          (error) => logger.error({ err: error }, 'retention sweep failed'),
+        );
+      // The first sweep soon after start, so frequent restarts cannot keep postponing it.
+      const first = setTimeout(sweep, 60_000);
+      const every = setInterval(sweep, config.retention.sweepIntervalMinutes * 60_000);
+      first.unref();
+      every.unref();
+      cleanups.push(() => clearTimeout(first), () => clearInterval(every));
+    } else logger.warn('RETENTION_SWEEP_INTERVAL_MINUTES=0: nothing expires on its own (conversations, uploads, login log, terminated workspaces) until a sweep is started');
+
 
     const adapter = createBotAdapter(config.bot);
     const botAuthMethod = config.bot.appId ? 'bot-framework' : 'local-playground';
@@ -368,9 +406,11 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }),
         knowledgeSourcesRouter({ authenticate, sources }),
         assistantSettingsRouter({ authenticate, settings: assistantSettings }),
+        routingRouter({ authenticate, routing: routingPolicies, available: availableProviders }),
         uploadsRouter({ authenticate, uploads }),
         filesRouter({ authenticate, downloads, publicUrl }),
         usageRouter({ authenticate, meter: usage }), feedbackRouter({ authenticate, feedback }),
+        retentionSweepRouter({ authenticate, sweeper }),
         erasureRouter({ authenticate, erasure }),
       ],
       streamRouters: [chatRouter({ authenticate, assistant, logger }), uploadsStreamRouter({ authenticate, uploads, maxFileBytes: config.files.maxUploadBytes })],
@@ -394,7 +434,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
     else logger.info({ url }, 'Kluis is listening');
 
-    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, usage, feedback, syncKnowledge, blobs, eraser, erasureRunner }, stop };
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, sweeper, usage, feedback, routing: routingPolicies, syncKnowledge, blobs, eraser, erasureRunner }, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -412,14 +452,9 @@ function createEmbedder(config: Config): Embedder | undefined {
 }
 
 /**
- * The answering provider: a router over every provider that has a key (a provider without one is
- * never offered), following the environment's routing policy. With no key at all it is the
- * extractive provider alone, which works offline.
+ * The chat providers that have a key (a provider without one is never offered). Extractive needs
+ * none and is always there, so with no key at all Kluis still answers offline, by quoting.
  */
-function createProvider(config: Config, logger: Logger): ChatProvider {
-  return createRouter(config.assistant.routing, createProviderCatalogue(config, logger), { logger });
-}
-
 function createProviderCatalogue(config: Config, logger: Logger): ProviderCatalogue {
   const { openai, azureOpenai, anthropic, gemini, perplexity } = config.assistant;
   const settings = (s: { apiKey?: string; baseUrl?: string; timeoutMs: number; maxRetries: number }, apiKey: string) => ({ apiKey, baseUrl: s.baseUrl, timeoutMs: s.timeoutMs, maxRetries: s.maxRetries, logger });

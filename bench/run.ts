@@ -9,6 +9,7 @@
  * Nothing is asserted: each figure is printed next to a baseline measured in the same run and the
  * ratio between them, because absolute numbers from a shared machine mean little on their own.
  */
+import { runAssistant } from './assistant';
 import { runBotTurn } from './botTurn';
 import { runColdStart } from './coldStart';
 import { runEmbedding } from './embedding';
@@ -24,6 +25,7 @@ const BENCHMARKS: Array<{ name: string; describe: string; run: (context: BenchCo
   { name: 'knowledge', describe: 'extract+chunk per format, SharePoint delta sync (full and incremental) against a local Graph, ACL-trimmed search at 100k chunks, memory', run: runKnowledge },
   { name: 'embedding', describe: 'LanceDB writes of a many-file sync with and without compaction every 100 writes, ingestion with a fake embedder at fixed latency, lexical vs hybrid search p50/p95', run: runEmbedding },
   { name: 'identity', describe: 'credentials login at bcrypt cost 12 and 10, Entra token validation, login throttle, against bare bcrypt, jose and SELECT 1', run: runIdentity },
+  { name: 'assistant', describe: 'first streamed chunk, Kluis part (instant in-process provider, demo knowledge), and prompt tokens per question vs sending everything retrieved', run: runAssistant },
   { name: 'erasure', describe: 'erasing one workspace of 100k chunks, 10k files and 50k messages, per step and residue scan, against writing the same data', run: runErasure },
   { name: 'coldStart', describe: '`npm start` to ready (fresh and warm) and idle memory, against a bare node HTTP server', run: runColdStart },
 ];

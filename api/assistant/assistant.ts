@@ -122,6 +122,8 @@ export interface AssistantDeps {
   meter?: UsageMeter;
   /** Answers (by quoting) when the budget stops paid calls. */
   offlineProvider?: ChatProvider;
+  /** The asker's workspace's router (its routing policy); without it every workspace uses `provider`. */
+  routing?: { forWorkspace(workspaceId: string): Promise<ChatProvider> };
 }
 
 export function createAssistant(deps: AssistantDeps): Assistant {
@@ -165,8 +167,9 @@ export function createAssistant(deps: AssistantDeps): Assistant {
         let notice = '';
         let result: ChatResult;
         const guard = createStreamGuard(system);
+        const provider = deps.routing ? await deps.routing.forWorkspace(principal.workspaceId) : deps.provider;
         try {
-          result = await run(deps.meter ? deps.meter.forPrincipal(principal).wrap(deps.provider) : deps.provider, request, events?.onText ? (text) => emit(guard.push(text)) : undefined);
+          result = await run(deps.meter ? deps.meter.forPrincipal(principal).wrap(provider) : provider, request, events?.onText ? (text) => emit(guard.push(text)) : undefined);
         } catch (error) {
           // The month's budget is spent: no paid call leaves Kluis; the offline provider still quotes the documents.
           if (!isKluisError(error, 'budget_exhausted') || !deps.offlineProvider) throw error;

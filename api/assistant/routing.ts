@@ -10,36 +10,19 @@
  *
  * Providers come from a catalogue the composition root builds; a provider without a key is not in
  * it and so is never offered, whatever a policy says. Policies come from a source keyed by
- * workspace (an environment default today; stored per workspace later).
+ * workspace (routingPolicy.ts: the workspace's stored policy, else the environment's).
  */
 import { fail, isKluisError, type ErrorId } from '../errors';
 import type { ChatDelta, ChatProvider, ChatRequest, ChatResult } from './ports';
+import { CHAT_PROVIDER_NAMES, isChatProvider, type ChatProviderName, type ProviderName, type RoutingPolicy } from './routingPolicySchema';
 
-export const PROVIDER_NAMES = ['extractive', 'openai', 'azure-openai', 'anthropic', 'gemini', 'perplexity'] as const;
-export type ProviderName = (typeof PROVIDER_NAMES)[number];
-
-export type RoutingRule =
-  /** Questions the caller marks as needing the web (`request.grounding === 'web'`). */
-  | { when: 'web'; provider: ProviderName }
-  /** Prompts of at least `minChars` characters (all messages together). */
-  | { when: 'long-context'; minChars: number; provider: ProviderName };
-
-export interface RoutingPolicy {
-  defaultProvider: ProviderName;
-  /** The providers this workspace may use, in the order they are tried after the chosen one. */
-  allowed: ProviderName[];
-  rules: RoutingRule[];
-  /** The model per provider, where the workspace wants another than the configured one. */
-  models?: Partial<Record<ProviderName, string>>;
-  /** How many providers one question may try at most (the first included). Default: all candidates. */
-  maxAttempts?: number;
-}
+export { CHAT_PROVIDER_NAMES, PROVIDER_NAMES, parseRoutingPolicy, type ChatProviderName, type ProviderName, type RoutingPolicy, type RoutingRule } from './routingPolicySchema';
 
 /** The adapters the composition root could build: only providers with a key are present. */
 export interface ProviderCatalogue {
-  available(): ProviderName[];
+  available(): ChatProviderName[];
   /** The adapter for a provider, with the workspace's model if it names one. */
-  get(name: ProviderName, model?: string): ChatProvider;
+  get(name: ChatProviderName, model?: string): ChatProvider;
 }
 
 /** Where a workspace's policy comes from. */
@@ -55,16 +38,16 @@ export interface RouterOptions {
 }
 
 /** The providers to try for this request, in order: a matching rule's, the default, then the rest allowed. */
-export function candidatesFor(policy: RoutingPolicy, catalogue: ProviderCatalogue, request: ChatRequest): ProviderName[] {
-  const available = new Set(catalogue.available());
+export function candidatesFor(policy: RoutingPolicy, catalogue: ProviderCatalogue, request: ChatRequest): ChatProviderName[] {
+  const available = new Set<ProviderName>(catalogue.available());
   const allowed = new Set(policy.allowed);
   const promptChars = request.messages.reduce((sum, m) => sum + m.content.length, 0);
   const ruled = policy.rules
-    .filter((rule) => (rule.when === 'web' ? request.grounding === 'web' : promptChars >= rule.minChars))
+    .filter((rule) => (rule.when === 'web' ? request.grounding === 'web' : rule.when === 'long-context' ? promptChars >= rule.minChars : false))
     .map((rule) => rule.provider);
-  const order: ProviderName[] = [];
+  const order: ChatProviderName[] = [];
   for (const name of [...ruled, policy.defaultProvider, ...policy.allowed]) {
-    if (allowed.has(name) && available.has(name) && !order.includes(name)) order.push(name);
+    if (isChatProvider(name) && allowed.has(name) && available.has(name) && !order.includes(name)) order.push(name);
   }
   return order.slice(0, policy.maxAttempts ?? order.length);
 }
@@ -131,72 +114,45 @@ export function createRouter(policy: RoutingPolicy, catalogue: ProviderCatalogue
   };
 }
 
-/** A router per workspace, from the policy its source holds (read on every question, so edits apply at once). */
-export function createWorkspaceRouting(source: RoutingPolicySource, catalogue: ProviderCatalogue, options: RouterOptions = {}) {
-  return {
-    async forWorkspace(workspaceId: string): Promise<ChatProvider> {
-      return createRouter(await source.policyFor(workspaceId), catalogue, options);
-    },
-  };
+/** The router of each workspace, from the policy its source holds. */
+export interface WorkspaceRouting {
+  forWorkspace(workspaceId: string): Promise<ChatProvider>;
+  /** Forget a workspace's cached router: its policy was just saved (by this replica). */
+  invalidate(workspaceId: string): void;
 }
 
-const MAX_RULES = 10;
-const MAX_MODEL_CHARS = 100;
+export interface WorkspaceRoutingOptions extends RouterOptions {
+  /**
+   * How long a workspace's router is reused before its policy is read again. A save on this
+   * replica invalidates at once; other replicas pick the change up within this time.
+   */
+  cacheMs?: number;
+  /** At most this many workspaces are cached; the least recently loaded one goes first. */
+  maxCached?: number;
+  now?: () => number;
+}
 
-/**
- * A policy from untrusted input (an admin's card, a stored row), checked field by field: only known
- * provider names, rules and default within the allowed list, bounded sizes. Fails with
- * request_malformed naming the first problem; never returns a partly valid policy.
- */
-export function parseRoutingPolicy(input: unknown): RoutingPolicy {
-  const bad = (why: string): never => fail('request_malformed', `routing policy: ${why}`);
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) return bad('expected an object');
-  const raw = input as Record<string, unknown>;
-  for (const key of Object.keys(raw)) {
-    if (!['defaultProvider', 'allowed', 'rules', 'models', 'maxAttempts'].includes(key)) bad(`unknown field ${JSON.stringify(key.slice(0, 40))}`);
-  }
-  const name = (value: unknown, where: string): ProviderName =>
-    typeof value === 'string' && (PROVIDER_NAMES as readonly string[]).includes(value) ? (value as ProviderName) : bad(`${where} is not a known provider`);
+export const ROUTING_CACHE_MS = 30_000;
 
-  if (!Array.isArray(raw.allowed) || raw.allowed.length === 0 || raw.allowed.length > PROVIDER_NAMES.length) bad(`allowed must list 1 to ${PROVIDER_NAMES.length} providers`);
-  const allowed = (raw.allowed as unknown[]).map((value, i) => name(value, `allowed[${i}]`));
-  if (new Set(allowed).size !== allowed.length) bad('allowed lists a provider twice');
-  const defaultProvider = name(raw.defaultProvider, 'defaultProvider');
-
-  const rulesInput = raw.rules ?? [];
-  if (!Array.isArray(rulesInput) || rulesInput.length > MAX_RULES) bad(`rules must be a list of at most ${MAX_RULES}`);
-  const rules = (rulesInput as unknown[]).map((rule, i): RoutingRule => {
-    if (rule === null || typeof rule !== 'object') return bad(`rules[${i}] is not an object`);
-    const r = rule as Record<string, unknown>;
-    const provider = name(r.provider, `rules[${i}].provider`);
-    if (r.when === 'web') return { when: 'web', provider };
-    if (r.when === 'long-context') {
-      if (typeof r.minChars !== 'number' || !Number.isInteger(r.minChars) || r.minChars < 1 || r.minChars > 10_000_000) bad(`rules[${i}].minChars must be an integer from 1 to 10000000`);
-      return { when: 'long-context', minChars: r.minChars as number, provider };
-    }
-    return bad(`rules[${i}].when must be web or long-context`);
-  });
-
-  let models: RoutingPolicy['models'];
-  if (raw.models !== undefined) {
-    if (raw.models === null || typeof raw.models !== 'object' || Array.isArray(raw.models)) bad('models must be an object');
-    models = {};
-    for (const [key, value] of Object.entries(raw.models as Record<string, unknown>)) {
-      const provider = name(key, `models key ${JSON.stringify(key.slice(0, 40))}`);
-      if (typeof value !== 'string' || !/^[A-Za-z0-9._:/@-]+$/.test(value) || value.length > MAX_MODEL_CHARS) bad(`models.${provider} is not a model name`);
-      models[provider] = value as string;
-    }
-  }
-
-  let maxAttempts: number | undefined;
-  if (raw.maxAttempts !== undefined) {
-    if (typeof raw.maxAttempts !== 'number' || !Number.isInteger(raw.maxAttempts) || raw.maxAttempts < 1 || raw.maxAttempts > PROVIDER_NAMES.length) bad(`maxAttempts must be 1 to ${PROVIDER_NAMES.length}`);
-    maxAttempts = raw.maxAttempts as number;
-  }
-
-  const policy: RoutingPolicy = { defaultProvider, allowed, rules, ...(models ? { models } : {}), ...(maxAttempts ? { maxAttempts } : {}) };
-  checkPolicy(policy, 'request_malformed');
-  return policy;
+export function createWorkspaceRouting(source: RoutingPolicySource, catalogue: ProviderCatalogue, options: WorkspaceRoutingOptions = {}): WorkspaceRouting {
+  const cacheMs = options.cacheMs ?? ROUTING_CACHE_MS;
+  const maxCached = options.maxCached ?? 10_000;
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { router: ChatProvider; expiresAt: number }>();
+  return {
+    async forWorkspace(workspaceId) {
+      const cached = cache.get(workspaceId);
+      if (cached && cached.expiresAt > now()) return cached.router;
+      const router = createRouter(await source.policyFor(workspaceId), catalogue, options);
+      cache.delete(workspaceId);
+      if (cache.size >= maxCached) cache.delete(cache.keys().next().value!);
+      if (cacheMs > 0) cache.set(workspaceId, { router, expiresAt: now() + cacheMs });
+      return router;
+    },
+    invalidate(workspaceId) {
+      cache.delete(workspaceId);
+    },
+  };
 }
 
 /** The default and every rule's provider must be allowed; otherwise the policy says two things at once. */
@@ -211,10 +167,10 @@ function checkPolicy(policy: RoutingPolicy, id: ErrorId = 'config_invalid'): voi
  * A catalogue over adapter factories: a provider is available when it has a factory (the
  * composition root adds one only for providers with a key). Adapters are built once per model.
  */
-export function catalogueOf(factories: Partial<Record<ProviderName, (model?: string) => ChatProvider>>): ProviderCatalogue {
+export function catalogueOf(factories: Partial<Record<ChatProviderName, (model?: string) => ChatProvider>>): ProviderCatalogue {
   const built = new Map<string, ChatProvider>();
   return {
-    available: () => PROVIDER_NAMES.filter((name) => factories[name] !== undefined),
+    available: () => CHAT_PROVIDER_NAMES.filter((name) => factories[name] !== undefined),
     get(name, model) {
       const factory = factories[name];
       if (factory === undefined) return fail('provider_not_configured', `provider ${name} has no key configured`);

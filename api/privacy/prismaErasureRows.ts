@@ -44,6 +44,7 @@ function workspaceTables(db: Database): Table[] {
     t('WorkspaceAssistantSettings', db.workspaceAssistantSettings),
     t('RetentionPolicy', db.retentionPolicy),
     t('UsageBudget', db.usageBudget),
+    t('WorkspaceRoutingPolicy', db.workspaceRoutingPolicy),
     t('User', db.user),
     // Not tenant-owned (a failed login may name no workspace), but these rows name this one.
     t('LoginAttempt', db.loginAttempt),
@@ -73,6 +74,7 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
       'RetentionPolicy.updatedByUserId': await db.retentionPolicy.count({ where: { workspaceId, updatedByUserId: userId } }),
       'WorkspaceAssistantSettings.updatedByUserId': await db.workspaceAssistantSettings.count({ where: { workspaceId, updatedByUserId: userId } }),
       'UsageBudget.updatedByUserId': await db.usageBudget.count({ where: { workspaceId, updatedByUserId: userId } }),
+      'WorkspaceRoutingPolicy.updatedByUserId': await db.workspaceRoutingPolicy.count({ where: { workspaceId, updatedByUserId: userId } }),
       'KnowledgeSource.createdByUserId': await db.knowledgeSource.count({ where: { workspaceId, createdByUserId: userId } }),
       'Upload.uploadedByUserId': await db.upload.count({ where: { workspaceId, uploadedByUserId: userId } }),
       'User.displayName': await db.user.count({ where: { workspaceId, id: userId, displayName: { not: null } } }),
@@ -105,6 +107,7 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
       await db.retentionPolicy.updateMany({ where: { workspaceId, updatedByUserId: userId }, data: { updatedByUserId: null } }),
       await db.workspaceAssistantSettings.updateMany({ where: { workspaceId, updatedByUserId: userId }, data: { updatedByUserId: null } }),
       await db.usageBudget.updateMany({ where: { workspaceId, updatedByUserId: userId }, data: { updatedByUserId: null } }),
+      await db.workspaceRoutingPolicy.updateMany({ where: { workspaceId, updatedByUserId: userId }, data: { updatedByUserId: null } }),
       await db.knowledgeSource.updateMany({ where: { workspaceId, createdByUserId: userId }, data: { createdByUserId: null } }),
       await db.upload.updateMany({ where: { workspaceId, uploadedByUserId: userId }, data: { uploadedByUserId: null } }),
       await db.user.updateMany({ where: { workspaceId, id: userId, displayName: { not: null } }, data: { displayName: null } }),

@@ -27,6 +27,8 @@ export type Action =
   | 'answer.feedback'
   | 'usage.read'
   | 'usage.budget'
+  | 'routing.read'
+  | 'routing.manage'
   | 'workspace.erase';
 
 export interface Resource {
@@ -58,6 +60,9 @@ const MINIMUM_ROLE: Record<Action, Role> = {
   'answer.feedback': 'viewer',
   'usage.read': 'admin',
   'usage.budget': 'admin',
+  // The routing policy: managers may see which providers answer, only admins change it.
+  'routing.read': 'manager',
+  'routing.manage': 'admin',
   // Erasing every piece of the workspace's data, or any one conversation in it.
   'workspace.erase': 'admin',
 };

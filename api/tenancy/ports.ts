@@ -6,6 +6,8 @@ export interface Workspace {
   name: string;
   tenantId: string;
   credentialsLogin: boolean;
+  /** Set when the organisation's contract ended: no one signs in any more and the workspace is erased later. */
+  terminatedAt?: Date | null;
 }
 
 export interface Member {
@@ -27,4 +29,12 @@ export interface WorkspaceDirectory {
   entraObjectId(workspaceId: string, userId: string): Promise<string | undefined>;
   /** Store the role Entra's app roles give; returns the previous stored role when it changed. */
   recordTokenRole(workspaceId: string, userId: string, role: Role): Promise<Role | undefined>;
+}
+
+/** Marking a workspace as terminated (contract ended), for operators; the retention sweeper erases it later. */
+export interface WorkspaceTermination {
+  /** Marks the tenant's workspace terminated at `at` (an earlier mark is kept); undefined when no such tenant. */
+  terminate(tenantId: string, at: Date): Promise<{ workspaceId: string; terminatedAt: Date } | undefined>;
+  /** Lifts the mark (before the erasure ran); false when no such tenant. */
+  undo(tenantId: string): Promise<boolean>;
 }

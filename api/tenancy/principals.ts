@@ -28,11 +28,14 @@ export interface Principals {
 export function createPrincipals(deps: { directory: WorkspaceDirectory; audit: AuditLog }): Principals {
   return {
     async isOnboarded(tenantId) {
-      return (await deps.directory.findByTenant(tenantId)) !== undefined;
+      const workspace = await deps.directory.findByTenant(tenantId);
+      return workspace !== undefined && !workspace.terminatedAt;
     },
     async resolve(caller) {
       const workspace = await deps.directory.findByTenant(caller.tenantId);
       if (!workspace) fail('tenant_not_onboarded', `Tenant ${caller.tenantId} is not onboarded`);
+      // A terminated organisation is no longer connected: its people get the same answer as strangers.
+      if (workspace.terminatedAt) fail('tenant_not_onboarded', `Tenant ${caller.tenantId} was terminated`);
       let member = await deps.directory.ensureMember(workspace.id, caller.entraObjectId, caller.displayName);
       if (member.disabled) fail('forbidden', 'User disabled');
       const tokenRole = caller.appRoles ? highestRole(caller.appRoles.map((r) => APP_ROLE_VALUES[r]).filter((r): r is Role => r !== undefined)) : undefined;
@@ -48,6 +51,7 @@ export function createPrincipals(deps: { directory: WorkspaceDirectory; audit: A
     async resolveUser(workspaceId, userId, authMethod) {
       const [workspace, member] = await Promise.all([deps.directory.findById(workspaceId), deps.directory.member(workspaceId, userId)]);
       if (!workspace || !member) fail('unauthenticated', 'Session user no longer exists');
+      if (workspace.terminatedAt) fail('tenant_not_onboarded', 'Session of a terminated workspace');
       if (member.disabled) fail('unauthenticated', 'Session user disabled');
       return { workspaceId, tenantId: workspace.tenantId, userId, roles: [member.role], authMethod };
     },

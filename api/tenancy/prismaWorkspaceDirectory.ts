@@ -1,10 +1,10 @@
 /** WorkspaceDirectory on MySQL through Prisma. */
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/client';
-import type { Member, WorkspaceDirectory } from './ports';
+import type { Member, WorkspaceDirectory, WorkspaceTermination } from './ports';
 
 const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === 'P2002';
-const WORKSPACE_FIELDS = { id: true, name: true, tenantId: true, credentialsLogin: true } as const;
+const WORKSPACE_FIELDS = { id: true, name: true, tenantId: true, credentialsLogin: true, terminatedAt: true } as const;
 
 export function createPrismaWorkspaceDirectory(db: Database): WorkspaceDirectory {
   async function member(workspaceId: string, userId: string): Promise<Member | undefined> {
@@ -61,6 +61,21 @@ export function createPrismaWorkspaceDirectory(db: Database): WorkspaceDirectory
       if (!row || row.role === role) return undefined;
       await db.membership.updateMany({ where: { workspaceId, userId }, data: { role } });
       return row.role;
+    },
+  };
+}
+
+/** WorkspaceTermination on MySQL through Prisma (the Workspace table is the tenant root, outside the guard). */
+export function createPrismaWorkspaceTermination(db: Database): WorkspaceTermination {
+  return {
+    async terminate(tenantId, at) {
+      // A second call must not push the erasure date further out: the first mark stands.
+      await db.workspace.updateMany({ where: { tenantId, terminatedAt: null }, data: { terminatedAt: at } });
+      const row = await db.workspace.findUnique({ where: { tenantId }, select: { id: true, terminatedAt: true } });
+      return row?.terminatedAt ? { workspaceId: row.id, terminatedAt: row.terminatedAt } : undefined;
+    },
+    async undo(tenantId) {
+      return (await db.workspace.updateMany({ where: { tenantId }, data: { terminatedAt: null } })).count > 0;
     },
   };
 }

@@ -192,6 +192,30 @@ describe('router', () => {
     expect([a.provider, b.provider]).toEqual(['openai', 'anthropic']);
   });
 
+  it('reuses a workspace’s router until the cache time passes or the workspace is invalidated', async () => {
+    let reads = 0;
+    let clock = 0;
+    let current = policy();
+    const routing = createWorkspaceRouting({ policyFor: async () => (reads++, current) }, catalogue(), { cacheMs: 1000, now: () => clock });
+
+    await routing.forWorkspace('ws-a');
+    current = policy({ defaultProvider: 'anthropic' });
+    const stale = await (await routing.forWorkspace('ws-a')).complete(request());
+    routing.invalidate('ws-a');
+    const fresh = await (await routing.forWorkspace('ws-a')).complete(request());
+    current = policy({ defaultProvider: 'gemini' });
+    clock = 1001;
+    const expired = await (await routing.forWorkspace('ws-a')).complete(request());
+
+    expect([stale.provider, fresh.provider, expired.provider]).toEqual(['openai', 'anthropic', 'gemini']);
+    expect(reads).toBe(3);
+  });
+
+  it('never answers an image rule with a chat provider', () => {
+    const order = candidatesFor(policy({ allowed: ['openai', 'anthropic', 'stability'], rules: [{ when: 'image', provider: 'stability' }] }), catalogue(), request());
+    expect(order).toEqual(['openai', 'anthropic']);
+  });
+
   it('orders candidates: rule, default, then the rest of allowed, without duplicates', () => {
     const order = candidatesFor(
       policy({ defaultProvider: 'anthropic', allowed: ['openai', 'perplexity', 'anthropic', 'gemini'], rules: [{ when: 'web', provider: 'perplexity' }] }),

@@ -84,11 +84,12 @@ export async function seedWorkspace(db: Database, index: SearchIndex, blobs: Blo
   await db.retentionPolicy.create({ data: { workspaceId, uploadedFileDays: 30, loginLogDays: 37, updatedByUserId: alice.userId } });
   await db.workspaceAssistantSettings.create({ data: { workspaceId, instructions: 'Be brief', maxTurns: 3, maxTurnChars: 1500, maxPassages: 6, maxPassageChars: 2000, updatedByUserId: alice.userId } });
   await db.usageBudget.create({ data: { workspaceId, monthlyLimitCents: 1000, updatedByUserId: alice.userId } });
+  await db.workspaceRoutingPolicy.create({ data: { workspaceId, policy: { defaultProvider: 'extractive', allowed: ['extractive'] }, updatedByUserId: alice.userId } });
   keys?.create(workspaceId);
   return { workspaceId, tenantId, name, alice, bob, uploadId, uploadDocumentId, folderDocumentId };
 }
 
-const TABLES = ['user', 'membership', 'conversation', 'message', 'messageFeedback', 'usageDaily', 'auditEvent', 'passwordResetToken', 'credential', 'session', 'invitation', 'document', 'upload', 'job', 'knowledgeSource', 'retentionPolicy', 'workspaceAssistantSettings', 'usageBudget'] as const;
+const TABLES = ['user', 'membership', 'conversation', 'message', 'messageFeedback', 'usageDaily', 'auditEvent', 'passwordResetToken', 'credential', 'session', 'invitation', 'document', 'upload', 'job', 'knowledgeSource', 'retentionPolicy', 'workspaceAssistantSettings', 'usageBudget', 'workspaceRoutingPolicy'] as const;
 
 /** Row counts per table, chunks and blobs of one workspace: compared before and after to prove it untouched. */
 export async function snapshot(db: Database, index: SearchIndex, blobs: BlobStore, workspaceId: string): Promise<Record<string, number>> {

@@ -12,7 +12,7 @@ export const DEMO_KNOWLEDGE = path.resolve(__dirname, '..', '..', 'demo', 'knowl
 export async function startTestKluis(env: Record<string, string | undefined> = {}): Promise<Kluis & { dataDir: string }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kluis-test-'));
   const config = loadConfig(
-    { LOCAL_MODE: 'true', PORT: '0', DATABASE_URL: testDatabaseUrl(), DATA_DIR: dataDir, KNOWLEDGE_WATCH: 'false', LOG_LEVEL: 'silent', ...env },
+    { LOCAL_MODE: 'true', PORT: '0', DATABASE_URL: testDatabaseUrl(), DATA_DIR: dataDir, KNOWLEDGE_WATCH: 'false', LOG_LEVEL: 'silent', RETENTION_SWEEP_INTERVAL_MINUTES: '0', ...env },
     { dotenv: false, cwd: path.resolve(__dirname, '..', '..') },
   );
   const kluis = await startKluis(config, { logger: createLogger(config.logLevel) });

@@ -1,0 +1,32 @@
+/** RetentionSelection on MySQL through Prisma: the queries that find expired records for the sweeper. */
+import type { Database } from '../db/client';
+import type { RetentionSelection } from './sweeper';
+
+export function createPrismaSweeperSelection(db: Database): RetentionSelection {
+  return {
+    async workspaceIds() {
+      return (await db.workspace.findMany({ select: { id: true }, orderBy: { createdAt: 'asc' } })).map((w) => w.id);
+    },
+    async conversationsIdleSince(workspaceId, cutoff) {
+      // Last message per conversation, kept only when it is older than the cutoff.
+      const withMessages = await db.message.groupBy({ by: ['conversationId'], where: { workspaceId }, _max: { createdAt: true }, having: { createdAt: { _max: { lt: cutoff } } } });
+      // A conversation opened but never written to is measured from its creation.
+      const empty = await db.conversation.findMany({ where: { workspaceId, createdAt: { lt: cutoff }, messages: { none: {} } }, select: { id: true } });
+      return [...withMessages.map((m) => m.conversationId), ...empty.map((c) => c.id)];
+    },
+    async uploadsStoredBefore(workspaceId, cutoff) {
+      return (await db.upload.findMany({ where: { workspaceId, createdAt: { lt: cutoff } }, select: { id: true }, orderBy: { createdAt: 'asc' } })).map((u) => u.id);
+    },
+    async purgeLoginAttempts(workspaceId, cutoff) {
+      return (await db.loginAttempt.deleteMany({ where: { workspaceId, createdAt: { lt: cutoff } } })).count;
+    },
+    async purgeUnownedLoginAttempts(cutoff) {
+      // No workspace named, or one that no longer exists (erased): the global period applies.
+      const known = (await db.workspace.findMany({ select: { id: true } })).map((w) => w.id);
+      return (await db.loginAttempt.deleteMany({ where: { createdAt: { lt: cutoff }, OR: [{ workspaceId: null }, { workspaceId: { notIn: known } }] } })).count;
+    },
+    async terminatedBefore(cutoff) {
+      return (await db.workspace.findMany({ where: { terminatedAt: { lt: cutoff } }, select: { id: true }, orderBy: { terminatedAt: 'asc' } })).map((w) => w.id);
+    },
+  };
+}

@@ -1,0 +1,211 @@
+/**
+ * The retention sweeper: applies every workspace's retention policy and erases what has expired.
+ *
+ * The data-protection statement promises storage limitation with concrete periods (uploaded files
+ * six months by default, the login log "a month and a week", deletion "within 30 days" after a
+ * contract ends), so expired records are not merely hidden: conversations, uploads and terminated
+ * workspaces go through the erasure engine (the same persisted, resumable steps an admin's erasure
+ * takes, across database, search index and blob store); login attempts, which live in one table
+ * only, are purged directly.
+ *
+ * A sweep never stops at the first failure: a failed erasure is reported (rule, target id, error
+ * id) and the sweep carries on with the rest. The report holds counts and ids, never content, and
+ * each workspace's part is audited as `retention.swept`.
+ */
+import type { AuditLog } from '../audit/ports';
+import { isKluisError } from '../errors';
+import { authorize } from '../tenancy/policy';
+import type { Principal } from '../tenancy/principal';
+import type { Eraser, ErasureScope, RetentionPeriods } from './ports';
+
+export const DAY_MS = 86_400_000;
+
+/** The rules a sweep applies, as named in reports and audit events. */
+export type SweepRule = 'conversationDays' | 'inactiveConversationDays' | 'uploadedFileDays' | 'loginLogDays' | 'terminatedWorkspace';
+
+/** What the sweeper needs to find expired records (api/privacy/prismaSweeperSelection.ts). */
+export interface RetentionSelection {
+  /** Every workspace, terminated ones included. */
+  workspaceIds(): Promise<string[]>;
+  /** Conversations whose last message (their creation, when they have none) is before `cutoff`. */
+  conversationsIdleSince(workspaceId: string, cutoff: Date): Promise<string[]>;
+  /** Uploads stored before `cutoff`. */
+  uploadsStoredBefore(workspaceId: string, cutoff: Date): Promise<string[]>;
+  /** Deletes the workspace's login attempts before `cutoff`; returns how many. */
+  purgeLoginAttempts(workspaceId: string, cutoff: Date): Promise<number>;
+  /** Deletes login attempts that name no existing workspace, before `cutoff`; returns how many. */
+  purgeUnownedLoginAttempts(cutoff: Date): Promise<number>;
+  /** Workspaces terminated before `cutoff`. */
+  terminatedBefore(cutoff: Date): Promise<string[]>;
+}
+
+/** A lock shared by every replica, so one scheduled sweep runs at a time across the deployment. */
+export interface SweepLock {
+  /** Runs `work` when the lock is free; `{ ran: false }` at once when another holder has it. */
+  runExclusive<T>(work: () => Promise<T>): Promise<{ ran: true; result: T } | { ran: false }>;
+}
+
+export interface SweepFailure {
+  /** The rule whose erasure failed, or `workspace` when the workspace's sweep could not even start. */
+  rule: SweepRule | 'workspace';
+  workspaceId: string;
+  /** The conversation, upload or workspace id whose erasure failed. */
+  targetId: string;
+  /** The error's catalogue id, or the erasure job's status; never a message that might quote data. */
+  error: string;
+}
+
+export interface WorkspaceSweep {
+  workspaceId: string;
+  removed: Record<SweepRule, number>;
+  failures: SweepFailure[];
+}
+
+export interface SweepReport {
+  startedAt: string;
+  finishedAt: string;
+  workspaces: WorkspaceSweep[];
+  /** Login attempts that belong to no workspace, purged after the global period. */
+  unownedLoginAttemptsPurged: number;
+  /** Workspaces whose erasure was requested because they were terminated long enough ago. */
+  terminated: { erased: number; failures: SweepFailure[] };
+  totals: Record<SweepRule, number> & { failures: number };
+}
+
+export interface RetentionSweeper {
+  /** One full sweep of every workspace (the schedule and operators call this). */
+  sweepAll(): Promise<SweepReport>;
+  /** A sweep of the asker's own workspace only (admins, `POST /api/workspace/retention/sweep`). */
+  sweepWorkspaceOf(principal: Principal): Promise<WorkspaceSweep>;
+  /**
+   * The scheduled entry: skips (returns undefined) while a sweep of this process is still running
+   * or another replica holds the shared lock.
+   */
+  sweepOnSchedule(): Promise<SweepReport | undefined>;
+}
+
+export interface RetentionSweeperDeps {
+  selection: RetentionSelection;
+  policies: { effective(workspaceId: string): Promise<RetentionPeriods> };
+  eraser: Eraser;
+  audit: AuditLog;
+  lock: SweepLock;
+  /** Login attempts naming no workspace are kept this many days (LOGIN_ATTEMPT_RETENTION_DAYS). */
+  unownedLoginLogDays: number;
+  /** A terminated workspace is erased this many days after its termination (TERMINATED_WORKSPACE_ERASE_DAYS). */
+  terminatedWorkspaceEraseDays: number;
+  now?: () => Date;
+}
+
+const noRemovals = (): Record<SweepRule, number> => ({ conversationDays: 0, inactiveConversationDays: 0, uploadedFileDays: 0, loginLogDays: 0, terminatedWorkspace: 0 });
+
+const before = (now: Date, days: number): Date => new Date(now.getTime() - days * DAY_MS);
+
+const errorIdOf = (error: unknown): string => (isKluisError(error) ? error.id : 'unexpected');
+
+export function createRetentionSweeper(deps: RetentionSweeperDeps): RetentionSweeper {
+  const now = deps.now ?? (() => new Date());
+
+  /** Requests and runs one erasure; a job that ends other than `done` counts as a failure. */
+  async function erase(scope: ErasureScope, reason: 'retention' | 'termination'): Promise<string | undefined> {
+    try {
+      const job = await deps.eraser.request(scope, { reason });
+      const finished = job.status === 'done' ? job : await deps.eraser.run(job.jobId);
+      return finished.status === 'done' ? undefined : `erasure_${finished.status}`;
+    } catch (error) {
+      return errorIdOf(error);
+    }
+  }
+
+  async function eraseEach(sweep: WorkspaceSweep, rule: SweepRule, ids: string[], scopeOf: (id: string) => ErasureScope): Promise<void> {
+    for (const id of ids) {
+      const failed = await erase(scopeOf(id), 'retention');
+      if (failed) sweep.failures.push({ rule, workspaceId: sweep.workspaceId, targetId: id, error: failed });
+      else sweep.removed[rule] += 1;
+    }
+  }
+
+  async function sweepWorkspace(workspaceId: string, at: Date, actorUserId?: string): Promise<WorkspaceSweep> {
+    const sweep: WorkspaceSweep = { workspaceId, removed: noRemovals(), failures: [] };
+    const policy = await deps.policies.effective(workspaceId);
+    const conversation = (conversationId: string): ErasureScope => ({ kind: 'conversation', workspaceId, conversationId });
+
+    // Both conversation rules measure time since the last message; one conversation is erased once,
+    // under the first rule that selects it.
+    const taken = new Set<string>();
+    for (const rule of ['conversationDays', 'inactiveConversationDays'] as const) {
+      const days = policy[rule];
+      if (days === null) continue;
+      const ids = (await deps.selection.conversationsIdleSince(workspaceId, before(at, days))).filter((id) => !taken.has(id));
+      ids.forEach((id) => taken.add(id));
+      await eraseEach(sweep, rule, ids, conversation);
+    }
+    const uploads = await deps.selection.uploadsStoredBefore(workspaceId, before(at, policy.uploadedFileDays));
+    await eraseEach(sweep, 'uploadedFileDays', uploads, (uploadId) => ({ kind: 'upload', workspaceId, uploadId }));
+    sweep.removed.loginLogDays = await deps.selection.purgeLoginAttempts(workspaceId, before(at, policy.loginLogDays));
+
+    const removedAny = Object.values(sweep.removed).some((n) => n > 0);
+    if (removedAny || sweep.failures.length || actorUserId) {
+      await deps.audit.record({
+        workspaceId,
+        ...(actorUserId ? { actorUserId } : {}),
+        kind: 'retention.swept',
+        outcome: sweep.failures.length ? 'failure' : 'success',
+        detail: { ...sweep.removed, failures: sweep.failures.length, trigger: actorUserId ? 'admin' : 'schedule' },
+      });
+    }
+    return sweep;
+  }
+
+  async function sweepAll(): Promise<SweepReport> {
+    const at = now();
+    const workspaces: WorkspaceSweep[] = [];
+    for (const workspaceId of await deps.selection.workspaceIds()) {
+      try {
+        workspaces.push(await sweepWorkspace(workspaceId, at));
+      } catch (error) {
+        // A workspace whose policy or selection cannot be read is reported; the others still run.
+        workspaces.push({ workspaceId, removed: noRemovals(), failures: [{ rule: 'workspace', workspaceId, targetId: workspaceId, error: errorIdOf(error) }] });
+      }
+    }
+    const unownedLoginAttemptsPurged = await deps.selection.purgeUnownedLoginAttempts(before(at, deps.unownedLoginLogDays));
+
+    const terminated = { erased: 0, failures: [] as SweepFailure[] };
+    for (const workspaceId of await deps.selection.terminatedBefore(before(at, deps.terminatedWorkspaceEraseDays))) {
+      const failed = await erase({ kind: 'workspace', workspaceId }, 'termination');
+      if (failed) terminated.failures.push({ rule: 'terminatedWorkspace', workspaceId, targetId: workspaceId, error: failed });
+      else terminated.erased += 1;
+    }
+
+    const totals = { ...noRemovals(), terminatedWorkspace: terminated.erased, failures: terminated.failures.length };
+    for (const w of workspaces) {
+      for (const rule of Object.keys(w.removed) as SweepRule[]) totals[rule] += w.removed[rule];
+      totals.failures += w.failures.length;
+    }
+    totals.loginLogDays += unownedLoginAttemptsPurged;
+    return { startedAt: at.toISOString(), finishedAt: now().toISOString(), workspaces, unownedLoginAttemptsPurged, terminated, totals };
+  }
+
+  let running: Promise<SweepReport | undefined> | undefined;
+
+  return {
+    sweepAll,
+    async sweepWorkspaceOf(principal) {
+      await authorize(principal, 'retention.manage', { workspaceId: principal.workspaceId }, deps.audit);
+      return sweepWorkspace(principal.workspaceId, now(), principal.userId);
+    },
+    sweepOnSchedule() {
+      // In-process guard first (a slow sweep and the next tick), then the lock across replicas.
+      if (running) return Promise.resolve(undefined);
+      running = (async () => {
+        try {
+          const outcome = await deps.lock.runExclusive(sweepAll);
+          return outcome.ran ? outcome.result : undefined;
+        } finally {
+          running = undefined;
+        }
+      })();
+      return running;
+    },
+  };
+}
