@@ -59,6 +59,8 @@ export const errorCatalogue = {
   password_rejected: { status: 400, message: 'This password cannot be used. Please choose another.' },
   ciphertext_invalid: { status: 500, message: 'Internal error.' },
   // The workspace's data key was destroyed (crypto-shredding): what it sealed is gone for good.
+  // A workspace erasure needs the workspace's exact name typed as confirmation; nothing was deleted.
+  erasure_confirmation_mismatch: { status: 422, message: 'The name you typed is not the name of this workspace. Nothing was deleted.' },
   data_key_destroyed: { status: 410, message: 'This data has been erased.' },
   // Microsoft Graph (SharePoint and OneDrive sources) throttled or down past the retry budget, or unreachable.
   graph_unavailable: { status: 503, message: 'Microsoft 365 cannot be reached right now. Please try again shortly.' },

@@ -26,7 +26,13 @@ import { createAuditTrail } from './audit/auditTrail';
 import { createPrismaAuditEventReader } from './audit/prismaAuditEventReader';
 import { createRetentionPolicies, type RetentionPolicies } from './privacy/retentionPolicy';
 import { createPrismaRetentionPolicyStore } from './privacy/prismaRetentionPolicyStore';
-import type { Eraser } from './privacy/ports';
+import { createEraser, type ErasureEngine } from './privacy/erasure';
+import { createErasureRequests } from './privacy/erasureRequests';
+import { createErasureRunner, type ErasureRunner } from './privacy/erasureRunner';
+import { createPrismaErasureJobStore } from './privacy/prismaErasureJobs';
+import { createPrismaErasureRows } from './privacy/prismaErasureRows';
+import { erasureRouter } from './http/routes/erasure';
+import type { BlobStore } from './files/ports';
 import { createRetentionSweeper, type RetentionSweeper } from './privacy/sweeper';
 import { createPrismaSweeperSelection } from './privacy/prismaSweeperSelection';
 import { createMariadbSweepLock } from './privacy/prismaSweeperLock';
@@ -122,7 +128,7 @@ export interface Kluis {
   /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
   initialSync?: SyncReport;
   /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
-  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; sweeper: RetentionSweeper; usage: UsageMeter; feedback: Feedback; routing: RoutingPolicies; exports: Exports; dataKeys: WorkspaceDataKeyService; syncKnowledge?: () => Promise<SyncReport> };
+  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; sweeper: RetentionSweeper; usage: UsageMeter; feedback: Feedback; routing: RoutingPolicies; exports: Exports; dataKeys: WorkspaceDataKeyService; syncKnowledge?: () => Promise<SyncReport>; blobs: BlobStore; eraser: ErasureEngine; erasureRunner: ErasureRunner };
   stop(): Promise<void>;
 }
 
@@ -345,12 +351,23 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     // Retention periods per workspace: the admin panel changes them, the sweeper reads `effective`.
     const retention = createRetentionPolicies({ store: createPrismaRetentionPolicyStore(db), audit });
     const auditTrail = createAuditTrail({ reader: createPrismaAuditEventReader(db), audit });
+    // Erasure: persisted jobs run in the background of this process; unfinished ones resume at start.
+    const eraser = createEraser({ jobs: createPrismaErasureJobStore(db), rows: createPrismaErasureRows(db), index, blobs, dataKeys, graphTokens, audit });
+    const erasureRunner = createErasureRunner({ eraser, onError: (error, jobId, attempt) => logger.error({ err: error, jobId, attempt }, 'erasure job failed; it resumes from its last finished step') });
+    cleanups.push(async () => {
+      erasureRunner.stop();
+      await erasureRunner.settled();
+    });
+    const resumed = await erasureRunner.resumeUnfinished();
+    if (resumed.length) logger.info({ jobs: resumed }, 'unfinished erasure jobs resumed');
+    const erasure = createErasureRequests({ eraser, runner: erasureRunner, directory, audit });
+
     // The retention sweeper erases what each workspace's policy lets expire (and terminated
     // workspaces), through the erasure engine; login attempts it purges per workspace period.
     const sweeper = createRetentionSweeper({
       selection: createPrismaSweeperSelection(db),
       policies: retention,
-      eraser: erasureEngine,
+      eraser,
       audit,
       lock: createMariadbSweepLock(databaseUrl),
       unownedLoginLogDays: config.credentials.attemptRetentionDays,
@@ -404,7 +421,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       logger,
       signIn: config.bot.oauthConnection ? { connectionName: config.bot.oauthConnection, securityEvents } : undefined,
       delegatedAccess: config.bot.oauthConnection ? (token) => liveCheckWith(async () => token) : undefined,
-      admin: { principals, authMethod: botAuthMethod, retention, sources, auditTrail, audit, logger },
+      admin: { principals, authMethod: botAuthMethod, retention, sources, auditTrail, audit, logger, erasure },
     });
     const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, serviceUrlHosts: config.localMode ? undefined : config.bot.serviceUrlHosts, authMethod: botAuthMethod });
     const app = createHttpApp({
@@ -428,6 +445,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         usageRouter({ authenticate, meter: usage }), feedbackRouter({ authenticate, feedback }),
         retentionSweepRouter({ authenticate, sweeper }),
         exportRouter({ authenticate, exports, publicUrl }),
+        erasureRouter({ authenticate, erasure }),
       ],
       streamRouters: [chatRouter({ authenticate, assistant, logger }), uploadsStreamRouter({ authenticate, uploads, maxFileBytes: config.files.maxUploadBytes })],
       readiness: [
@@ -450,7 +468,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
     else logger.info({ url }, 'Kluis is listening');
 
-    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, sweeper, usage, feedback, routing: routingPolicies, exports, dataKeys, syncKnowledge }, stop };
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, sweeper, usage, feedback, routing: routingPolicies, exports, dataKeys, syncKnowledge, blobs, eraser, erasureRunner }, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -485,13 +503,3 @@ function createProviderCatalogue(config: Config, logger: Logger): ProviderCatalo
   if (perplexity.apiKey) factories.perplexity = (model) => createPerplexityProvider({ ...settings(perplexity, perplexity.apiKey!), model: model ?? perplexity.model });
   return catalogueOf(factories);
 }
-
-/**
- * Stands in for the erasure engine (api/privacy/erasure.ts) until it is wired above: every request
- * fails, so the sweeper reports each expired conversation, upload and workspace as not erased.
- */
-const erasureEngine: Eraser = {
-  request: () => fail('store_unavailable', 'the erasure engine is not wired into this build'),
-  run: () => fail('store_unavailable', 'the erasure engine is not wired into this build'),
-  status: async () => undefined,
-};

@@ -15,6 +15,7 @@ import { runColdStart } from './coldStart';
 import { runDataKeys } from './dataKeys';
 import { runEmbedding } from './embedding';
 import { runExport } from './export';
+import { runErasure } from './erasure';
 import { runIdentity } from './identity';
 import { runKnowledge } from './knowledge';
 import { runRetrieval } from './retrieval';
@@ -29,6 +30,7 @@ const BENCHMARKS: Array<{ name: string; describe: string; run: (context: BenchCo
   { name: 'assistant', describe: 'first streamed chunk, Kluis part (instant in-process provider, demo knowledge), and prompt tokens per question vs sending everything retrieved', run: runAssistant },
   { name: 'export', describe: 'workspace data export (1,000 files, 10,000 messages) from MariaDB and the encrypted folder, against the same bytes into a plain zip', run: runExport },
   { name: 'dataKeys', describe: 'seal/open of 4 KiB, 1 MiB and 16 MiB with a workspace data key against a plain copy; upload+index and search with and without sealing', run: runDataKeys },
+  { name: 'erasure', describe: 'erasing one workspace of 100k chunks, 10k files and 50k messages, per step and residue scan, against writing the same data', run: runErasure },
   { name: 'coldStart', describe: '`npm start` to ready (fresh and warm) and idle memory, against a bare node HTTP server', run: runColdStart },
 ];
 

@@ -10,6 +10,7 @@ import { streamChat, type ChatDone } from './chatClient';
 import { el, newId, safeHref } from './dom';
 import { exportSection } from './exportSection';
 import { formatDate, languageOf, stringsFor, type Language, type Strings } from './i18n';
+import { myDataErasureSection } from './erasure';
 
 type Page = 'chat' | 'sources' | 'data';
 
@@ -251,6 +252,7 @@ function shell(state: State): void {
     for (const [p, b] of buttons) (p === page ? b.setAttribute('aria-current', 'page') : b.removeAttribute('aria-current'));
     main.replaceChildren(el('p', { class: 'note' }, t.loading));
     const content = page === 'chat' ? chatPage(state) : page === 'sources' ? await sourcesPage(state) : await dataPage(state);
+    if (page === 'data') content.append(myDataErasureSection({ language: state.language, api: (path, init) => api(state, path, init), onDone: () => content.querySelector('#conversations')?.replaceWith(el('p', { class: 'note' }, t.noConversations)) }));
     main.replaceChildren(content);
   };
   root.replaceChildren(el('header', { class: 'top' }, el('h1', {}, t.appName), nav), main);

@@ -77,6 +77,14 @@ export function createEncryptedFolderStore(dir: string): BlobStore {
     async deleteWorkspace(workspaceId) {
       await fs.rm(workspaceDir(workspaceId), { recursive: true, force: true });
     },
+    async count(workspaceId) {
+      try {
+        return (await fs.readdir(workspaceDir(workspaceId))).length;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+        throw error;
+      }
+    },
     async ping() {
       const probe = path.join(root, `.ping-${randomBytes(4).toString('hex')}`);
       await fs.writeFile(probe, 'ok');

@@ -196,23 +196,32 @@ export function createMinioStore(options: MinioStoreOptions): BlobStore {
     }
   }
 
+  /** One listing page of a bucket: its object names and the marker of the next page; undefined when the bucket does not exist. */
+  async function listPage(bucket: string, marker: string): Promise<{ names: string[]; next?: string } | undefined> {
+    let page: Awaited<ReturnType<Client['listObjectsQuery']>>;
+    try {
+      page = await client.listObjectsQuery(bucket, '', marker, { Delimiter: '', MaxKeys: PAGE_SIZE });
+    } catch (error) {
+      if (codeOf(error) === 'NoSuchBucket') return undefined;
+      unavailable('list', error);
+    }
+    const names = page.objects.map((o) => o.name).filter((n): n is string => typeof n === 'string' && n !== '');
+    // Without a delimiter S3 need not send NextMarker; the last key serves (S3 ListObjects v1).
+    const next = page.isTruncated && names.length > 0 ? page.nextMarker || names[names.length - 1]! : undefined;
+    return { names, next };
+  }
+
   /** One sweep over the bucket, a page at a time; false when the bucket does not exist. */
   async function removeAllObjects(bucket: string): Promise<boolean> {
     let marker = '';
     for (;;) {
-      let page: Awaited<ReturnType<Client['listObjectsQuery']>>;
-      try {
-        page = await client.listObjectsQuery(bucket, '', marker, { Delimiter: '', MaxKeys: PAGE_SIZE });
-      } catch (error) {
-        if (codeOf(error) === 'NoSuchBucket') return false;
-        unavailable('list', error);
-      }
-      const names = page.objects.map((o) => o.name).filter((n): n is string => typeof n === 'string' && n !== '');
-      if (names.length > 0) {
+      const page = await listPage(bucket, marker);
+      if (!page) return false;
+      if (page.names.length > 0) {
         // One page per request, one request at a time: parallel bulk deletes overload small servers.
         let failures: Awaited<ReturnType<Client['removeObjects']>>;
         try {
-          failures = await client.removeObjects(bucket, names);
+          failures = await client.removeObjects(bucket, page.names);
         } catch (error) {
           if (codeOf(error) === 'NoSuchBucket') return false;
           unavailable('bulk delete', error);
@@ -220,9 +229,8 @@ export function createMinioStore(options: MinioStoreOptions): BlobStore {
         const refused = failures.find((f) => f?.Error);
         if (refused) unavailable('bulk delete', { code: refused.Error?.Code });
       }
-      if (!page.isTruncated || names.length === 0) return true;
-      // Without a delimiter S3 need not send NextMarker; the last key serves (S3 ListObjects v1).
-      marker = page.nextMarker || names[names.length - 1]!;
+      if (page.next === undefined) return true;
+      marker = page.next;
     }
   }
 
@@ -285,6 +293,18 @@ export function createMinioStore(options: MinioStoreOptions): BlobStore {
         }
       }
       fail('store_unavailable', `Object storage delete bucket failed (still receiving writes after ${DELETE_SWEEPS} sweeps)`);
+    },
+
+    async count(workspaceId) {
+      const bucket = bucketNameFor(bucketPrefix, workspaceId);
+      let total = 0;
+      for (let marker: string | undefined = ''; marker !== undefined; ) {
+        const page = await listPage(bucket, marker);
+        if (!page) return total;
+        total += page.names.length;
+        marker = page.next;
+      }
+      return total;
     },
 
     async ping() {

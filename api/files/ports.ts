@@ -5,6 +5,8 @@ export interface BlobStore {
   get(workspaceId: string, key: string): Promise<Buffer | undefined>;
   delete(workspaceId: string, key: string): Promise<void>;
   deleteWorkspace(workspaceId: string): Promise<void>;
+  /** How many blobs the workspace holds (the erasure's residue scan asks this). */
+  count(workspaceId: string): Promise<number>;
   /** Throws when the store cannot be reached or written. */
   ping(): Promise<void>;
 }

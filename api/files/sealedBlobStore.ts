@@ -25,6 +25,7 @@ export function createSealedBlobStore(inner: BlobStore, keys: WorkspaceDataKeys)
     },
     delete: (workspaceId, name) => inner.delete(workspaceId, name),
     deleteWorkspace: (workspaceId) => inner.deleteWorkspace(workspaceId),
+    count: (workspaceId) => inner.count(workspaceId),
     ping: () => inner.ping(),
   };
 }

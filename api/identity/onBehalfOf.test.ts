@@ -132,6 +132,32 @@ describe('token exchange', () => {
   });
 });
 
+describe('forget (erasure)', () => {
+  test('drops the cached tokens of one user only, then of a whole tenant; the next request exchanges again', async () => {
+    const broker = brokerFor();
+    const a = await signedInUser();
+    const b = await signedInUser();
+    const otherTenant = await signedInUser(randomUUID());
+    const tokenA = await broker.graphTokenFor(a.identity, a.assertion);
+    const tokenB = await broker.graphTokenFor(b.identity, b.assertion);
+    await broker.graphTokenFor(otherTenant.identity, otherTenant.assertion);
+
+    expect(broker.forget({ tenantId: a.identity.tenantId.toUpperCase(), objectId: a.identity.objectId })).toBe(1);
+    expect(broker.forget({ tenantId: a.identity.tenantId, objectId: a.identity.objectId })).toBe(0);
+    const before = issuer.tokenRequests.length;
+    await expect(broker.graphTokenFor(b.identity, b.assertion)).resolves.toBe(tokenB);
+    expect(issuer.tokenRequests.length).toBe(before);
+    expect(await broker.graphTokenFor(a.identity, a.assertion)).not.toBe(tokenA);
+    expect(issuer.tokenRequests.length).toBe(before + 1);
+
+    // The tenant: A and B go, the other tenant's user stays cached.
+    expect(broker.forget({ tenantId: a.identity.tenantId })).toBe(2);
+    const afterTenant = issuer.tokenRequests.length;
+    await broker.graphTokenFor(otherTenant.identity, otherTenant.assertion);
+    expect(issuer.tokenRequests.length).toBe(afterTenant);
+  });
+});
+
 describe('failures', () => {
   test('invalid_grant with suberror consent_required becomes consent_required, passing the claims challenge through', async () => {
     const broker = brokerFor();

@@ -50,6 +50,11 @@ export interface OnBehalfOfOptions {
 
 export interface GraphTokenBroker {
   graphTokenFor(identity: { tenantId: string; objectId: string }, userAssertion: string): Promise<string>;
+  /**
+   * Drops the cached Graph tokens of one user, or of every user of a tenant without `objectId`
+   * (erasure); returns how many were dropped. The next request exchanges a fresh assertion.
+   */
+  forget(identity: { tenantId: string; objectId?: string }): number;
 }
 
 export const DEFAULT_GRAPH_SCOPES: readonly string[] = ['https://graph.microsoft.com/Files.Read.All', 'https://graph.microsoft.com/Sites.Read.All'];
@@ -148,6 +153,16 @@ export function createGraphTokenBroker(options: OnBehalfOfOptions): GraphTokenBr
   }
 
   return {
+    forget(identity) {
+      const prefix = identity.objectId === undefined ? `${identity.tenantId.toLowerCase()}:` : `${identity.tenantId.toLowerCase()}:${identity.objectId.toLowerCase()}:`;
+      let dropped = 0;
+      for (const key of [...cache.keys()]) {
+        if (key.startsWith(prefix) && cache.delete(key)) dropped++;
+      }
+      // An exchange still in flight would be joined by the next request of the same user.
+      for (const key of [...pending.keys()]) if (key.startsWith(prefix)) pending.delete(key);
+      return dropped;
+    },
     async graphTokenFor(identity, userAssertion) {
       const tenantId = identity.tenantId.toLowerCase();
       const objectId = identity.objectId.toLowerCase();

@@ -23,6 +23,7 @@ function world(options: { failRecord?: boolean; failIndex?: boolean } = {}) {
     get: async (w, n) => blobs.get(`${w}/${n}`),
     delete: async (w, n) => void blobs.delete(`${w}/${n}`),
     deleteWorkspace: async () => undefined,
+    count: async (w) => [...blobs.keys()].filter((k) => k.startsWith(`${w}/`)).length,
     ping: async () => undefined,
   };
   const indexer: Indexer = {

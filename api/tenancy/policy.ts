@@ -28,7 +28,8 @@ export type Action =
   | 'usage.read'
   | 'usage.budget'
   | 'routing.read'
-  | 'routing.manage';
+  | 'routing.manage'
+  | 'workspace.erase';
 
 export interface Resource {
   workspaceId: string;
@@ -62,6 +63,8 @@ const MINIMUM_ROLE: Record<Action, Role> = {
   // The routing policy: managers may see which providers answer, only admins change it.
   'routing.read': 'manager',
   'routing.manage': 'admin',
+  // Erasing every piece of the workspace's data, or any one conversation in it.
+  'workspace.erase': 'admin',
 };
 
 /** Personal resources: only their owner may act on them, whatever the role. */

@@ -30,6 +30,8 @@ import type { AuthMethod, Principal } from '../../api/tenancy/principal';
 import type { Principals } from '../../api/tenancy/principals';
 import { openingCard, panelCard, refusalCard, REFUSAL_REASONS, type AdminCard, type AdminSection, type PanelView } from './render';
 import { ADMIN_VERB, VERBS } from './templates';
+import { answerDataAction, DATA_VERBS } from './dataSection';
+import type { ErasureRequests } from '../../api/privacy/erasureRequests';
 
 export interface AdminPanelDeps {
   principals: Principals;
@@ -39,6 +41,8 @@ export interface AdminPanelDeps {
   auditTrail: AuditTrail;
   /** The audit log the panel's own authorization refusals go to. */
   audit: AuditLog;
+  /** The Data cards (erasure); without it their buttons are refused as unknown. */
+  erasure?: ErasureRequests;
   logger: Logger;
 }
 
@@ -199,6 +203,7 @@ export function registerAdminPanel(app: Application<TurnState>, deps: AdminPanel
       throw error;
     }
     if (!(Object.values(VERBS) as string[]).includes(verb)) return refusalCard(REFUSAL_REASONS.unknownAction);
+    if (DATA_VERBS.has(verb)) return deps.erasure ? answerDataAction({ erasure: deps.erasure, audit: deps.audit }, principal, context.activity.from.id, verb, data) : refusalCard(REFUSAL_REASONS.unknownAction);
     const view = baseView(context, principal, 'home');
     try {
       return panelCard(await withSection(principal, await act(verb, principal, view, data)));

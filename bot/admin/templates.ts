@@ -16,6 +16,12 @@ export const VERBS = {
   removeSource: 'kluis.admin.knowledge.remove',
   addSource: 'kluis.admin.knowledge.add',
   filterAudit: 'kluis.admin.audit.filter',
+  // The Data cards (dataSection.ts).
+  openData: 'kluis.admin.data.open',
+  askEraseWorkspace: 'kluis.admin.data.workspaceAsk',
+  eraseWorkspace: 'kluis.admin.data.workspaceErase',
+  erasureProgress: 'kluis.admin.data.progress',
+  eraseConversation: 'kluis.admin.data.conversationErase',
 } as const;
 
 export const ADMIN_VERB = /^kluis\.admin\./;
@@ -57,6 +63,7 @@ export const PANEL_TEMPLATE = {
         { ...execute('Retention', VERBS.open, { section: 'retention' }), $when: '${canRetention}' },
         execute('Knowledge', VERBS.open, { section: 'knowledge' }),
         { ...execute('Audit log', VERBS.open, { section: 'audit' }), $when: '${canAudit}' },
+        { ...execute('Data', VERBS.openData, {}), $when: '${canAudit}' },
       ],
     },
     {

@@ -168,6 +168,25 @@ export function blobStoreConformance(name: string, open: () => Promise<BlobStore
         for (const n of [names[0]!, names[999]!, names[1_000]!, names[1_049]!]) expect(await store.get(workspaceA, n)).toBeUndefined();
       });
 
+      // Paging is shared with deleteWorkspace (one listing helper), whose test crosses a page.
+      it('count tells the blobs of one workspace only, and 0 after deleteWorkspace', async () => {
+        expect(await store.count(randomUUID())).toBe(0);
+        const names = Array.from({ length: 60 }, (_, i) => `counted/${i}`);
+        for (let i = 0; i < names.length; i += 25) {
+          await Promise.all(names.slice(i, i + 25).map((n) => store.put(workspaceA, n, Buffer.from(n))));
+        }
+        await store.put(workspaceB, 'other', Buffer.from('b'));
+        await store.put(workspaceA, names[0]!, Buffer.from('overwritten, still one blob'));
+
+        expect(await store.count(workspaceA)).toBe(60);
+        expect(await store.count(workspaceB)).toBe(1);
+        await store.delete(workspaceA, names[5]!);
+        expect(await store.count(workspaceA)).toBe(59);
+        await store.deleteWorkspace(workspaceA);
+        expect(await store.count(workspaceA)).toBe(0);
+        expect(await store.count(workspaceB)).toBe(1);
+      });
+
       it('deleteWorkspace of a workspace never written resolves, and a deleted workspace can be written again', async () => {
         await expect(store.deleteWorkspace(randomUUID())).resolves.toBeUndefined();
         await store.put(workspaceA, 'before', Buffer.from('old'));

@@ -1,6 +1,8 @@
 /** Every kind of admin panel card, bound with realistic and hostile data, for validation and rendering tests. */
 import { openingCard, panelCard, refusalCard, REFUSAL_REASONS, type AdminCard, type PanelView } from '../../bot/admin/render';
 import type { SyncProgress } from '../../api/knowledge/sharepoint/ports';
+import type { ErasureJobView } from '../../api/privacy/ports';
+import { dataCard } from '../../bot/admin/dataSection';
 
 /** Text an attacker could put in a SharePoint drive name, a file name or an audit detail. */
 export const HOSTILE_TEXTS = ['${$root.userId}', '{"$when":"${false}"}', '[click me](https://evil.example)', '**bold** _it_', '<script>alert(1)</script>', '${json($root)}', '${1+1}'];
@@ -82,5 +84,31 @@ export function adminCardGallery(): Array<{ name: string; card: AdminCard }> {
       ),
     },
     { name: 'audit-empty', card: panelCard(base('audit', { audit: { area: 'all', events: [] } })) },
+    ...dataCards(),
+  ];
+}
+
+const erasureJob = (status: ErasureJobView['status'], residue: string[] = []): ErasureJobView => ({
+  jobId: '00000000-0000-4000-8000-000000000001',
+  scope: { kind: 'workspace', workspaceId: 'w' },
+  status,
+  steps: [
+    { name: 'rows', done: true, removed: 1200 },
+    { name: 'index', done: status !== 'running', removed: status !== 'running' ? 5000 : undefined },
+    { name: 'dataKey', done: status !== 'running' },
+  ],
+  ...(status === 'running' ? {} : { residue, finishedAt: at.toISOString() }),
+  requestedAt: at.toISOString(),
+});
+
+/** The Data cards (bot/admin/dataSection.ts). */
+function dataCards(): Array<{ name: string; card: AdminCard }> {
+  return [
+    { name: 'data', card: dataCard({ view: 'data', userId: '29:1a2b3c' }) },
+    { name: 'data-conversation-invalid', card: dataCard({ view: 'data', userId: '29:1a2b3c', conversationId: HOSTILE.slice(0, 36), status: { kind: 'attention', text: 'Not deleted: a conversation id looks like 8-4-4-4-12 hexadecimal digits.' } }) },
+    { name: 'data-confirm', card: dataCard({ view: 'confirm', userId: '29:1a2b3c' }) },
+    { name: 'data-confirm-mismatch', card: dataCard({ view: 'confirm', userId: '29:1a2b3c', status: { kind: 'attention', text: 'Not deleted: the name you typed is not the name of this workspace. Nothing was deleted.' } }) },
+    { name: 'data-progress-running', card: dataCard({ view: 'progress', userId: '29:1a2b3c', job: erasureJob('running') }) },
+    { name: 'data-progress-failed', card: dataCard({ view: 'progress', userId: '29:1a2b3c', job: erasureJob('failed', [`AuditEvent: 1`, HOSTILE]) }) },
   ];
 }

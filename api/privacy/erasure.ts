@@ -1,0 +1,238 @@
+/**
+ * The erasure engine: one persisted job per erasure, walking the stores in a fixed order (MySQL
+ * rows, search-index chunks, blobs, cached Graph tokens, usage rows, and for a workspace its data
+ * key), saving each step's completion before the next starts. A crash at any point loses at most
+ * the step under way, and every step is idempotent, so `run` simply starts again at the first step
+ * not marked done. The job ends with a residue scan over every store; it is `done` only when the
+ * scan finds nothing of the scope, otherwise `failed` with the residue listed.
+ *
+ * The audit log gets who, when and the scope's ids, never erased content. A workspace erasure
+ * deletes the workspace's audit events too; its record is the ErasureJob row itself.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AuditLog } from '../audit/ports';
+import { fail, isKluisError } from '../errors';
+import type { BlobStore } from '../files/ports';
+import type { SearchIndex } from '../knowledge/ports';
+import type { ErasureJobStore, ErasurePlan, ErasureRows, ErasureStepName, ErasureStepState, GraphTokenCache, StoredErasureJob } from './erasurePorts';
+import type { Eraser, ErasureJobView, ErasureScope, WorkspaceDataKeys } from './ports';
+
+export interface EraserDeps {
+  jobs: ErasureJobStore;
+  rows: ErasureRows;
+  index: Pick<SearchIndex, 'deleteDocument' | 'deleteWorkspace' | 'countChunks'>;
+  blobs: Pick<BlobStore, 'get' | 'delete' | 'deleteWorkspace' | 'count'>;
+  dataKeys: Pick<WorkspaceDataKeys, 'destroy' | 'exists'>;
+  /** Absent when Kluis exchanges no Graph tokens (no Entra client secret): the step then has nothing to forget. */
+  graphTokens?: GraphTokenCache;
+  audit: AuditLog;
+  /** Called after each step's completion is saved; tests inject crashes here. */
+  afterStep?: (jobId: string, step: ErasureStepName) => Promise<void> | void;
+}
+
+export interface ErasureEngine extends Eraser {
+  /**
+   * Ids of jobs a restart must finish: unfinished and not touched for `idleMs` (a job saved more
+   * recently may still be running in another process, which saves every step).
+   */
+  unfinished(idleMs?: number): Promise<string[]>;
+  /** Gives a job up after its retries: `failed`, with the reason as residue (completed steps stay done). */
+  abandon(jobId: string, reason: string): Promise<void>;
+}
+
+const STEPS: Record<ErasureScope['kind'], ErasureStepName[]> = {
+  workspace: ['rows', 'index', 'blobs', 'graphTokens', 'usage', 'dataKey'],
+  user: ['rows', 'graphTokens', 'usage'],
+  conversation: ['rows'],
+  upload: ['rows', 'index', 'blobs'],
+};
+
+/** The scope as a key: a second request for the same scope while a job runs joins that job. */
+export function activeKeyOf(scope: ErasureScope): string {
+  switch (scope.kind) {
+    case 'workspace':
+      return `workspace:${scope.workspaceId}`;
+    case 'user':
+      return `user:${scope.workspaceId}:${scope.userId}`;
+    case 'conversation':
+      return `conversation:${scope.workspaceId}:${scope.conversationId}`;
+    case 'upload':
+      return `upload:${scope.workspaceId}:${scope.uploadId}`;
+  }
+}
+
+/** The ids of a scope for the audit log: ids only, never content. */
+function auditDetail(jobId: string, scope: ErasureScope): Record<string, string | boolean> {
+  const { kind, workspaceId: _workspace, ...ids } = scope;
+  return { jobId, scope: kind, ...ids };
+}
+
+export function viewOf(job: StoredErasureJob): ErasureJobView {
+  return {
+    jobId: job.id,
+    scope: job.plan.scope,
+    status: job.status,
+    steps: job.steps.map((s) => ({ name: s.name, done: s.done, ...(s.removed === undefined ? {} : { removed: s.removed }) })),
+    ...(job.residue === undefined ? {} : { residue: job.residue }),
+    requestedAt: job.requestedAt.toISOString(),
+    ...(job.finishedAt === undefined ? {} : { finishedAt: job.finishedAt.toISOString() }),
+  };
+}
+
+export function createEraser(deps: EraserDeps): ErasureEngine {
+  const inFlight = new Map<string, Promise<ErasureJobView>>();
+
+  async function runStep(step: ErasureStepName, plan: ErasurePlan): Promise<number> {
+    const { scope, tenantId } = plan;
+    const workspaceId = scope.workspaceId;
+    switch (step) {
+      case 'rows':
+        return deps.rows.eraseRows(plan);
+      case 'index': {
+        if (scope.kind === 'workspace') {
+          const chunks = await deps.index.countChunks(workspaceId);
+          await deps.index.deleteWorkspace(workspaceId);
+          return chunks;
+        }
+        let removed = 0;
+        for (const documentId of plan.documentIds) {
+          removed += await deps.index.countChunks(workspaceId, documentId);
+          await deps.index.deleteDocument(workspaceId, documentId);
+        }
+        return removed;
+      }
+      case 'blobs': {
+        if (scope.kind === 'workspace') {
+          const blobs = await deps.blobs.count(workspaceId);
+          await deps.blobs.deleteWorkspace(workspaceId);
+          return blobs;
+        }
+        let removed = 0;
+        for (const name of plan.blobNames) {
+          if ((await deps.blobs.get(workspaceId, name)) !== undefined) removed++;
+          await deps.blobs.delete(workspaceId, name);
+        }
+        return removed;
+      }
+      case 'graphTokens':
+        if (!deps.graphTokens) return 0;
+        if (scope.kind === 'workspace') return deps.graphTokens.forget({ tenantId });
+        return plan.entraObjectId ? deps.graphTokens.forget({ tenantId, objectId: plan.entraObjectId }) : 0;
+      case 'usage':
+        return deps.rows.eraseUsage(plan);
+      case 'dataKey': {
+        const existed = await deps.dataKeys.exists(workspaceId);
+        await deps.dataKeys.destroy(workspaceId);
+        return existed ? 1 : 0;
+      }
+    }
+  }
+
+  /** Everything of the scope still found in any store; empty means the erasure is complete. */
+  async function residueOf(plan: ErasurePlan): Promise<string[]> {
+    const { scope } = plan;
+    const workspaceId = scope.workspaceId;
+    const found = await deps.rows.residue(plan);
+    if (scope.kind === 'workspace') {
+      const chunks = await deps.index.countChunks(workspaceId);
+      if (chunks > 0) found.push(`search index: ${chunks} chunks`);
+      const blobs = await deps.blobs.count(workspaceId);
+      if (blobs > 0) found.push(`blob store: ${blobs} blobs`);
+      if (await deps.dataKeys.exists(workspaceId)) found.push('data key: still exists');
+    }
+    if (scope.kind === 'upload') {
+      for (const documentId of plan.documentIds) {
+        const chunks = await deps.index.countChunks(workspaceId, documentId);
+        if (chunks > 0) found.push(`search index: ${chunks} chunks of document ${documentId}`);
+      }
+      for (const name of plan.blobNames) if ((await deps.blobs.get(workspaceId, name)) !== undefined) found.push(`blob store: ${name}`);
+    }
+    return found;
+  }
+
+  async function finish(job: StoredErasureJob, steps: ErasureStepState[]): Promise<ErasureJobView> {
+    const residue = await residueOf(job.plan);
+    const status = residue.length === 0 ? 'done' : 'failed';
+    // The personal lookups were only needed while steps ran; the record keeps Kluis's own ids.
+    const { entraObjectId: _oid, emailIndex: _email, ...plan } = job.plan;
+    await deps.jobs.finish(job.id, { status, steps, residue, plan });
+    if (job.plan.scope.kind !== 'workspace') {
+      await deps.audit.record({ workspaceId: job.plan.scope.workspaceId, actorUserId: job.requestedByUserId, kind: status === 'done' ? 'erasure.completed' : 'erasure.failed', outcome: status === 'done' ? 'success' : 'failure', detail: { ...auditDetail(job.id, job.plan.scope), residue: residue.length } });
+    }
+    return viewOf((await deps.jobs.find(job.id))!);
+  }
+
+  async function execute(jobId: string): Promise<ErasureJobView> {
+    const job = await deps.jobs.find(jobId);
+    if (!job) fail('not_found', `Erasure job ${jobId} does not exist`);
+    if (job.status === 'done') return viewOf(job);
+    // A failed job whose steps all ran found residue (rows written while it ran): a fresh pass.
+    const again = job.status === 'failed' && job.steps.every((s) => s.done);
+    const steps = job.steps.map((s) => (again ? { name: s.name, done: false } : { ...s }));
+    const attempts = job.attempts + 1;
+    await deps.jobs.saveProgress(jobId, { status: 'running', steps, attempts });
+    let current: ErasureStepName | undefined;
+    try {
+      for (const step of steps) {
+        if (step.done) continue;
+        current = step.name;
+        step.removed = await runStep(step.name, job.plan);
+        step.done = true;
+        await deps.jobs.saveProgress(jobId, { status: 'running', steps });
+        await deps.afterStep?.(jobId, step.name);
+      }
+      current = undefined;
+      return await finish(job, steps);
+    } catch (error) {
+      // The job stays `running`: exactly what a crash leaves, so both resume the same way.
+      const reason = `${current ?? 'residue scan'}: ${isKluisError(error) ? error.id : 'unexpected error'}`;
+      await deps.jobs.saveProgress(jobId, { status: 'running', steps, lastError: reason }).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  return {
+    async request(scope, requestedBy) {
+      const found = await deps.rows.plan(scope);
+      if (!found) fail('not_found', `Nothing to erase: the ${scope.kind} does not exist in workspace ${scope.workspaceId}`);
+      const job: StoredErasureJob = {
+        id: randomUUID(),
+        plan: { scope, ...found, ...(scope.kind === 'workspace' ? { keepAccounts: requestedBy.reason !== 'termination' } : {}) },
+        requestedByUserId: requestedBy.userId,
+        reason: requestedBy.reason,
+        status: 'queued',
+        steps: STEPS[scope.kind].map((name) => ({ name, done: false })),
+        attempts: 0,
+        requestedAt: new Date(),
+      };
+      const stored = await deps.jobs.createOrJoin(job, activeKeyOf(scope));
+      if (!stored.joined && scope.kind !== 'workspace') {
+        await deps.audit.record({ workspaceId: scope.workspaceId, actorUserId: requestedBy.userId, kind: 'erasure.requested', outcome: 'success', detail: { ...auditDetail(job.id, scope), reason: requestedBy.reason } });
+      }
+      return viewOf(stored.job);
+    },
+
+    run(jobId) {
+      // One run per job in this process: a joined request and the runner share it.
+      const running = inFlight.get(jobId);
+      if (running) return running;
+      const started = execute(jobId).finally(() => inFlight.delete(jobId));
+      inFlight.set(jobId, started);
+      return started;
+    },
+
+    async status(workspaceId, jobId) {
+      const job = await deps.jobs.findInWorkspace(workspaceId, jobId);
+      return job ? viewOf(job) : undefined;
+    },
+
+    unfinished: (idleMs = 0) => deps.jobs.unfinished(new Date(Date.now() - idleMs)),
+
+    async abandon(jobId, reason) {
+      const job = await deps.jobs.find(jobId);
+      if (!job || job.status === 'done') return;
+      const { entraObjectId: _oid, emailIndex: _email, ...plan } = job.plan;
+      await deps.jobs.finish(jobId, { status: 'failed', steps: job.steps, residue: [`stopped: ${reason}`], plan });
+    },
+  };
+}
