@@ -31,6 +31,7 @@ import { fail, isKluisError } from './errors';
 import { createEncryptedFolderStore } from './files/encryptedFolderStore';
 import { createMinioStore } from './files/minioStore';
 import { createHttpApp } from './http/app';
+import { recordApiRequests } from './http/requestAudit';
 import { createFolderSource, type SyncReport } from './knowledge/folderSource';
 import { createIndexer } from './knowledge/indexer';
 import { createKnowledge } from './knowledge/knowledge';
@@ -341,6 +342,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         onMissingBuild: (dir) => logger.warn({ dir }, 'tab and add-in pages are not built: run `npm run build:web`'),
       }),
       cors: corsForOwnOrigins(config.allowedOrigins),
+      requestAudit: recordApiRequests({ audit, logger }),
       authRouter: authRouter({ credentials, authenticate, cookie: { name: authenticate.cookieName, secure: config.sessions.cookieSecure }, directory }),
       apiRouters: [
         meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }),
