@@ -9,6 +9,7 @@
  * Nothing is asserted: each figure is printed next to a baseline measured in the same run and the
  * ratio between them, because absolute numbers from a shared machine mean little on their own.
  */
+import { runAudit } from './audit';
 import { runBotTurn } from './botTurn';
 import { runColdStart } from './coldStart';
 import { runEmbedding } from './embedding';
@@ -23,6 +24,7 @@ const BENCHMARKS: Array<{ name: string; describe: string; run: (context: BenchCo
   { name: 'knowledge', describe: 'extract+chunk per format, SharePoint delta sync (full and incremental) against a local Graph, ACL-trimmed search at 100k chunks, memory', run: runKnowledge },
   { name: 'embedding', describe: 'LanceDB writes of a many-file sync with and without compaction every 100 writes, ingestion with a fake embedder at fixed latency, lexical vs hybrid search p50/p95', run: runEmbedding },
   { name: 'identity', describe: 'credentials login at bcrypt cost 12 and 10, Entra token validation, login throttle, against bare bcrypt, jose and SELECT 1', run: runIdentity },
+  { name: 'audit', describe: 'audit log appends with the per-workspace hash chain (sequential, 8 in flight on one and on 8 workspaces) and chain verification, against plain inserts', run: runAudit },
   { name: 'coldStart', describe: '`npm start` to ready (fresh and warm) and idle memory, against a bare node HTTP server', run: runColdStart },
 ];
 
