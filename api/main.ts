@@ -329,7 +329,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       logger,
       signIn: config.bot.oauthConnection ? { connectionName: config.bot.oauthConnection, securityEvents } : undefined,
       delegatedAccess: config.bot.oauthConnection ? (token) => liveCheckWith(async () => token) : undefined,
-      admin: { principals, authMethod: botAuthMethod, retention, sources, auditTrail, audit, logger },
+      admin: { principals, authMethod: botAuthMethod, retention, sources, auditTrail, audit, logger, usage },
     });
     const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, serviceUrlHosts: config.localMode ? undefined : config.bot.serviceUrlHosts, authMethod: botAuthMethod });
     const app = createHttpApp({

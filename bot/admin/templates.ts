@@ -7,6 +7,8 @@
  * FactSet, which render markdown.
  */
 
+import { USAGE_SECTION_TEMPLATE, usageNavigation } from './usageSection';
+
 /** Every verb the panel's buttons send; the panel routes them all through one handler. */
 export const VERBS = {
   open: 'kluis.admin.open',
@@ -57,6 +59,7 @@ export const PANEL_TEMPLATE = {
         { ...execute('Retention', VERBS.open, { section: 'retention' }), $when: '${canRetention}' },
         execute('Knowledge', VERBS.open, { section: 'knowledge' }),
         { ...execute('Audit log', VERBS.open, { section: 'audit' }), $when: '${canAudit}' },
+        usageNavigation(VERBS.open),
       ],
     },
     {
@@ -179,6 +182,10 @@ export const PANEL_TEMPLATE = {
             { title: 'Assistant', value: 'assistant' },
             { title: 'Sign-in and accounts (identity)', value: 'identity' },
             { title: 'Roles', value: 'role' },
+            { title: 'File downloads', value: 'file' },
+            { title: 'Usage budget', value: 'usage' },
+            { title: 'API requests', value: 'api' },
+            { title: 'Audit log upkeep (pruning)', value: 'audit' },
           ],
         },
         { type: 'ActionSet', actions: [execute('Show', VERBS.filterAudit, { section: 'audit' })] },
@@ -195,6 +202,7 @@ export const PANEL_TEMPLATE = {
         },
       ],
     },
+    USAGE_SECTION_TEMPLATE,
   ],
 };
 
