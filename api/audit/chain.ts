@@ -8,6 +8,12 @@
  * UTC with milliseconds, absent values as null and detail with its keys sorted, so the same event
  * always serialises to the same bytes whichever process wrote or reads it.
  *
+ * The IP enters as ipDigest = SHA-256(ipSalt|ip) with a random salt per event. The statement Kluis
+ * keeps promises that IPs of failed logins are kept at most a month and a week, while the audit
+ * log is kept far longer: erasing ip and ipSalt after that period leaves the digest, which keeps
+ * the chain whole and, without its 128-bit salt, says nothing about the address. While the IP is
+ * there, verification checks it against the digest, so changing it is still found.
+ *
  * What the chain proves: nobody changed the kept events without also rewriting every later hash
  * and the chain head. Someone able to rewrite all of them (full database write access) can forge
  * a consistent chain; to catch that too, keep the head hashes `npm run audit:verify` prints
@@ -25,13 +31,20 @@ export interface ChainedFields {
   kind: string;
   outcome: string;
   detail: unknown;
-  ip: string | null;
+  ipDigest: string | null;
   prevHash: string;
 }
 
 export interface ChainedEvent extends ChainedFields {
   id: string;
   hash: string | null;
+  /** Null once erased after the login log period (then ipSalt is null too). */
+  ip: string | null;
+  ipSalt: string | null;
+}
+
+export function ipDigestOf(salt: string, ip: string): string {
+  return createHash('sha256').update(`${salt}|${ip}`, 'utf8').digest('hex');
 }
 
 /** The chain head of one workspace: the newest link and where verification starts. */
@@ -60,7 +73,7 @@ export function canonicalSerialisation(event: ChainedFields): string {
     event.kind,
     event.outcome,
     event.detail === undefined || event.detail === null ? null : sortedKeys(event.detail),
-    event.ip ?? null,
+    event.ipDigest ?? null,
     event.prevHash,
   ]);
 }
@@ -130,6 +143,7 @@ export async function verifyWorkspaceChain(source: AuditChainSource, workspaceId
       if (event.hash === null) return broken({ reason: 'unchained', seq: event.seq, eventId: event.id });
       if (event.prevHash !== expectedPrev) return broken({ reason: 'prev-hash-mismatch', seq: event.seq, eventId: event.id });
       if (chainHash(event) !== event.hash) return broken({ reason: 'hash-mismatch', seq: event.seq, eventId: event.id });
+      if (event.ip !== null && (event.ipSalt === null || ipDigestOf(event.ipSalt, event.ip) !== event.ipDigest)) return broken({ reason: 'hash-mismatch', seq: event.seq, eventId: event.id });
       checked++;
       expectedSeq = event.seq + 1;
       expectedPrev = event.hash;

@@ -29,4 +29,10 @@ export interface AuditRetention {
    * chain's anchor to the oldest kept event. Records an `audit.pruned` event in every chain it shortened.
    */
   pruneOlderThan(cutoff: Date, options?: { workspaceId?: string }): Promise<AuditPruneReport>;
+  /**
+   * Erases the client IP (and its salt) of events written before `cutoff` (in every workspace, or
+   * the one given: the login log period is a per-workspace retention setting); the chain stays
+   * verifiable. Returns how many events lost their IP.
+   */
+  eraseIpsOlderThan(cutoff: Date, options?: { workspaceId?: string }): Promise<number>;
 }

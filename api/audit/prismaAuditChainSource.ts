@@ -28,6 +28,8 @@ export function createPrismaAuditChainSource(db: Database): AuditChainSource {
         outcome: r.outcome,
         detail: r.detail,
         ip: r.ip,
+        ipSalt: r.ipSalt,
+        ipDigest: r.ipDigest,
         prevHash: r.prevHash ?? '',
         hash: r.hash,
       }));

@@ -11,10 +11,10 @@
  * Events written before the chain existed got their seq from the migration; the first append to
  * their workspace (or the first prune) hashes them, under the same lock, before anything new.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Database } from '../db/client';
 import { fail } from '../errors';
-import { chainHash, GENESIS_HASH, type ChainHead } from './chain';
+import { chainHash, GENESIS_HASH, ipDigestOf, type ChainHead } from './chain';
 import type { AuditEventInput, AuditLog, AuditPruneReport, AuditRetention } from './ports';
 
 type Transaction = Parameters<Parameters<Database['$transaction']>[0]>[0];
@@ -48,13 +48,21 @@ async function saveHead(tx: Transaction, head: ChainHead, prunedAt?: Date): Prom
 }
 
 /** Hashes the events written before the chain existed (seq set by the migration, hash null). */
+/** A fresh salt and the digest the chain covers instead of the IP itself (see chain.ts). */
+function ipFields(ip: string | null): { ip: string | null; ipSalt: string | null; ipDigest: string | null } {
+  if (ip === null) return { ip: null, ipSalt: null, ipDigest: null };
+  const ipSalt = randomBytes(16).toString('hex');
+  return { ip, ipSalt, ipDigest: ipDigestOf(ipSalt, ip) };
+}
+
 async function chainLegacyEvents(tx: Transaction, head: ChainHead): Promise<ChainHead> {
   const legacy = await tx.auditEvent.findMany({ where: { workspaceId: head.workspaceId, hash: null }, orderBy: { seq: 'asc' } });
   let current = head;
   for (const event of legacy) {
     const prevHash = current.hash;
-    const hash = chainHash({ ...event, prevHash });
-    await tx.auditEvent.update({ where: { workspaceId: head.workspaceId, id: event.id }, data: { prevHash, hash } });
+    const ip = ipFields(event.ip);
+    const hash = chainHash({ ...event, ...ip, prevHash });
+    await tx.auditEvent.update({ where: { workspaceId: head.workspaceId, id: event.id }, data: { ...ip, prevHash, hash } });
     current = { ...current, seq: event.seq, hash };
   }
   return current;
@@ -101,7 +109,7 @@ export function createPrismaAuditLog(db: Database): AuditLog & AuditRetention {
       kind: event.kind,
       outcome: event.outcome,
       detail: event.detail ?? null,
-      ip: event.ip ?? null,
+      ...ipFields(event.ip ?? null),
       prevHash: head.hash,
     };
     const hash = chainHash(fields);
@@ -131,6 +139,12 @@ export function createPrismaAuditLog(db: Database): AuditLog & AuditRetention {
   return {
     async record(event) {
       await withLockedHead(event.workspaceId, (tx, head) => append(tx, head, event));
+    },
+
+    async eraseIpsOlderThan(cutoff, options = {}) {
+      // The chain covers the salted digest, not the IP: erasing both IP and salt keeps it whole.
+      const sql = 'UPDATE `AuditEvent` SET ip = NULL, ipSalt = NULL WHERE createdAt < ? AND ip IS NOT NULL';
+      return options.workspaceId ? db.$executeRawUnsafe(`${sql} AND workspaceId = ?`, cutoff, options.workspaceId) : db.$executeRawUnsafe(sql, cutoff);
     },
 
     async pruneOlderThan(cutoff, options = {}): Promise<AuditPruneReport> {

@@ -49,7 +49,7 @@ describe('the audit hash chain', () => {
   });
 
   it('finds an edited outcome, actor or time just the same', async () => {
-    for (const [column, value] of [['outcome', 'failure'], ['actorUserId', randomUUID()], ['createdAt', new Date('2020-01-01T00:00:00Z')], ['ip', null]] as const) {
+    for (const [column, value] of [['outcome', 'failure'], ['actorUserId', randomUUID()], ['createdAt', new Date('2020-01-01T00:00:00Z')], ['ip', '198.51.100.1'], ['ipDigest', 'f'.repeat(64)]] as const) {
       const { workspaceId } = await workspaceWithEvents(3);
       await exec(`UPDATE \`AuditEvent\` SET ${column} = ? WHERE workspaceId = ? AND seq = 2`, value, workspaceId);
       expect(await verify(workspaceId)).toMatchObject({ ok: false, firstBreak: { reason: 'hash-mismatch', seq: 2 } });
@@ -81,7 +81,7 @@ describe('the audit hash chain', () => {
     const before = await row(workspaceId, 2);
     // Make room at seq 3 (from the top down, the (workspaceId, seq) key is unique) and forge a link to event 2.
     for (const seq of [5, 4, 3]) await exec('UPDATE `AuditEvent` SET seq = ? WHERE workspaceId = ? AND seq = ?', seq + 1, workspaceId, seq);
-    const forged = { workspaceId, seq: 3, createdAt: new Date(before.createdAt.getTime() + 1), actorUserId: null, kind: 'role.changed', outcome: 'success', detail: { to: 'admin' }, ip: null, prevHash: before.hash! };
+    const forged = { workspaceId, seq: 3, createdAt: new Date(before.createdAt.getTime() + 1), actorUserId: null, kind: 'role.changed', outcome: 'success', detail: { to: 'admin' }, ipDigest: null, prevHash: before.hash! };
     await exec('INSERT INTO `AuditEvent` (id, workspaceId, seq, createdAt, kind, outcome, detail, prevHash, hash) VALUES (?, ?, 3, ?, ?, ?, ?, ?, ?)', randomUUID(), workspaceId, forged.createdAt, forged.kind, forged.outcome, JSON.stringify(forged.detail), forged.prevHash, chainHash(forged));
     // The forged link itself verifies; the event after it no longer does.
     expect(await verify(workspaceId)).toMatchObject({ ok: false, checked: 3, firstBreak: { reason: 'prev-hash-mismatch', seq: 4 } });
@@ -90,7 +90,7 @@ describe('the audit hash chain', () => {
   it('finds a forged event appended after the head', async () => {
     const { workspaceId } = await workspaceWithEvents(3);
     const last = await row(workspaceId, 3);
-    const forged = { workspaceId, seq: 4, createdAt: new Date(), actorUserId: null, kind: 'identity.login', outcome: 'success', detail: null, ip: null, prevHash: last.hash! };
+    const forged = { workspaceId, seq: 4, createdAt: new Date(), actorUserId: null, kind: 'identity.login', outcome: 'success', detail: null, ipDigest: null, prevHash: last.hash! };
     await exec('INSERT INTO `AuditEvent` (id, workspaceId, seq, createdAt, kind, outcome, prevHash, hash) VALUES (?, ?, 4, ?, ?, ?, ?, ?)', randomUUID(), workspaceId, forged.createdAt, forged.kind, forged.outcome, forged.prevHash, chainHash(forged));
     expect(await verify(workspaceId)).toMatchObject({ ok: false, checked: 4, firstBreak: { reason: 'head-mismatch', seq: 4 } });
   });
@@ -136,6 +136,25 @@ describe('the audit hash chain', () => {
     expect(await verify(workspaceId)).toEqual({ workspaceId, ok: true, checked: 0, unsealed: 3 });
     await createPrismaAuditLog(db).record({ workspaceId, kind: 'identity.login', outcome: 'success' });
     expect(await verify(workspaceId)).toMatchObject({ ok: true, checked: 4, head: { seq: 4 } });
+  });
+
+  it('erases IPs after the login log period and the chain still verifies, while a changed IP is still found', async () => {
+    const { workspaceId, log } = await workspaceWithEvents(3);
+    await new Promise((r) => setTimeout(r, 5));
+    const cutoff = new Date();
+    await new Promise((r) => setTimeout(r, 5));
+    await log.record({ workspaceId, kind: 'identity.login', outcome: 'failure', ip: '203.0.113.9' });
+    const other = await workspaceWithEvents(1);
+    expect(await log.eraseIpsOlderThan(cutoff, { workspaceId })).toBe(3);
+    // Only the workspace named: another workspace's IP of the same age is kept.
+    expect((await row(other.workspaceId, 1)).ip).toBe('192.0.2.7');
+    const rows = await db.auditEvent.findMany({ where: { workspaceId }, orderBy: { seq: 'asc' } });
+    expect(rows.map((r) => [r.ip, r.ipSalt === null])).toEqual([[null, true], [null, true], [null, true], ['203.0.113.9', false]]);
+    expect(JSON.stringify(rows.slice(0, 3))).not.toContain('192.0.2.7');
+    expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.ipDigest ?? ''))).toBe(true);
+    expect(await verify(workspaceId)).toMatchObject({ ok: true, checked: 4 });
+    await exec('UPDATE `AuditEvent` SET ip = ? WHERE workspaceId = ? AND seq = 4', '203.0.113.10', workspaceId);
+    expect(await verify(workspaceId)).toMatchObject({ ok: false, firstBreak: { reason: 'hash-mismatch', seq: 4 } });
   });
 
   it('refuses an event for a workspace that does not exist', async () => {

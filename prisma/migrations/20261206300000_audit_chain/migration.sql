@@ -1,11 +1,14 @@
--- Tamper-evident audit log: every workspace's events form a hash chain (seq, prevHash, hash), and
+-- Tamper-evident audit log: every workspace's events form a hash chain (seq, prevHash, hash; the IP
+-- enters it as a salted digest, so the IP itself can be erased after the login log period), and
 -- AuditChainHead holds the newest link (locked by each append) and the anchor left by pruning.
 -- Existing events get their seq here, in the order they were written; their hashes are computed by
 -- Kluis itself (the canonical serialisation lives in api/audit/chain.ts, not in SQL) on the first
 -- append to that workspace after this migration, under the same lock as every append.
 
 -- AlterTable
-ALTER TABLE `AuditEvent` ADD COLUMN `seq` INTEGER NULL,
+ALTER TABLE `AuditEvent` ADD COLUMN `ipSalt` CHAR(32) NULL,
+    ADD COLUMN `ipDigest` CHAR(64) NULL,
+    ADD COLUMN `seq` INTEGER NULL,
     ADD COLUMN `prevHash` CHAR(64) NULL,
     ADD COLUMN `hash` CHAR(64) NULL;
 
