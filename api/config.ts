@@ -191,6 +191,7 @@ const environmentSchema = z
     RETENTION_SWEEP_INTERVAL_MINUTES: z.coerce.number({ message: 'expected minutes' }).int().min(0, 'expected 0 (off) to 1440 minutes').max(1440, 'expected 0 (off) to 1440 minutes').default(60),
     // The statement promises deletion within 30 days of termination; the sweep interval must fit in too.
     TERMINATED_WORKSPACE_ERASE_DAYS: z.coerce.number({ message: 'expected days' }).int().min(1, 'expected 1 to 30 days').max(30, 'expected 1 to 30 days').default(29),
+    AUDIT_RETENTION_DAYS: z.coerce.number({ message: 'expected days' }).int().min(1).max(3650).default(365),
     SMTP_URL: z.string().regex(/^smtps?:\/\/\S+$/, 'expected smtp://user:password@host:port or smtps://...').optional(),
     MAIL_FROM: z.string().email('expected an email address').optional(),
     LOCAL_TENANT_ID: guid.default(PLAYGROUND_TENANT_ID),
@@ -334,6 +335,8 @@ export interface Config {
   };
   /** Prices (cents per million tokens, overriding the defaults) and the currency of prices and budgets. */
   usage: { currency: string; prices: Record<string, { input: number; output: number }> };
+  /** Audit events older than this are pruned by the retention sweeper (the chain stays verifiable). */
+  audit: { retentionDays: number };
   localTenantId: string;
   /** 32 bytes; undefined in local mode until main loads or creates DATA_DIR/keys/master.key. */
   masterKey?: Buffer;
@@ -447,6 +450,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       stability: { apiKey: e.STABILITY_API_KEY, baseUrl: e.STABILITY_BASE_URL, timeoutMs: e.STABILITY_TIMEOUT_MS, maxRetries: e.STABILITY_MAX_RETRIES },
     },
     usage: { currency: e.USAGE_CURRENCY, prices: e.USAGE_PRICES ?? {} },
+    audit: { retentionDays: e.AUDIT_RETENTION_DAYS },
     localTenantId: e.LOCAL_TENANT_ID,
     masterKey: e.MASTER_KEY ? Buffer.from(e.MASTER_KEY, 'hex') : undefined,
     entra: { clientId: e.ENTRA_CLIENT_ID, apiUri: e.ENTRA_API_URI, clientSecret: e.ENTRA_CLIENT_SECRET, authorityHost: e.ENTRA_AUTHORITY_HOST.replace(/\/+$/, '') },

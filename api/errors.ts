@@ -31,6 +31,8 @@ export const errorCatalogue = {
   not_found: { status: 404, message: 'Not found.' },
   method_not_allowed: { status: 405, message: 'This method is not allowed here.' },
   tenant_scope_missing: { status: 500, message: 'Internal error.' },
+  // An audit event for a workspace that does not (or no longer) exist: nothing to chain it to.
+  audit_chain_unavailable: { status: 500, message: 'Internal error.' },
   provider_unavailable: { status: 503, message: 'The language model is unavailable right now. Please try again shortly.' },
   provider_rejected: { status: 502, message: 'The language model refused the request.' },
   // 401/403 from a provider: the configured key is wrong, revoked or lacks access. Not retried, no fallback.

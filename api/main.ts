@@ -54,6 +54,7 @@ import { createWorkspaceDataKeys, type WorkspaceDataKeyService } from './privacy
 import { createLocalKeyEncryptionKeys } from './privacy/dataKeysLocalKek';
 import { createPrismaDataKeyStore } from './privacy/prismaDataKeyStore';
 import { createHttpApp } from './http/app';
+import { recordApiRequests } from './http/requestAudit';
 import { createFolderSource, type SyncReport } from './knowledge/folderSource';
 import { createIndexer } from './knowledge/indexer';
 import { createKnowledge } from './knowledge/knowledge';
@@ -421,7 +422,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       logger,
       signIn: config.bot.oauthConnection ? { connectionName: config.bot.oauthConnection, securityEvents } : undefined,
       delegatedAccess: config.bot.oauthConnection ? (token) => liveCheckWith(async () => token) : undefined,
-      admin: { principals, authMethod: botAuthMethod, retention, sources, auditTrail, audit, logger, erasure },
+      admin: { principals, authMethod: botAuthMethod, retention, sources, auditTrail, audit, logger, erasure, usage },
     });
     const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, serviceUrlHosts: config.localMode ? undefined : config.bot.serviceUrlHosts, authMethod: botAuthMethod });
     const app = createHttpApp({
@@ -434,6 +435,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         onMissingBuild: (dir) => logger.warn({ dir }, 'tab and add-in pages are not built: run `npm run build:web`'),
       }),
       cors: corsForOwnOrigins(config.allowedOrigins),
+      requestAudit: recordApiRequests({ audit, logger }),
       authRouter: authRouter({ credentials, authenticate, cookie: { name: authenticate.cookieName, secure: config.sessions.cookieSecure }, directory }),
       apiRouters: [
         meRouter({ authenticate, conversations: createConversationReader({ conversations, audit }), credentials, audit }),

@@ -10,6 +10,7 @@
  * ratio between them, because absolute numbers from a shared machine mean little on their own.
  */
 import { runAssistant } from './assistant';
+import { runAudit } from './audit';
 import { runBotTurn } from './botTurn';
 import { runColdStart } from './coldStart';
 import { runDataKeys } from './dataKeys';
@@ -31,6 +32,7 @@ const BENCHMARKS: Array<{ name: string; describe: string; run: (context: BenchCo
   { name: 'export', describe: 'workspace data export (1,000 files, 10,000 messages) from MariaDB and the encrypted folder, against the same bytes into a plain zip', run: runExport },
   { name: 'dataKeys', describe: 'seal/open of 4 KiB, 1 MiB and 16 MiB with a workspace data key against a plain copy; upload+index and search with and without sealing', run: runDataKeys },
   { name: 'erasure', describe: 'erasing one workspace of 100k chunks, 10k files and 50k messages, per step and residue scan, against writing the same data', run: runErasure },
+  { name: 'audit', describe: 'audit log appends with the per-workspace hash chain (sequential, 8 in flight on one and on 8 workspaces) and chain verification, against plain inserts', run: runAudit },
   { name: 'coldStart', describe: '`npm start` to ready (fresh and warm) and idle memory, against a bare node HTTP server', run: runColdStart },
 ];
 

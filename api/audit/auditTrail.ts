@@ -7,7 +7,7 @@ import type { Principal } from '../tenancy/principal';
 import type { AuditLog } from './ports';
 
 /** The areas an admin can filter on; a filter outside this list is refused, never passed to SQL. */
-export const AUDIT_AREAS = ['authorization', 'retention', 'knowledge', 'assistant', 'identity', 'role'] as const;
+export const AUDIT_AREAS = ['authorization', 'retention', 'knowledge', 'assistant', 'identity', 'role', 'file', 'usage', 'api', 'audit'] as const;
 export type AuditArea = (typeof AUDIT_AREAS)[number];
 
 export const MAX_AUDIT_EVENTS = 50;

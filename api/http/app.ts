@@ -24,6 +24,8 @@ export interface HttpAppDeps {
   cors?: RequestHandler;
   /** Routers under /api that read their own (streamed, non-JSON) bodies, such as file uploads. */
   streamRouters?: Router[];
+  /** Records each authenticated /api request in the audit log once it has finished (api/http/requestAudit.ts). */
+  requestAudit?: RequestHandler;
 }
 
 export function createHttpApp(deps: HttpAppDeps) {
@@ -47,6 +49,7 @@ export function createHttpApp(deps: HttpAppDeps) {
     sendError(res, 'method_not_allowed');
   });
   if (deps.cors) app.use('/api', deps.cors);
+  if (deps.requestAudit) app.use('/api', deps.requestAudit);
   const jsonForWrites: RequestHandler = (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : requireJson(req, res, next));
   const apiJson = express.json({ limit: MAX_API_BODY_BYTES, strict: true });
   if (deps.authRouter) app.use('/api/auth', jsonForWrites, apiJson, deps.authRouter);

@@ -5,8 +5,8 @@
  * decided here too (README, "Erasure"):
  * - always: the user's conversations with every message in them, their messages in other
  *   conversations, their answer feedback, password-reset tokens, metered usage, their display
- *   name; audit events keep the event but lose the actor and IP address (except the erasure's own
- *   events: who asked for an erasure, when, which ids); settings they changed and sources and files
+ *   name; audit events keep the event and its pseudonymous user id (the hash chain covers it) but
+ *   lose the IP address; settings they changed and sources and files
  *   they added keep working but no longer name them;
  * - with deleteAccount also the account: sessions, the credentials login (e-mail, password, TOTP),
  *   its login attempts and invitations, the membership and the User row. Without it they stay,
@@ -37,6 +37,7 @@ function workspaceTables(db: Database): Table[] {
     t('Invitation', db.invitation),
     t('Membership', db.membership),
     t('AuditEvent', db.auditEvent),
+    t('AuditChainHead', db.auditChainHead),
     t('Job', db.job),
     t('Document', db.document),
     t('Upload', db.upload),
@@ -54,8 +55,6 @@ function workspaceTables(db: Database): Table[] {
 /** The accounts a workspace erasure keeps unless the organisation leaves (ErasurePlan.keepAccounts). */
 const ACCOUNT_TABLES = new Set(['Session', 'Credential', 'Membership', 'User']);
 
-/** Erasure's own audit events stay: they are the record that the erasure happened. */
-const NOT_ERASURE_EVENT = { NOT: { kind: { startsWith: 'erasure.' } } };
 
 export function createPrismaErasureRows(db: Database): ErasureRows {
   const tables = workspaceTables(db);
@@ -70,7 +69,7 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
       MessageFeedback: await db.messageFeedback.count({ where: mine }),
       PasswordResetToken: await db.passwordResetToken.count({ where: mine }),
       UsageDaily: await db.usageDaily.count({ where: mine }),
-      AuditEvent: await db.auditEvent.count({ where: { workspaceId, actorUserId: userId, ...NOT_ERASURE_EVENT } }),
+      'AuditEvent.ip': await db.auditEvent.count({ where: { workspaceId, actorUserId: userId, ip: { not: null } } }),
       'RetentionPolicy.updatedByUserId': await db.retentionPolicy.count({ where: { workspaceId, updatedByUserId: userId } }),
       'WorkspaceAssistantSettings.updatedByUserId': await db.workspaceAssistantSettings.count({ where: { workspaceId, updatedByUserId: userId } }),
       'UsageBudget.updatedByUserId': await db.usageBudget.count({ where: { workspaceId, updatedByUserId: userId } }),
@@ -103,7 +102,9 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
       await db.message.deleteMany({ where: { workspaceId, authorUserId: userId } }),
       await db.messageFeedback.deleteMany({ where: mine }),
       await db.passwordResetToken.deleteMany({ where: mine }),
-      await db.auditEvent.updateMany({ where: { workspaceId, actorUserId: userId, ...NOT_ERASURE_EVENT }, data: { actorUserId: null, ip: null } }),
+      // The hash chain covers the actor id and the IP's salted digest: the IP and its salt go, the
+      // pseudonymous user id stays (with the account gone it names nobody), and the chain verifies.
+      await db.auditEvent.updateMany({ where: { workspaceId, actorUserId: userId, ip: { not: null } }, data: { ip: null, ipSalt: null } }),
       await db.retentionPolicy.updateMany({ where: { workspaceId, updatedByUserId: userId }, data: { updatedByUserId: null } }),
       await db.workspaceAssistantSettings.updateMany({ where: { workspaceId, updatedByUserId: userId }, data: { updatedByUserId: null } }),
       await db.usageBudget.updateMany({ where: { workspaceId, updatedByUserId: userId }, data: { updatedByUserId: null } }),
@@ -193,7 +194,10 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
       switch (scope.kind) {
         case 'workspace':
           counts = {};
-          for (const table of tables) if (!(plan.keepAccounts && ACCOUNT_TABLES.has(table.name))) counts[table.name] = await table.count({ where: { workspaceId } });
+          for (const table of tables) if (!(plan.keepAccounts && (ACCOUNT_TABLES.has(table.name) || table.name === 'AuditChainHead'))) counts[table.name] = await table.count({ where: { workspaceId } });
+          // Kept accounts keep using the workspace while it is erased: their API requests start a new
+          // audit chain, which is new data, not residue of what was erased.
+          if (plan.keepAccounts) counts.AuditEvent = await db.auditEvent.count({ where: { workspaceId, NOT: { kind: 'api.request' } } });
           if (plan.keepAccounts) counts['User.displayName'] = await db.user.count({ where: { workspaceId, displayName: { not: null } } });
           break;
         case 'conversation':

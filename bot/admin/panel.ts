@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AUDIT_AREAS, isAuditArea, type AuditTrail } from '../../api/audit/auditTrail';
 import type { AuditLog } from '../../api/audit/ports';
+import { utcMonth, type UsageMeter } from '../../api/assistant/usage';
 import { fail, isKluisError } from '../../api/errors';
 import type { KnowledgeSources } from '../../api/knowledge/sharepoint/sources';
 import { RETENTION_FIELDS, type RetentionField, type RetentionPolicies } from '../../api/privacy/retentionPolicy';
@@ -39,6 +40,8 @@ export interface AdminPanelDeps {
   retention: RetentionPolicies;
   sources: KnowledgeSources;
   auditTrail: AuditTrail;
+  /** This month's usage per provider (bot/admin/usageSection.ts); without it the section stays empty. */
+  usage?: Pick<UsageMeter, 'report'>;
   /** The audit log the panel's own authorization refusals go to. */
   audit: AuditLog;
   /** The Data cards (erasure); without it their buttons are refused as unknown. */
@@ -49,7 +52,7 @@ export interface AdminPanelDeps {
 export const ADMIN_COMMAND = BOT_COMMANDS.admin;
 
 const AUDIT_EVENTS_SHOWN = 15;
-const OPENABLE: readonly AdminSection[] = ['home', 'retention', 'knowledge', 'audit'];
+const OPENABLE: readonly AdminSection[] = ['home', 'retention', 'knowledge', 'audit', 'usage'];
 // Graph drive ids: base64url-ish tokens with '!'; never paths (the same rule as the HTTP API).
 const addSourceInput = z.object({
   displayName: z.string().trim().min(1, 'Enter a name.').max(512, 'The name is too long (at most 512 characters).'),
@@ -89,6 +92,7 @@ export function registerAdminPanel(app: Application<TurnState>, deps: AdminPanel
   async function withSection(principal: Principal, view: PanelView): Promise<PanelView> {
     if (view.section === 'retention' && !view.retention) view.retention = await deps.retention.view(principal);
     if ((view.section === 'knowledge' || view.section === 'home') && !view.sources) view.sources = await deps.sources.list(principal);
+    if (view.section === 'usage' && !view.usage && deps.usage) view.usage = await deps.usage.report(principal, utcMonth(new Date()));
     if (view.section === 'audit' && !view.audit) view.audit = { area: 'all', events: await deps.auditTrail.recent(principal, { limit: AUDIT_EVENTS_SHOWN }) };
     return view;
   }

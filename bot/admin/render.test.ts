@@ -8,6 +8,7 @@ import type * as AdaptiveCards from 'adaptivecards';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const AC = require('adaptivecards/dist/adaptivecards.js') as typeof AdaptiveCards;
 import { adminCardGallery, HOSTILE, HOSTILE_TEXTS } from '../../tests/support/adminCardGallery';
+import { AUDIT_AREAS } from '../../api/audit/auditTrail';
 import { VERBS } from './templates';
 
 const gallery = adminCardGallery();
@@ -125,10 +126,36 @@ describe('binding hostile data', () => {
     expect(byName.refusal!.refresh).toBeUndefined();
   });
 
-  it('shows a manager no retention or audit controls', () => {
+  it('shows a manager no retention, audit or usage controls', () => {
     const verbs: unknown[] = [];
     walk(byName['home-manager'], (o) => void (o.type === 'Action.Execute' && verbs.push(o.data && (o.data as { section?: string }).section)));
     expect(verbs).not.toContain('retention');
     expect(verbs).not.toContain('audit');
+    expect(verbs).not.toContain('usage');
+    const adminVerbs: unknown[] = [];
+    walk(byName['home-admin'], (o) => void (o.type === 'Action.Execute' && adminVerbs.push(o.data && (o.data as { section?: string }).section)));
+    expect(adminVerbs).toEqual(expect.arrayContaining(['audit', 'usage']));
+  });
+
+  it('offers every audit area the trail accepts as a kind to filter on, and nothing else', () => {
+    const choices: string[] = [];
+    walk(byName.audit, (o) => void (o.id === 'area' && choices.push(...(o.choices as Array<{ value: string }>).map((c) => c.value))));
+    expect(choices).toEqual(['all', ...AUDIT_AREAS]);
+  });
+
+  it('sums the month\'s usage per provider, the most expensive first, with the budget and the unpriced calls', () => {
+    const shown = runs(byName.usage);
+    expect(shown.filter((t) => t === 'openai' || t === 'anthropic')).toEqual(['openai', 'anthropic']);
+    expect(shown).toEqual(expect.arrayContaining([
+      '1,700 calls (3 failed)', '  ·  2,040,000 tokens in, 510,000 out', '  ·  40.00 EUR',
+      '30 calls (2 refused)', '  ·  10.12 EUR + 4 unpriced calls',
+      'In all: 1,730 calls (3 failed, 2 refused), 50.12 EUR estimated.',
+      'Budget: 50.12 EUR of 50.00 EUR spent: exhausted, paid providers are refused until next month.',
+      '4 call(s) used a model without a price; their cost is not included (set USAGE_PRICES).',
+    ]));
+    // Model names are not shown: the section is per provider.
+    expect(JSON.stringify(byName.usage)).not.toContain('gpt-4o-mini');
+    expect(runs(byName['usage-empty'])).toEqual(expect.arrayContaining(['No monthly budget set.', 'In all: 0 calls, 0.00 EUR estimated.']));
+    expect(JSON.stringify(byName['usage-empty'])).toContain('No language-model calls this month yet.');
   });
 });

@@ -9,8 +9,10 @@ import type { SyncProgress } from '../../api/knowledge/sharepoint/ports';
 import type { KnowledgeSourceRecord } from '../../api/knowledge/sharepoint/sourceStore';
 import type { RetentionField, RetentionPolicyView, RetentionProblems } from '../../api/privacy/retentionPolicy';
 import { OPENING_TEMPLATE, PANEL_TEMPLATE, REFUSAL_TEMPLATE } from './templates';
+import type { UsageReport } from '../../api/assistant/usage';
+import { usageSectionData } from './usageSection';
 
-export type AdminSection = 'home' | 'retention' | 'knowledge' | 'confirmRemove' | 'audit';
+export type AdminSection = 'home' | 'retention' | 'knowledge' | 'confirmRemove' | 'audit' | 'usage';
 
 export interface AdminCard {
   type: 'AdaptiveCard';
@@ -50,6 +52,7 @@ export interface PanelView {
   confirm?: { id: string; displayName: string };
   sourceForm?: { displayName: string; driveId: string };
   audit?: { area: string; events: AuditEventRecord[] };
+  usage?: UsageReport;
 }
 
 const periodText = (days: number | null, none: string) => (days === null ? none : String(days));
@@ -116,6 +119,7 @@ export function panelCard(view: PanelView): AdminCard {
     confirm: view.confirm ?? { id: '', displayName: '' },
     auditArea: view.audit?.area ?? 'all',
     events: (view.audit?.events ?? []).map((e) => ({ at: utc(e.at), kind: e.kind, outcome: e.outcome, detail: detailText(e.detail) })),
+    ...usageSectionData(view.usage),
   };
   return bindCard(PANEL_TEMPLATE, data);
 }

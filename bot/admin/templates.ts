@@ -7,6 +7,8 @@
  * FactSet, which render markdown.
  */
 
+import { USAGE_SECTION_TEMPLATE, usageNavigation } from './usageSection';
+
 /** Every verb the panel's buttons send; the panel routes them all through one handler. */
 export const VERBS = {
   open: 'kluis.admin.open',
@@ -64,6 +66,7 @@ export const PANEL_TEMPLATE = {
         execute('Knowledge', VERBS.open, { section: 'knowledge' }),
         { ...execute('Audit log', VERBS.open, { section: 'audit' }), $when: '${canAudit}' },
         { ...execute('Data', VERBS.openData, {}), $when: '${canAudit}' },
+        usageNavigation(VERBS.open),
       ],
     },
     {
@@ -186,6 +189,10 @@ export const PANEL_TEMPLATE = {
             { title: 'Assistant', value: 'assistant' },
             { title: 'Sign-in and accounts (identity)', value: 'identity' },
             { title: 'Roles', value: 'role' },
+            { title: 'File downloads', value: 'file' },
+            { title: 'Usage budget', value: 'usage' },
+            { title: 'API requests', value: 'api' },
+            { title: 'Audit log upkeep (pruning)', value: 'audit' },
           ],
         },
         { type: 'ActionSet', actions: [execute('Show', VERBS.filterAudit, { section: 'audit' })] },
@@ -202,6 +209,7 @@ export const PANEL_TEMPLATE = {
         },
       ],
     },
+    USAGE_SECTION_TEMPLATE,
   ],
 };
 

@@ -103,6 +103,23 @@ describe('pressing buttons in the rendered cards', () => {
     expect((await executed())[0]).toMatchObject({ verb: VERBS.removeSource, data: { section: 'knowledge', confirm: 'yes', sourceId: expect.stringMatching(/^[0-9a-f-]{36}$/) } });
   });
 
+  it('opens the usage section from the navigation and filters the audit log by a chosen kind', async () => {
+    await render(card('home-admin'));
+    await page.getByRole('button', { name: 'Usage' }).click();
+    expect(await executed()).toEqual([{ verb: VERBS.open, data: { section: 'usage' } }]);
+    await render(card('audit'));
+    await page.getByLabel('Kind').selectOption('api');
+    await page.getByRole('button', { name: 'Show' }).click();
+    expect(await executed()).toEqual([{ verb: VERBS.filterAudit, data: { section: 'audit', area: 'api' } }]);
+  });
+
+  it('shows the usage per provider as text a person can read', async () => {
+    const shown = await render(card('usage'));
+    expect(shown.text).toContain('Language-model usage this month');
+    expect(shown.text).toMatch(/openai[\s\S]*1,700 calls \(3 failed\)[\s\S]*anthropic[\s\S]*30 calls \(2 refused\)/);
+    expect(shown.text).toContain('exhausted, paid providers are refused until next month');
+  });
+
   it('shows a refusal with no button at all', async () => {
     const shown = await render(card('refusal'));
     expect(shown.buttons).toEqual([]);

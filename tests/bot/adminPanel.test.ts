@@ -299,6 +299,32 @@ describe('audit log', () => {
   });
 });
 
+describe('usage section', () => {
+  it('shows an admin this month\'s usage per provider of their own workspace only', async () => {
+    const day = new Date(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`);
+    const usage = (workspaceId: string, userId: string, provider: string, model: string, calls: number) =>
+      db.usageDaily.create({ data: { id: randomUUID(), workspaceId, userId, day, provider, model, calls, inputTokens: BigInt(calls * 100), outputTokens: BigInt(calls * 10), costMicros: BigInt(calls * 2_000_000) } });
+    const [wsA, wsB] = [await workspaceOf(tenantA), await workspaceOf(tenantB)];
+    const userOf = async (workspaceId: string, p: Person) => (await db.user.findFirstOrThrow({ where: { workspaceId, entraObjectId: p.oid } })).id;
+    await usage(wsA, await userOf(wsA, userA), 'openai', 'gpt-4o-mini', 7);
+    await usage(wsA, await userOf(wsA, adminA), 'openai', 'gpt-4o', 5);
+    await usage(wsB, await userOf(wsB, adminB), 'gemini', 'gemini-2.5-flash', 99);
+    const card = await press(adminA, 'kluis.admin.open', { section: 'usage' });
+    const text = cardText(card);
+    expect(text).toMatch(/Language-model usage this month/);
+    expect(text).toContain('12 calls');
+    expect(text).toContain('1,200 tokens in, 120 out');
+    expect(text).not.toMatch(/gemini|99 calls/);
+  });
+
+  it('refuses a manager\'s forged press on the usage section, shows no figures and audits it', async () => {
+    const card = await press(managerA, 'kluis.admin.open', { section: 'usage' });
+    expect(cardText(card)).toMatch(/You may not do this/);
+    expect(cardText(card)).not.toMatch(/calls/);
+    expect(await refusals(tenantA)).toContain('usage.read');
+  });
+});
+
 describe('bad presses', () => {
   it('refuses an unknown verb', async () => {
     expect(cardText(await press(adminA, 'kluis.admin.dropEverything'))).toMatch(/not known to Kluis/);

@@ -182,7 +182,7 @@ describe('workspace erasure', () => {
     const w = await seeded();
     const engine = eraser({
       afterStep: async (_jobId, step) => {
-        if (step === 'index') await db.auditEvent.create({ data: { id: randomUUID(), workspaceId: w.workspaceId, kind: 'late.write', outcome: 'success' } });
+        if (step === 'index') await createPrismaAuditLog(db).record({ workspaceId: w.workspaceId, kind: 'late.write', outcome: 'success' });
       },
     });
     const job = await engine.request({ kind: 'workspace', workspaceId: w.workspaceId }, { reason: 'admin' });

@@ -1,4 +1,5 @@
 /** Workspaces with a row in every table, chunks in the index and blobs, for the erasure tests. */
+import { createPrismaAuditLog } from '../../api/audit/prismaAuditLog';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Database } from '../../api/db/client';
 import type { BlobStore } from '../../api/files/ports';
@@ -41,7 +42,7 @@ async function seedUser(db: Database, workspaceId: string, withCredential: boole
   await db.message.create({ data: { id: answer, workspaceId, conversationId, role: 'assistant', text: 'Your salary is private.' } });
   await db.messageFeedback.create({ data: { id: randomUUID(), workspaceId, messageId: answer, userId, reaction: 'like', comment: 'helpful' } });
   await db.usageDaily.create({ data: { id: randomUUID(), workspaceId, userId, day: new Date('2026-12-01'), provider: 'openai', model: 'gpt-4o-mini', calls: 3 } });
-  await db.auditEvent.create({ data: { id: randomUUID(), workspaceId, actorUserId: userId, kind: 'assistant.answered', outcome: 'success', ip: '192.0.2.7' } });
+  await createPrismaAuditLog(db).record({ workspaceId, actorUserId: userId, kind: 'assistant.answered', outcome: 'success', ip: '192.0.2.7' });
   await db.passwordResetToken.create({ data: { id: randomUUID(), workspaceId, userId, tokenHash: hex(randomUUID()), expiresAt: new Date(Date.now() + 3_600_000) } });
   let emailIndex: string | undefined;
   if (withCredential) {

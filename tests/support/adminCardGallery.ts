@@ -3,6 +3,7 @@ import { openingCard, panelCard, refusalCard, REFUSAL_REASONS, type AdminCard, t
 import type { SyncProgress } from '../../api/knowledge/sharepoint/ports';
 import type { ErasureJobView } from '../../api/privacy/ports';
 import { dataCard } from '../../bot/admin/dataSection';
+import type { UsageReport } from '../../api/assistant/usage';
 
 /** Text an attacker could put in a SharePoint drive name, a file name or an audit detail. */
 export const HOSTILE_TEXTS = ['${$root.userId}', '{"$when":"${false}"}', '[click me](https://evil.example)', '**bold** _it_', '<script>alert(1)</script>', '${json($root)}', '${1+1}'];
@@ -28,6 +29,21 @@ const progress = (status: SyncProgress['status'], failed = 0): SyncProgress => (
 const base = (section: PanelView['section'], extra: Partial<PanelView> = {}): PanelView => ({ section, userId: '29:1a2b3c', role: 'admin', canManageKnowledge: true, ...extra });
 const source = (i: number, extra: Record<string, unknown> = {}) => ({ id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, workspaceId: 'w', driveId: `b!drive${i}`, displayName: `Source ${i}`, schedule: 'monthly' as const, ...extra });
 const retention = { conversationDays: null, uploadedFileDays: 180, loginLogDays: 37, inactiveConversationDays: null, isDefault: true };
+
+const figures = (calls: number, costCents: number, extra: Record<string, number> = {}) => ({ calls, failedCalls: 0, refusedCalls: 0, inputTokens: calls * 1200, outputTokens: calls * 300, averageLatencyMs: calls ? 900 : null, costCents, unpricedCalls: 0, ...extra });
+/** A month with two models of one provider, one of another (a hostile model name, as a price list could hold), and an exhausted budget. */
+export const usageReport: UsageReport = {
+  month: '2026-11',
+  currency: 'EUR',
+  budget: { monthlyLimitCents: 5000, spentCents: 5012, exhausted: true },
+  totals: figures(1730, 5012, { failedCalls: 3, refusedCalls: 2, unpricedCalls: 4 }),
+  byModel: [
+    { provider: 'openai', model: 'gpt-4o', ...figures(200, 3000) },
+    { provider: 'anthropic', model: HOSTILE, ...figures(30, 1012, { unpricedCalls: 4, refusedCalls: 2 }) },
+    { provider: 'openai', model: 'gpt-4o-mini', ...figures(1500, 1000, { failedCalls: 3 }) },
+  ],
+  byUserDay: [],
+};
 
 export function adminCardGallery(): Array<{ name: string; card: AdminCard }> {
   return [
@@ -84,6 +100,8 @@ export function adminCardGallery(): Array<{ name: string; card: AdminCard }> {
       ),
     },
     { name: 'audit-empty', card: panelCard(base('audit', { audit: { area: 'all', events: [] } })) },
+    { name: 'usage', card: panelCard(base('usage', { usage: usageReport })) },
+    { name: 'usage-empty', card: panelCard(base('usage', { usage: { ...usageReport, byModel: [], totals: figures(0, 0), budget: { monthlyLimitCents: null, spentCents: 0, exhausted: false } } })) },
     ...dataCards(),
   ];
 }
