@@ -18,6 +18,8 @@ import type { ErasureScope } from '../../api/privacy/ports';
 import { createPrismaErasureJobStore } from '../../api/privacy/prismaErasureJobs';
 import { createPrismaErasureRows } from '../../api/privacy/prismaErasureRows';
 import { createPrismaAuditLog } from '../../api/audit/prismaAuditLog';
+import { createPrismaAuditChainSource } from '../../api/audit/prismaAuditChainSource';
+import { verifyWorkspaceChain } from '../../api/audit/chain';
 import { openTestDatabase } from '../support/database';
 import { InMemoryDataKeys, RecordingTokenCache, seedWorkspace, snapshot, type SeededWorkspace } from './erasureWorld';
 
@@ -254,9 +256,11 @@ describe('user erasure', () => {
     expect(await db.message.count({ where: { ...ws, authorUserId: userId } })).toBe(0);
     expect(await db.usageDaily.count({ where: { ...ws, userId } })).toBe(0);
     expect(await db.passwordResetToken.count({ where: { ...ws, userId } })).toBe(0);
-    expect(await db.auditEvent.count({ where: { ...ws, actorUserId: userId, NOT: { kind: { startsWith: 'erasure.' } } } })).toBe(0);
-    // Her audit event stays as the workspace's record, without her id or IP address.
-    expect(await db.auditEvent.count({ where: { ...ws, kind: 'assistant.answered', actorUserId: null, ip: null } })).toBe(1);
+    // Her audit event stays as the workspace's record, with her pseudonymous id but without her IP
+    // address, and the workspace's hash chain still verifies.
+    expect(await db.auditEvent.count({ where: { ...ws, actorUserId: userId, ip: { not: null } } })).toBe(0);
+    expect(await db.auditEvent.count({ where: { ...ws, kind: 'assistant.answered', actorUserId: userId, ip: null, ipSalt: null } })).toBe(1);
+    expect(await verifyWorkspaceChain(createPrismaAuditChainSource(db), ws.workspaceId)).toMatchObject({ ok: true });
     expect(await db.auditEvent.count({ where: { ...ws, kind: 'assistant.answered', actorUserId: w.bob.userId, ip: '192.0.2.7' } })).toBe(1);
     expect(await db.retentionPolicy.findFirst({ where: ws })).toMatchObject({ updatedByUserId: null, uploadedFileDays: 30 });
     expect(await db.upload.findFirst({ where: ws })).toMatchObject({ uploadedByUserId: null });
