@@ -7,6 +7,7 @@ const owner: Principal = { workspaceId: 'w1', tenantId: 't1', userId: 'u1', role
 
 function setup() {
   const saved = new Map<string, StoredFeedback>();
+  const replies = new Map<string, string>();
   const messages = new Map([
     [`w1|${answerId}`, { role: 'assistant' as const, ownerUserId: 'u1' }],
     [`w1|${questionId}`, { role: 'user' as const, ownerUserId: 'u1' }],
@@ -19,6 +20,12 @@ function setup() {
       return s;
     },
     find: async (w, id) => saved.get(`${w}|${id}`),
+    setReplyActivity: async (w, id, reply) => {
+      if (!messages.has(`${w}|${id}`)) return false;
+      replies.set(`${w}|${reply}`, id);
+      return true;
+    },
+    findByReplyActivity: async (w, reply) => replies.get(`${w}|${reply}`),
   };
   const audit: unknown[] = [];
   return { feedback: createFeedback({ store, audit: { record: async (e) => void audit.push(e) } }), saved, audit };
