@@ -22,6 +22,7 @@ import type { Principal } from '../api/tenancy/principal';
 import { BOT_COMMANDS, helpCard, NEW_CONVERSATION_TEXT, noticeCard, SIGN_IN_TEXT, welcomeCard } from './cards';
 import { isPersonalChat, PROBLEM_TEXT, sendAnswerCard, streamAnswer } from './answerReply';
 import { replyWithImage } from './imageReply';
+import { keepEntityProperties } from './entityWire';
 import type { KluisBotAdapter } from './botAdapter';
 import { createSignInGuard, GRAPH_SIGN_IN, PendingSignIns, signInSettings } from './signIn';
 import { registerAdminPanel, type AdminPanelDeps } from './admin/panel';
@@ -61,6 +62,8 @@ export interface TeamsBotDeps {
 }
 
 export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
+  // Citations, the AI label and stream information travel in entities (bot/entityWire.ts).
+  keepEntityProperties();
   const pending = new PendingSignIns();
   // Users who signed in here, by channel and user id (the Token Service's key for their token).
   const signedInUsers = new Set<string>();
