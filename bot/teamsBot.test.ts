@@ -308,3 +308,18 @@ describe('answers in Teams', () => {
     ]);
   }, 20000);
 });
+
+describe('/image in Teams', () => {
+  it('says politely that pictures are not enabled when no image provider is configured', async () => {
+    const bot = setup({ signIn: false });
+    await bot.ask('/image a lighthouse');
+    expect(bot.contexts).toEqual([]);
+    expect(shown(bot.sent).map((a) => a.text)).toEqual(['Pictures are not enabled for your organisation. An administrator can turn them on. / Afbeeldingen zijn niet ingeschakeld voor jouw organisatie. Een beheerder kan ze aanzetten.']);
+  });
+
+  it('treats a question that only starts like the command as a question', async () => {
+    const bot = setup({ signIn: false, conversationType: 'groupChat' });
+    await bot.ask('imagery guidelines for the brand?');
+    expect(bot.contexts).toHaveLength(1);
+  });
+});
