@@ -54,6 +54,8 @@ describe('Kluis in the Agents Playground', () => {
   it('streams an answer from the demo documents with its citation', async () => {
     await chat.send('What is the maximum hotel rate per night in London on a business trip?');
     const reply = await chat.waitForBotMessage(/Answered by/, 30000);
+    expect(reply).toContain('EUR 185 per night');
+    expect(reply).toContain('Answered by: openai (gpt-test)');
     // Teams' own rendering: the [1] becomes a citation, the message carries the AI label and feedback buttons.
     const page = chat.page;
     const answer = page.locator('.fai-OutputCard').last();
