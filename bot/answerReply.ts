@@ -76,23 +76,38 @@ function settleText(stream: StreamingResponse, text: string): void {
  */
 export async function streamAnswer(context: TurnContext, produce: (events: AnswerEvents) => Promise<Answer>, problemText: (error: unknown) => string): Promise<{ answer?: Answer; error?: unknown; replyActivityId?: string }> {
   const stream = new StreamingResponse(context);
+  // teams-ai rethrows a failed send from a promise nobody awaits until the stream ends; watching
+  // it keeps a channel outage from becoming an unhandled rejection that would stop the process.
+  let sendFailure: unknown;
+  const watch = () => void stream.waitForQueue().catch((error: unknown) => void (sendFailure ??= error));
   let writing = false;
   const events: AnswerEvents = {
     // Progress only until the text starts: Teams shows informative updates before the answer, not inside it.
     onStatus: (text) => {
-      if (!writing) stream.queueInformativeUpdate(text);
+      if (writing) return;
+      stream.queueInformativeUpdate(text);
+      watch();
     },
     onText: (text) => {
       writing = true;
       stream.queueTextChunk(text);
+      watch();
     },
+  };
+  const end = async (): Promise<unknown> => {
+    try {
+      await stream.endStream();
+    } catch (error) {
+      return error;
+    }
+    return sendFailure;
   };
   let answer: Answer;
   try {
     answer = await produce(events);
   } catch (error) {
     settleText(stream, problemText(error));
-    await stream.endStream();
+    await end();
     return { error };
   }
   settleText(stream, finalTextOf(answer));
@@ -100,7 +115,9 @@ export async function streamAnswer(context: TurnContext, produce: (events: Answe
   stream.citations?.push(...citationsOf(answer));
   stream.setGeneratedByAILabel(true);
   stream.setFeedbackLoop(!!answer.messageId);
-  await stream.endStream();
+  const failed = await end();
+  // The answer is stored either way; without a delivered final message there is no reply to link.
+  if (failed !== undefined) return { answer, error: failed };
   return { answer, replyActivityId: stream.streamId };
 }
 

@@ -26,6 +26,8 @@ interface SetupOptions {
   answer?: (events?: AnswerEvents) => Promise<Answer>;
   feedback?: Pick<Feedback, 'linkReply' | 'recordForReply'>;
   conversationType?: string;
+  /** The channel fails every send after this many (a connector outage mid-stream). */
+  failSendsAfter?: number;
 }
 
 function setup(options: SetupOptions = {}) {
@@ -79,6 +81,7 @@ function setup(options: SetupOptions = {}) {
       },
     });
     context.onSendActivities(async (_context, activities) => {
+      if (options.failSendsAfter !== undefined && sent.length >= options.failSendsAfter) throw Object.assign(new Error('connector unreachable'), { statusCode: 503 });
       sent.push(...activities);
       return activities.map(() => ({ id: `1:${randomUUID()}` }));
     });
@@ -269,6 +272,35 @@ describe('answers in Teams', () => {
     expect((finals[0]!.channelData as { feedbackLoopEnabled?: boolean }).feedbackLoopEnabled).toBe(false);
     expect(aiEntityOf(finals[0]!)).toBeUndefined();
     expect(links).toEqual([]);
+  }, 20000);
+
+  it('survives a channel that fails part-way through the stream: no unhandled rejection, the turn ends', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const consoleError = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const { links, feedback } = feedbackSpy();
+      const bot = setup({
+        signIn: false,
+        feedback,
+        failSendsAfter: 1,
+        async answer(events) {
+          events?.onStatus?.('Searching your documents…');
+          events?.onText?.('Hotels in London ');
+          await sleep(1600);
+          return answered;
+        },
+      });
+      await bot.ask('What is the hotel rate in London?');
+      await sleep(100);
+      expect(shown(bot.sent)).toHaveLength(1);
+      expect(links).toEqual([]);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      consoleError.mockRestore();
+    }
   }, 20000);
 
   it.each(['groupChat', 'channel'])('sends one final message in a %s: the answer card with the AI label, no stream', async (conversationType) => {
