@@ -71,10 +71,16 @@ function settleText(stream: StreamingResponse, text: string): void {
 
 /**
  * Streams one answer into a personal chat. `produce` runs the answer pipeline with the events it
- * is given. When it fails, the stream still ends, with `problemText(error)` as its final message,
- * and the error is returned for the caller to log.
+ * is given; `feedback` offers Teams' feedback buttons on the final message. When it fails, the
+ * stream still ends, with `problemText(error)` as its final message, and the error is returned
+ * for the caller to log.
  */
-export async function streamAnswer(context: TurnContext, produce: (events: AnswerEvents) => Promise<Answer>, problemText: (error: unknown) => string): Promise<{ answer?: Answer; error?: unknown; replyActivityId?: string }> {
+export async function streamAnswer(
+  context: TurnContext,
+  produce: (events: AnswerEvents) => Promise<Answer>,
+  problemText: (error: unknown) => string,
+  options: { feedback: boolean },
+): Promise<{ answer?: Answer; error?: unknown; replyActivityId?: string }> {
   const stream = new StreamingResponse(context);
   // teams-ai rethrows a failed send from a promise nobody awaits until the stream ends; watching
   // it keeps a channel outage from becoming an unhandled rejection that would stop the process.
@@ -114,7 +120,8 @@ export async function streamAnswer(context: TurnContext, produce: (events: Answe
   // Citations go on the final message (teams-ai puts them in the AI entity, which needs the label).
   stream.citations?.push(...citationsOf(answer));
   stream.setGeneratedByAILabel(true);
-  stream.setFeedbackLoop(!!answer.messageId);
+  // Feedback buttons only where a handler stores what they send.
+  stream.setFeedbackLoop(options.feedback && !!answer.messageId);
   const failed = await end();
   // The answer is stored either way; without a delivered final message there is no reply to link.
   if (failed !== undefined) return { answer, error: failed };

@@ -238,6 +238,14 @@ describe('answers in Teams', () => {
     expect(links).toEqual([[MESSAGE_ID, streamId]]);
   }, 20000);
 
+  it('offers no feedback buttons when no feedback handler is wired', async () => {
+    const bot = setup({ signIn: false, answer: async () => answered });
+    await bot.ask('What is the hotel rate in London?');
+    const final = shown(bot.sent).at(-1)!;
+    expect(streamTypeOf(final)).toBe('final');
+    expect((final.channelData as { feedbackLoopEnabled?: boolean }).feedbackLoopEnabled).toBe(false);
+  }, 20000);
+
   it('ends the stream with the stored answer when it differs from what was streamed (withheld text)', async () => {
     const bot = setup({
       signIn: false,

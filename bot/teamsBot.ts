@@ -236,7 +236,7 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
       deps.logger.error({ err: error, workspaceId: principal.workspaceId, errorId: isKluisError(error) ? error.id : 'unexpected' }, 'answering failed');
     };
     if (isPersonalChat(context)) {
-      const streamed = await streamAnswer(context, (events) => deps.assistant.answer(principal, question, answerContext, events), problemTextOf);
+      const streamed = await streamAnswer(context, (events) => deps.assistant.answer(principal, question, answerContext, events), problemTextOf, { feedback: !!feedback });
       if ('error' in streamed) return failed(streamed.error);
       if (feedback && streamed.answer?.messageId && streamed.replyActivityId) {
         await feedback.linkReply(principal, streamed.answer.messageId, streamed.replyActivityId).catch((error: unknown) => {
