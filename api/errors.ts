@@ -41,6 +41,8 @@ export const errorCatalogue = {
   provider_stream_invalid: { status: 502, message: 'The language model sent an answer that could not be read. Please try again.' },
   // The image provider's content filter declined the prompt or the result.
   image_filtered: { status: 422, message: 'The image was not generated because the request was declined by the content filter.' },
+  // No image provider is configured (no Stability key): the /image command is off.
+  images_not_configured: { status: 503, message: 'Image generation is not enabled for this organisation.' },
   // No provider of the workspace's routing policy has a key, or the policy names none that exist.
   provider_not_configured: { status: 503, message: 'No language model is available for this workspace.' },
   // The workspace's monthly budget for paid language models is used up; the call never left Kluis.

@@ -87,6 +87,7 @@ import { createAssistantSettings } from './assistant/settings';
 import { createPrismaAssistantSettingsStore } from './assistant/prismaAssistantSettingsStore';
 import { assistantSettingsRouter } from './http/routes/assistantSettings';
 import { createFeedback, type Feedback } from './assistant/feedback';
+import { createImages } from './assistant/images';
 import { createPrismaFeedbackStore } from './assistant/prismaFeedbackStore';
 import { createPrismaUsageStore } from './assistant/prismaUsageStore';
 import { priceTable } from './assistant/pricing';
@@ -423,6 +424,9 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       signIn: config.bot.oauthConnection ? { connectionName: config.bot.oauthConnection, securityEvents } : undefined,
       delegatedAccess: config.bot.oauthConnection ? (token) => liveCheckWith(async () => token) : undefined,
       admin: { principals, authMethod: botAuthMethod, retention, sources, auditTrail, audit, logger, erasure, usage },
+      feedback,
+      // `/image`: pictures kept in the workspace's blob store; off without a Stability key.
+      images: createImages({ provider: images, blobs, audit }),
     });
     const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, serviceUrlHosts: config.localMode ? undefined : config.bot.serviceUrlHosts, authMethod: botAuthMethod });
     const app = createHttpApp({

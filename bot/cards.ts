@@ -16,9 +16,17 @@ const SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
 const MAX_PASSAGE_PREVIEW = 400;
 
 const LABELS = {
-  en: { sources: 'Sources', nothing: 'No matching documents', provider: 'Answered by', quotes: 'quotes from your documents' },
-  nl: { sources: 'Bronnen', nothing: 'Geen passende documenten', provider: 'Beantwoord door', quotes: 'citaten uit jullie documenten' },
+  en: { sources: 'Sources', web: 'Web sources', nothing: 'No matching documents', provider: 'Answered by', quotes: 'quotes from your documents', after: 'after', unavailable: 'was unavailable' },
+  nl: { sources: 'Bronnen', web: 'Webbronnen', nothing: 'Geen passende documenten', provider: 'Beantwoord door', quotes: 'citaten uit jullie documenten', after: 'nadat', unavailable: 'niet beschikbaar was' },
 };
+
+/** Who answered, with the model, and which providers were tried first (after a fallback). */
+export function providerLine(answer: Answer): string {
+  const l = LABELS[answer.language];
+  const by = answer.provider === 'extractive' ? l.quotes : answer.model ? `${answer.provider} (${answer.model})` : answer.provider;
+  const tried = [...new Set((answer.fellBackFrom ?? []).map((f) => f.provider))];
+  return tried.length > 0 ? `${l.provider}: ${by}, ${l.after} ${tried.join(', ')} ${l.unavailable}` : `${l.provider}: ${by}`;
+}
 
 function literal(text: string, extra: Record<string, unknown> = {}) {
   return { type: 'RichTextBlock', inlines: [{ type: 'TextRun', text, ...extra }] };
@@ -42,15 +50,19 @@ export function answerCard(answer: Answer): AdaptiveCard {
         ],
       });
     }
-    const by = answer.provider === 'extractive' ? l.quotes : answer.provider;
-    body.push(literal(`${l.provider}: ${by}`, { isSubtle: true, size: 'Small' }));
+    const web = answer.webCitations ?? [];
+    if (web.length > 0) {
+      body.push(literal(l.web, { weight: 'Bolder' }));
+      for (const w of web) body.push({ type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: `[${w.number}] ${w.title || w.url}`, selectAction: { type: 'Action.OpenUrl', url: w.url } }, ...(w.date ? [{ type: 'TextRun', text: ` (${w.date})`, isSubtle: true }] : [])] });
+    }
+    body.push(literal(providerLine(answer), { isSubtle: true, size: 'Small' }));
   }
   return { type: 'AdaptiveCard', $schema: SCHEMA, version: '1.5', body };
 }
 
 export const HELP_TEXT = {
-  en: 'Ask me a question about your organisation\'s documents, in English or Dutch, and I answer with the passages I used as sources. I remember your last few questions in this chat, so you can ask follow-ups; type "new" to start afresh. Type "help" to see this again.',
-  nl: 'Stel me een vraag over de documenten van je organisatie, in het Nederlands of het Engels, en ik antwoord met de passages die ik als bron gebruikte. Ik onthoud je laatste vragen in deze chat, dus je kunt doorvragen; typ "nieuw" om opnieuw te beginnen. Typ "help" om dit opnieuw te zien.',
+  en: 'Ask me a question about your organisation\'s documents, in English or Dutch, and I answer with the passages I used as sources. I remember your last few questions in this chat, so you can ask follow-ups; type "new" to start afresh. Type "/image" and a description for a picture. Type "help" to see this again.',
+  nl: 'Stel me een vraag over de documenten van je organisatie, in het Nederlands of het Engels, en ik antwoord met de passages die ik als bron gebruikte. Ik onthoud je laatste vragen in deze chat, dus je kunt doorvragen; typ "nieuw" om opnieuw te beginnen. Typ "/afbeelding" en een beschrijving voor een afbeelding. Typ "help" om dit opnieuw te zien.',
 };
 
 /**
@@ -63,7 +75,37 @@ export const BOT_COMMANDS = {
   signIn: /^\s*(sign\s?in|aanmelden)\s*$/i,
   signOut: /^\s*(sign\s?out|afmelden)\s*$/i,
   admin: /^\s*(admin|beheer)\s*$/i,
+  /** `/image <prompt>`, `image <prompt>`, `afbeelding <prompt>`: the prompt is everything after the word. */
+  image: /^\s*\/?(image|afbeelding)(?:\s+([\s\S]*))?$/i,
 } as const;
+
+/** The prompt of an image command (empty when the user typed the word alone). */
+export function imagePromptOf(text: string): string {
+  return (BOT_COMMANDS.image.exec(text)?.[2] ?? '').trim();
+}
+
+export const IMAGE_TEXT = {
+  usage: {
+    en: 'Describe the picture after the command, for example: /image a lighthouse at dusk in watercolour.',
+    nl: 'Beschrijf de afbeelding na het commando, bijvoorbeeld: /afbeelding een vuurtoren bij schemering in waterverf.',
+  },
+  disabled: {
+    en: 'Pictures are not enabled for your organisation. An administrator can turn them on.',
+    nl: 'Afbeeldingen zijn niet ingeschakeld voor jouw organisatie. Een beheerder kan ze aanzetten.',
+  },
+  filtered: {
+    en: 'I cannot make that picture: the image service declined the request. Please try a different description.',
+    nl: 'Die afbeelding kan ik niet maken: de afbeeldingsdienst weigerde het verzoek. Probeer een andere beschrijving.',
+  },
+  tooLong: {
+    en: 'That description is too long for a picture. Please keep it shorter.',
+    nl: 'Die beschrijving is te lang voor een afbeelding. Maak haar wat korter.',
+  },
+  caption: {
+    en: 'Here is your picture (AI generated).',
+    nl: 'Hier is je afbeelding (gemaakt door AI).',
+  },
+};
 
 export const NEW_CONVERSATION_TEXT = {
   en: 'Started a new conversation: I no longer use your earlier questions in this chat.',

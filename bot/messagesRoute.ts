@@ -46,9 +46,14 @@ export function createMessagesHandler(deps: MessagesRouteDeps) {
           if (activity.type === 'message') await context.sendActivity({ attachments: [CardFactory.adaptiveCard(tenantRefusedCard())] });
           fail('tenant_not_onboarded', `Activity from tenant ${activity.tenantId}`);
         }
-        if (activity.type === 'message') {
+        // Messages and Teams' feedback on a reply act as the user; other invokes resolve their caller themselves.
+        const submitAction = activity.type === 'invoke' && (activity as { name?: unknown }).name === 'message/submitAction';
+        // teams-ai's feedback route reads value.actionName unguarded: a submit without a value object is malformed here.
+        const value = (activity as { value?: unknown }).value;
+        if (submitAction && (!value || typeof value !== 'object' || Array.isArray(value))) fail('activity_invalid', 'message/submitAction invoke without a value object');
+        if (activity.type === 'message' || submitAction) {
           const oid = activity.from.aadObjectId;
-          if (!oid) fail('activity_invalid', 'Message activity without from.aadObjectId');
+          if (!oid) fail('activity_invalid', `${activity.type} activity without from.aadObjectId`);
           setTurnPrincipal(context, await deps.principals.resolve({ tenantId: activity.tenantId, entraObjectId: oid, displayName: activity.from.name, authMethod: deps.authMethod }));
         }
         await deps.bot.run(context);

@@ -13,11 +13,16 @@ import { ActivityTypes, CardFactory, INVOKE_RESPONSE_KEY, MemoryStorage, StatusC
 import { Application, type ApplicationOptions, type TurnState } from '@microsoft/teams-ai';
 import type { Logger } from 'pino';
 import type { Assistant } from '../api/assistant/assistant';
-import { isKluisError } from '../api/errors';
+import type { Feedback } from '../api/assistant/feedback';
+import type { Images } from '../api/assistant/images';
+import { isKluisError, fail } from '../api/errors';
 import type { SecurityEventLog } from '../api/identity/ports';
 import type { DelegatedAccess } from '../api/knowledge/ports';
 import type { Principal } from '../api/tenancy/principal';
-import { answerCard, BOT_COMMANDS, helpCard, NEW_CONVERSATION_TEXT, noticeCard, SIGN_IN_TEXT, welcomeCard } from './cards';
+import { BOT_COMMANDS, helpCard, NEW_CONVERSATION_TEXT, noticeCard, SIGN_IN_TEXT, welcomeCard } from './cards';
+import { isPersonalChat, PROBLEM_TEXT, sendAnswerCard, streamAnswer } from './answerReply';
+import { replyWithImage } from './imageReply';
+import { keepEntityProperties } from './entityWire';
 import type { KluisBotAdapter } from './botAdapter';
 import { createSignInGuard, GRAPH_SIGN_IN, PendingSignIns, signInSettings } from './signIn';
 import { registerAdminPanel, type AdminPanelDeps } from './admin/panel';
@@ -39,11 +44,6 @@ const WELCOME_DEDUPE_MS = 60_000;
 /** Bounds memory: users remembered as signed in (the oldest are forgotten first). */
 const MAX_SIGNED_IN_USERS = 10_000;
 
-const PROBLEM_TEXT = {
-  unavailable: 'The language model is busy or unreachable right now, so I could not answer. Please try again in a minute. / Het taalmodel is even niet bereikbaar; probeer het zo opnieuw.',
-  failed: 'Something went wrong while answering; the error was logged. Please try again. / Er ging iets mis bij het antwoorden; probeer het opnieuw.',
-};
-
 export interface TeamsBotDeps {
   adapter: KluisBotAdapter;
   botAppId?: string;
@@ -55,9 +55,15 @@ export interface TeamsBotDeps {
   delegatedAccess?: (graphToken: string) => DelegatedAccess;
   /** The admin panel (bot/admin); without it the `admin` command is an ordinary question. */
   admin?: AdminPanelDeps;
+  /** Thumbs up/down on streamed answers (Teams' feedback loop); without it the loop is not offered. */
+  feedback?: Feedback;
+  /** Pictures for `/image`; without it, or without a configured provider, the command says they are off. */
+  images?: Images;
 }
 
 export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
+  // Citations, the AI label and stream information travel in entities (bot/entityWire.ts).
+  keepEntityProperties();
   const pending = new PendingSignIns();
   // Users who signed in here, by channel and user id (the Token Service's key for their token).
   const signedInUsers = new Set<string>();
@@ -139,6 +145,19 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
 
   if (deps.admin) registerAdminPanel(app, deps.admin);
 
+  app.message(BOT_COMMANDS.image, async (context) => {
+    await replyWithImage(context, turnPrincipal(context), deps.images, deps.logger);
+  });
+
+  const feedback = deps.feedback;
+  if (feedback) {
+    // Teams names the reply the user rated; the answer behind it is looked up in the rater's own
+    // workspace only. A refusal throws, so the invoke gets the error's status and nothing is stored.
+    app.feedbackLoop(async (context, _state, data) => {
+      await feedback.recordForReply(turnPrincipal(context), data.replyToId, feedbackInputOf(data.actionValue));
+    });
+  }
+
   if (signIn) {
     // The token is only checked for presence here; it is never sent, logged or stored by Kluis.
     const confirmSignedIn = async (context: TurnContext, state: TurnState) => {
@@ -210,19 +229,57 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
       return;
     }
     const principal = turnPrincipal(context);
+    const token = await graphTokenOf(context, state);
+    const access = token && deps.delegatedAccess ? deps.delegatedAccess(token) : undefined;
+    const answerContext = { channel: 'teams', conversationExternalId: context.activity.conversation.id, access };
+    const failed = (error: unknown) => {
+      deps.logger.error({ err: error, workspaceId: principal.workspaceId, errorId: isKluisError(error) ? error.id : 'unexpected' }, 'answering failed');
+    };
+    if (isPersonalChat(context)) {
+      const streamed = await streamAnswer(context, (events) => deps.assistant.answer(principal, question, answerContext, events), problemTextOf, { feedback: !!feedback });
+      if ('error' in streamed) return failed(streamed.error);
+      if (feedback && streamed.answer?.messageId && streamed.replyActivityId) {
+        await feedback.linkReply(principal, streamed.answer.messageId, streamed.replyActivityId).catch((error: unknown) => {
+          // The answer stands; only rating it from Teams will not find it.
+          deps.logger.warn({ err: error, workspaceId: principal.workspaceId }, 'reply activity of an answer could not be recorded');
+        });
+      }
+      return;
+    }
+    // Group chats and channels cannot stream: one final message.
     await context.sendActivity({ type: ActivityTypes.Typing });
     try {
-      const token = await graphTokenOf(context, state);
-      const access = token && deps.delegatedAccess ? deps.delegatedAccess(token) : undefined;
-      const answer = await deps.assistant.answer(principal, question, { channel: 'teams', conversationExternalId: context.activity.conversation.id, access });
-      await sendCard(context, answerCard(answer), answer.text.slice(0, 200));
+      await sendAnswerCard(context, await deps.assistant.answer(principal, question, answerContext));
     } catch (error) {
-      deps.logger.error({ err: error, workspaceId: principal.workspaceId, errorId: isKluisError(error) ? error.id : 'unexpected' }, 'answering failed');
-      await context.sendActivity(isKluisError(error, 'provider_unavailable') ? PROBLEM_TEXT.unavailable : PROBLEM_TEXT.failed);
+      failed(error);
+      await context.sendActivity(problemTextOf(error));
     }
   });
 
   return app;
+}
+
+const problemTextOf = (error: unknown) => (isKluisError(error, 'provider_unavailable') ? PROBLEM_TEXT.unavailable : PROBLEM_TEXT.failed);
+
+/**
+ * Teams' feedback as Kluis's feedback input: the reaction, and the text the user typed, which Teams
+ * sends as a JSON string `{"feedbackText": "..."}` (or, from older clients, as plain text).
+ */
+function feedbackInputOf(actionValue: unknown): { reaction: unknown; comment?: unknown } {
+  if (!actionValue || typeof actionValue !== 'object' || Array.isArray(actionValue)) fail('request_malformed', 'Feedback invoke without an actionValue object');
+  const { reaction, feedback } = actionValue as { reaction?: unknown; feedback?: unknown };
+  let comment: unknown = feedback;
+  if (typeof feedback === 'string') {
+    try {
+      const parsed = JSON.parse(feedback) as unknown;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) comment = (parsed as { feedbackText?: unknown }).feedbackText;
+    } catch {
+      comment = feedback;
+    }
+  } else if (feedback && typeof feedback === 'object' && !Array.isArray(feedback)) {
+    comment = (feedback as { feedbackText?: unknown }).feedbackText;
+  }
+  return comment === undefined || comment === '' ? { reaction } : { reaction, comment };
 }
 
 /** What may be logged of a failed Token Service call: its HTTP status and error name, no request. */

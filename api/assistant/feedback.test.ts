@@ -7,6 +7,7 @@ const owner: Principal = { workspaceId: 'w1', tenantId: 't1', userId: 'u1', role
 
 function setup() {
   const saved = new Map<string, StoredFeedback>();
+  const replies = new Map<string, string>();
   const messages = new Map([
     [`w1|${answerId}`, { role: 'assistant' as const, ownerUserId: 'u1' }],
     [`w1|${questionId}`, { role: 'user' as const, ownerUserId: 'u1' }],
@@ -19,6 +20,12 @@ function setup() {
       return s;
     },
     find: async (w, id) => saved.get(`${w}|${id}`),
+    setReplyActivity: async (w, id, reply) => {
+      if (!messages.has(`${w}|${id}`)) return false;
+      replies.set(`${w}|${reply}`, id);
+      return true;
+    },
+    findByReplyActivity: async (w, reply) => replies.get(`${w}|${reply}`),
   };
   const audit: unknown[] = [];
   return { feedback: createFeedback({ store, audit: { record: async (e) => void audit.push(e) } }), saved, audit };
@@ -65,5 +72,42 @@ describe('answer feedback', () => {
   it('accepts a comment of exactly the maximum length and drops an empty one', () => {
     expect(parseFeedback({ reaction: 'like', comment: 'é'.repeat(MAX_FEEDBACK_COMMENT_CHARS) }).comment).toHaveLength(MAX_FEEDBACK_COMMENT_CHARS);
     expect(parseFeedback({ reaction: 'dislike', comment: '   ' })).toEqual({ reaction: 'dislike' });
+  });
+});
+
+describe('feedback on a channel reply', () => {
+  const colleague: Principal = { ...owner, userId: 'u2' };
+
+  it('links a reply to the asker\'s own answer and stores feedback given on that reply', async () => {
+    const { feedback, saved } = setup();
+    await feedback.linkReply(owner, answerId, '1:reply-of-teams');
+    await feedback.recordForReply(owner, '1:reply-of-teams', { reaction: 'like', comment: 'Klopt' });
+    expect(saved.get(`w1|${answerId}`)).toMatchObject({ reaction: 'like', comment: 'Klopt' });
+  });
+
+  it.each([
+    ['a reply id with spaces', 'reply id'],
+    ['an empty reply id', ''],
+    ['a reply id over 128 characters', 'x'.repeat(129)],
+  ])('refuses to link %s', async (_what, replyId) => {
+    const { feedback } = setup();
+    await expect(feedback.linkReply(owner, answerId, replyId)).rejects.toMatchObject({ id: 'request_malformed' });
+  });
+
+  it("refuses to link a question, or someone else's answer", async () => {
+    const { feedback } = setup();
+    await expect(feedback.linkReply(owner, questionId, '1:r')).rejects.toMatchObject({ id: 'not_found' });
+    await expect(feedback.linkReply(colleague, answerId, '1:r')).rejects.toBeDefined();
+  });
+
+  it('stores nothing for an unknown reply, a reply of another workspace, or malformed feedback', async () => {
+    const { feedback, saved } = setup();
+    await feedback.linkReply(owner, answerId, '1:reply-of-teams');
+    await expect(feedback.recordForReply(owner, '1:unknown', { reaction: 'like' })).rejects.toMatchObject({ id: 'not_found' });
+    await expect(feedback.recordForReply({ ...owner, workspaceId: 'w2' }, '1:reply-of-teams', { reaction: 'like' })).rejects.toMatchObject({ id: 'not_found' });
+    await expect(feedback.recordForReply(owner, 42, { reaction: 'like' })).rejects.toMatchObject({ id: 'not_found' });
+    await expect(feedback.recordForReply(owner, '1:reply-of-teams', { reaction: 'love' })).rejects.toMatchObject({ id: 'request_malformed' });
+    await expect(feedback.recordForReply(colleague, '1:reply-of-teams', { reaction: 'dislike' })).rejects.toBeDefined();
+    expect(saved.size).toBe(0);
   });
 });

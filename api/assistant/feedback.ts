@@ -37,9 +37,15 @@ export interface FeedbackStore {
   /** Creates or replaces the feedback on the message. */
   save(workspaceId: string, messageId: string, userId: string, feedback: FeedbackInput): Promise<StoredFeedback>;
   find(workspaceId: string, messageId: string): Promise<StoredFeedback | undefined>;
+  /** Notes the channel's id of the reply that showed the answer; false when the message is not in this workspace. */
+  setReplyActivity(workspaceId: string, messageId: string, replyActivityId: string): Promise<boolean>;
+  /** The answer a channel's reply showed, or undefined when no answer of this workspace has that reply. */
+  findByReplyActivity(workspaceId: string, replyActivityId: string): Promise<string | undefined>;
 }
 
 const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A channel's activity id (Teams: `1:...`, `f:...` or a GUID): printable, no spaces, up to the column's 128 characters. */
+const REPLY_ACTIVITY_ID = /^[\x21-\x7e]{1,128}$/;
 
 /** Checks input that may come straight from a channel (a card submit, a JSON body). */
 export function parseFeedback(input: unknown): FeedbackInput {
@@ -63,15 +69,39 @@ export function createFeedback(deps: { store: FeedbackStore; audit: AuditLog }) 
     await authorize(principal, 'answer.feedback', { workspaceId: principal.workspaceId, ownerUserId: message.ownerUserId ?? '' }, deps.audit);
   }
 
+  /** Stores the principal's feedback on their own answer (replacing an earlier one). */
+  async function record(principal: Principal, messageId: string, input: unknown): Promise<StoredFeedback> {
+    const feedback = parseFeedback(input);
+    await ownAnswer(principal, messageId);
+    const stored = await deps.store.save(principal.workspaceId, messageId, principal.userId, feedback);
+    // Metadata only: the comment stays out of the audit log.
+    await deps.audit.record({ workspaceId: principal.workspaceId, actorUserId: principal.userId, kind: 'assistant.feedback', outcome: 'success', detail: { reaction: feedback.reaction, comment: feedback.comment !== undefined } });
+    return stored;
+  }
+
   return {
-    /** Stores the principal's feedback on their own answer (replacing an earlier one). */
-    async record(principal: Principal, messageId: string, input: unknown): Promise<StoredFeedback> {
-      const feedback = parseFeedback(input);
+    record,
+
+    /**
+     * Remembers which channel reply showed the principal's answer (Teams' feedback loop names the
+     * reply, not the answer). Only the asker's own answer can be linked.
+     */
+    async linkReply(principal: Principal, messageId: string, replyActivityId: string): Promise<void> {
+      if (typeof replyActivityId !== 'string' || !REPLY_ACTIVITY_ID.test(replyActivityId)) fail('request_malformed', 'Malformed reply activity id');
       await ownAnswer(principal, messageId);
-      const stored = await deps.store.save(principal.workspaceId, messageId, principal.userId, feedback);
-      // Metadata only: the comment stays out of the audit log.
-      await deps.audit.record({ workspaceId: principal.workspaceId, actorUserId: principal.userId, kind: 'assistant.feedback', outcome: 'success', detail: { reaction: feedback.reaction, comment: feedback.comment !== undefined } });
-      return stored;
+      if (!(await deps.store.setReplyActivity(principal.workspaceId, messageId, replyActivityId))) fail('not_found', 'No such answer in this workspace');
+    },
+
+    /**
+     * Stores feedback given on a channel's reply: the reply is looked up in the principal's own
+     * workspace only, so a reply id of another tenant, or of someone else's answer, is not_found.
+     */
+    async recordForReply(principal: Principal, replyActivityId: unknown, input: unknown): Promise<StoredFeedback> {
+      parseFeedback(input);
+      if (typeof replyActivityId !== 'string' || !REPLY_ACTIVITY_ID.test(replyActivityId)) fail('not_found', 'Malformed reply activity id');
+      const messageId = await deps.store.findByReplyActivity(principal.workspaceId, replyActivityId);
+      if (!messageId) fail('not_found', 'No answer of this workspace has that reply');
+      return record(principal, messageId, input);
     },
 
     /** The principal's feedback on their own answer, if any. */

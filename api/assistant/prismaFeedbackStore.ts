@@ -32,6 +32,14 @@ export function createPrismaFeedbackStore(db: Database): FeedbackStore {
         return shape(await db.messageFeedback.update({ where, data: values, select }));
       }
     },
+    async setReplyActivity(workspaceId, messageId, replyActivityId) {
+      const { count } = await db.message.updateMany({ where: { workspaceId, id: messageId, role: 'assistant' }, data: { replyActivityId } });
+      return count > 0;
+    },
+    async findByReplyActivity(workspaceId, replyActivityId) {
+      const row = await db.message.findFirst({ where: { workspaceId, replyActivityId, role: 'assistant' }, orderBy: { createdAt: 'desc' }, select: { id: true } });
+      return row?.id;
+    },
     async find(workspaceId, messageId) {
       const row = await db.messageFeedback.findFirst({ where: { workspaceId, messageId }, select });
       return row ? shape(row) : undefined;

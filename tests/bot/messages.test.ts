@@ -57,18 +57,20 @@ afterAll(async () => {
 
 beforeEach(() => connector.reset());
 
+/** A group chat: answers come as one final card (personal chats stream; see answerStreaming.test.ts). */
+const groupChat = () => ({ conversation: { id: `19:${randomUUID()}@thread.v2`, conversationType: 'groupChat', tenantId } });
+
 describe('a grounded answer', () => {
-  it('answers from the documents with the passage and its source, and stores both messages first', async () => {
+  it('streams the answer into a personal chat with its source as a citation, and stores both messages first', async () => {
     const a = activity();
     const response = await post(a);
     expect(response.status).toBe(200);
     const [reply] = await connector.waitForMessages(1);
-    const card = reply!.activity.attachments?.[0];
-    expect(card?.contentType).toBe('application/vnd.microsoft.card.adaptive');
-    const text = cardText(card!.content);
-    expect(text).toContain('EUR 185 per night');
-    expect(text).toMatch(/Sources/);
-    expect(text).toContain('travel-policy.txt');
+    expect((reply!.activity.channelData as { streamType?: string }).streamType).toBe('final');
+    expect(reply!.activity.text).toContain('EUR 185 per night');
+    const entities = reply!.activity.entities as Array<{ additionalType?: string[]; citation?: Array<{ appearance: { name: string } }> }>;
+    const ai = entities.find((e) => e.additionalType?.includes('AIGeneratedContent'));
+    expect(ai?.citation?.map((c) => c.appearance.name).join(' ')).toMatch(/travel/i);
 
     const workspace = await db.workspace.findUniqueOrThrow({ where: { tenantId } });
     const conversation = await db.conversation.findFirstOrThrow({ where: { workspaceId: workspace.id, externalId: a.conversation.id } });
@@ -76,10 +78,12 @@ describe('a grounded answer', () => {
     expect(messages.map((m) => m.role)).toEqual(['user', 'assistant']);
     expect(messages[0]!.text).toBe(a.text);
     expect(JSON.stringify(messages[1]!.citations)).toContain('travel-policy.txt');
-  });
+    // The reply Teams shows is tied to the stored answer, so its feedback buttons find it.
+    expect(messages[1]!.replyActivityId).toBe((reply!.activity.channelData as { streamId?: string }).streamId);
+  }, 20000);
 
-  it('answers a Dutch question from a Word document', async () => {
-    await post(activity({ text: 'Hoeveel bedraagt de thuiswerkvergoeding per maand?' }));
+  it('answers a Dutch question from a Word document (group chat: one card)', async () => {
+    await post(activity({ text: 'Hoeveel bedraagt de thuiswerkvergoeding per maand?', ...groupChat() }));
     const [reply] = await connector.waitForMessages(1);
     const text = cardText(reply!.activity.attachments![0]!.content);
     expect(text).toContain('129,50 euro per maand');
@@ -88,7 +92,7 @@ describe('a grounded answer', () => {
   });
 
   it('says plainly when nothing relevant was found', async () => {
-    await post(activity({ text: 'What is on the menu of the company canteen on Mars this Friday?' }));
+    await post(activity({ text: 'What is on the menu of the company canteen on Mars this Friday?', ...groupChat() }));
     const [reply] = await connector.waitForMessages(1);
     const text = cardText(reply!.activity.attachments![0]!.content);
     expect(text).toMatch(/couldn't find anything about this/);

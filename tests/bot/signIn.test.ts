@@ -303,8 +303,9 @@ describe('signing in with Teams SSO (BOT_ID set, Bot Framework Token Service ser
     expect(response.status).toBe(200);
     const replies = await connector.waitForMessages(1);
     expect(oauthCards(replies)).toHaveLength(0);
-    expect(replies[0]!.activity.attachments?.[0]?.contentType).toBe('application/vnd.microsoft.card.adaptive');
-    expect(cardText(replies[0]!.activity.attachments![0]!.content)).toContain('EUR 185 per night');
+    // A personal chat: the answer streams, and its final message carries the text.
+    expect((replies[0]!.activity.channelData as { streamType?: string }).streamType).toBe('final');
+    expect(replies[0]!.activity.text).toContain('EUR 185 per night');
     expect(tokenService.requests).toHaveLength(0);
   });
 

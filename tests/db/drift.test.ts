@@ -518,7 +518,7 @@ describe('schema drift between schema.prisma and the migrations', () => {
     });
     const indexCount = [...expected.values()].reduce((n, t) => n + t.indexes.length, 0);
     const foreignKeyCount = [...expected.values()].reduce((n, t) => n + t.foreignKeys.length, 0);
-    expect(indexCount).toBe(71);
+    expect(indexCount).toBe(72);
     expect(foreignKeyCount).toBe(30);
   });
 

@@ -29,6 +29,8 @@ export type FakeReply =
       finishReason?: 'stop' | 'length' | 'content_filter';
       /** Defaults to a rough count of about four characters a token. */
       usage?: { prompt_tokens: number; completion_tokens: number };
+      /** Streams only: a pause before each piece of text, as a model writing slowly. */
+      chunkDelayMs?: number;
     }
   /** 429 with Retry-After (and, optionally, retry-after-ms as Azure OpenAI sends it). */
   | { kind: 'rate-limit'; retryAfterSeconds: number; retryAfterMs?: number }
@@ -181,7 +183,7 @@ export async function startFakeOpenAi(options: { apiKey?: string; flavour?: Fake
       case 'completion': {
         const model = reply.model ?? requestedModel;
         if (body.stream === true) {
-          streamCompletion(res, body, model, reply, extras(), flavour === 'perplexity');
+          void streamCompletion(res, body, model, reply, extras(), flavour === 'perplexity').catch(() => res.destroy());
         } else {
           sendJson(res, 200, { ...completionObject(body, model, reply), ...extras() }, { 'openai-model': model, ...rateLimitHeaders(1, 0) });
         }
@@ -304,7 +306,7 @@ function completionObject(body: any, model: string, reply: Extract<FakeReply, { 
   };
 }
 
-function streamCompletion(res: ServerResponse, body: any, model: string, reply: Extract<FakeReply, { kind: 'completion' }>, extras: Record<string, unknown>, alwaysUsage: boolean): void {
+async function streamCompletion(res: ServerResponse, body: any, model: string, reply: Extract<FakeReply, { kind: 'completion' }>, extras: Record<string, unknown>, alwaysUsage: boolean): Promise<void> {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -324,6 +326,7 @@ function streamCompletion(res: ServerResponse, body: any, model: string, reply: 
 
   chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]);
   for (const piece of (reply.content ?? '').match(/\S+\s*|\s+/g) ?? []) {
+    if (reply.chunkDelayMs) await new Promise((resolve) => setTimeout(resolve, reply.chunkDelayMs));
     chunk([{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: null }]);
   }
   chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: reply.finishReason ?? 'stop' }]);
