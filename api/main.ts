@@ -353,42 +353,6 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     // Retention periods per workspace: the admin panel changes them, the sweeper reads `effective`.
     const retention = createRetentionPolicies({ store: createPrismaRetentionPolicyStore(db), audit });
     const auditTrail = createAuditTrail({ reader: createPrismaAuditEventReader(db), audit });
-    // Erasure: persisted jobs run in the background of this process; unfinished ones resume at start.
-    const eraser = createEraser({ jobs: createPrismaErasureJobStore(db), rows: createPrismaErasureRows(db), index, blobs, dataKeys, graphTokens, audit });
-    const erasureRunner = createErasureRunner({ eraser, onError: (error, jobId, attempt) => logger.error({ err: error, jobId, attempt }, 'erasure job failed; it resumes from its last finished step') });
-    cleanups.push(async () => {
-      erasureRunner.stop();
-      await erasureRunner.settled();
-    });
-    const resumed = await erasureRunner.resumeUnfinished();
-    if (resumed.length) logger.info({ jobs: resumed }, 'unfinished erasure jobs resumed');
-    const erasure = createErasureRequests({ eraser, runner: erasureRunner, directory, audit });
-
-    // The retention sweeper erases what each workspace's policy lets expire (and terminated
-    // workspaces), through the erasure engine; login attempts it purges per workspace period.
-    const sweeper = createRetentionSweeper({
-      selection: createPrismaSweeperSelection(db),
-      policies: retention,
-      eraser,
-      audit,
-      lock: createMariadbSweepLock(databaseUrl),
-      unownedLoginLogDays: config.credentials.attemptRetentionDays,
-      terminatedWorkspaceEraseDays: config.retention.terminatedWorkspaceEraseDays,
-    });
-    if (config.retention.sweepIntervalMinutes > 0) {
-      const sweep = () =>
-        void sweeper.sweepOnSchedule().then(
-          (report) => report && logger.info({ totals: report.totals, failures: [...report.workspaces.flatMap((w) => w.failures), ...report.terminated.failures] }, 'retention sweep finished'),
-          (error) => logger.error({ err: error }, 'retention sweep failed'),
-        );
-      // The first sweep soon after start, so frequent restarts cannot keep postponing it.
-      const first = setTimeout(sweep, 60_000);
-      const every = setInterval(sweep, config.retention.sweepIntervalMinutes * 60_000);
-      first.unref();
-      every.unref();
-      cleanups.push(() => clearTimeout(first), () => clearInterval(every));
-    } else logger.warn('RETENTION_SWEEP_INTERVAL_MINUTES=0: nothing expires on its own (conversations, uploads, login log, terminated workspaces) until a sweep is started');
-
     // Data exports: persisted jobs, archives in the blob store, kept 7 days. The retention sweeper
     // calls exports.purgeExpiredExports(); until then (and besides) a timer does, and resumes
     // exports whose worker died mid-build.
@@ -413,6 +377,45 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     const exportTimer = setInterval(() => void exportHousekeeping().catch((error) => logger.error({ err: error }, 'data export housekeeping failed')), 3_600_000);
     exportTimer.unref();
     cleanups.push(() => clearInterval(exportTimer));
+
+    // Erasure: persisted jobs run in the background of this process; unfinished ones resume at start.
+    const eraser = createEraser({ jobs: createPrismaErasureJobStore(db), rows: createPrismaErasureRows(db), index, blobs, dataKeys, graphTokens, audit, exports });
+    const erasureRunner = createErasureRunner({ eraser, onError: (error, jobId, attempt) => logger.error({ err: error, jobId, attempt }, 'erasure job failed; it resumes from its last finished step') });
+    cleanups.push(async () => {
+      erasureRunner.stop();
+      await erasureRunner.settled();
+    });
+    const resumed = await erasureRunner.resumeUnfinished();
+    if (resumed.length) logger.info({ jobs: resumed }, 'unfinished erasure jobs resumed');
+    const erasure = createErasureRequests({ eraser, runner: erasureRunner, directory, audit });
+
+    // The retention sweeper erases what each workspace's policy lets expire (and terminated
+    // workspaces), through the erasure engine; login attempts and audit IPs it purges per workspace
+    // period, audit events after AUDIT_RETENTION_DAYS, exports after their 7 days.
+    const sweeper = createRetentionSweeper({
+      selection: createPrismaSweeperSelection(db),
+      policies: retention,
+      eraser,
+      audit,
+      lock: createMariadbSweepLock(databaseUrl),
+      unownedLoginLogDays: config.credentials.attemptRetentionDays,
+      terminatedWorkspaceEraseDays: config.retention.terminatedWorkspaceEraseDays,
+      upkeep: { audit, auditRetentionDays: config.audit.retentionDays, exports },
+    });
+    if (config.retention.sweepIntervalMinutes > 0) {
+      const sweep = () =>
+        void sweeper.sweepOnSchedule().then(
+          (report) => report && logger.info({ totals: report.totals, failures: [...report.workspaces.flatMap((w) => w.failures), ...report.terminated.failures] }, 'retention sweep finished'),
+          (error) => logger.error({ err: error }, 'retention sweep failed'),
+        );
+      // The first sweep soon after start, so frequent restarts cannot keep postponing it.
+      const first = setTimeout(sweep, 60_000);
+      const every = setInterval(sweep, config.retention.sweepIntervalMinutes * 60_000);
+      first.unref();
+      every.unref();
+      cleanups.push(() => clearTimeout(first), () => clearInterval(every));
+    } else logger.warn('RETENTION_SWEEP_INTERVAL_MINUTES=0: nothing expires on its own (conversations, uploads, login log, terminated workspaces) until a sweep is started');
+
 
     const adapter = createBotAdapter(config.bot);
     const botAuthMethod = config.bot.appId ? 'bot-framework' : 'local-playground';

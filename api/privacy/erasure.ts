@@ -26,6 +26,8 @@ export interface EraserDeps {
   /** Absent when Kluis exchanges no Graph tokens (no Entra client secret): the step then has nothing to forget. */
   graphTokens?: GraphTokenCache;
   audit: AuditLog;
+  /** Data exports that hold a user's data (their own and every workspace export) go with the user. */
+  exports?: { removeExportsContaining(workspaceId: string, userId: string): Promise<number> };
   /** Called after each step's completion is saved; tests inject crashes here. */
   afterStep?: (jobId: string, step: ErasureStepName) => Promise<void> | void;
 }
@@ -107,7 +109,7 @@ export function createEraser(deps: EraserDeps): ErasureEngine {
           await deps.blobs.deleteWorkspace(workspaceId);
           return blobs;
         }
-        let removed = 0;
+        let removed = scope.kind === 'user' && deps.exports ? await deps.exports.removeExportsContaining(workspaceId, scope.userId) : 0;
         for (const name of plan.blobNames) {
           if ((await deps.blobs.get(workspaceId, name)) !== undefined) removed++;
           await deps.blobs.delete(workspaceId, name);

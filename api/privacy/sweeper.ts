@@ -13,7 +13,7 @@
  * each workspace's part is audited as `retention.swept`.
  */
 import type { AuditLog } from '../audit/ports';
-import { isKluisError } from '../errors';
+import { fail, isKluisError } from '../errors';
 import { authorize } from '../tenancy/policy';
 import type { Principal } from '../tenancy/principal';
 import type { Eraser, ErasureScope, RetentionPeriods } from './ports';
@@ -47,7 +47,7 @@ export interface SweepLock {
 
 export interface SweepFailure {
   /** The rule whose erasure failed, or `workspace` when the workspace's sweep could not even start. */
-  rule: SweepRule | 'workspace';
+  rule: SweepRule | 'workspace' | 'upkeep';
   workspaceId: string;
   /** The conversation, upload or workspace id whose erasure failed. */
   targetId: string;
@@ -94,6 +94,15 @@ export interface RetentionSweeperDeps {
   unownedLoginLogDays: number;
   /** A terminated workspace is erased this many days after its termination (TERMINATED_WORKSPACE_ERASE_DAYS). */
   terminatedWorkspaceEraseDays: number;
+  /**
+   * Upkeep that follows the same periods: client IPs in audit events go with the login log
+   * (loginLogDays), audit events after `auditRetentionDays`, data exports after their 7 days.
+   */
+  upkeep?: {
+    auditRetentionDays: number;
+    audit: { eraseIpsOlderThan(cutoff: Date, options: { workspaceId: string }): Promise<number>; pruneOlderThan(cutoff: Date, options: { workspaceId: string }): Promise<{ deleted: number; failed: unknown[] }> };
+    exports: { purgeExpiredExports(workspaceId?: string): Promise<number> };
+  };
   now?: () => Date;
 }
 
@@ -125,6 +134,25 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps): RetentionSwe
     }
   }
 
+  /** Audit IPs, old audit events and expired exports; a failure is reported, the sweep goes on. */
+  async function upkeep(u: NonNullable<RetentionSweeperDeps['upkeep']>, sweep: WorkspaceSweep, workspaceId: string, at: Date, loginLogDays: number): Promise<void> {
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ['auditIps', () => u.audit.eraseIpsOlderThan(before(at, loginLogDays), { workspaceId })],
+      ['auditEvents', async () => {
+        const report = await u.audit.pruneOlderThan(before(at, u.auditRetentionDays), { workspaceId });
+        if (report.failed.length) fail('internal', 'the audit chain of this workspace did not verify; nothing pruned');
+      }],
+      ['exports', () => u.exports.purgeExpiredExports(workspaceId)],
+    ];
+    for (const [name, run] of steps) {
+      try {
+        await run();
+      } catch (error) {
+        sweep.failures.push({ rule: 'upkeep', workspaceId, targetId: name, error: errorIdOf(error) });
+      }
+    }
+  }
+
   async function sweepWorkspace(workspaceId: string, at: Date, actorUserId?: string): Promise<WorkspaceSweep> {
     const sweep: WorkspaceSweep = { workspaceId, removed: noRemovals(), failures: [] };
     const policy = await deps.policies.effective(workspaceId);
@@ -143,6 +171,7 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps): RetentionSwe
     const uploads = await deps.selection.uploadsStoredBefore(workspaceId, before(at, policy.uploadedFileDays));
     await eraseEach(sweep, 'uploadedFileDays', uploads, (uploadId) => ({ kind: 'upload', workspaceId, uploadId }));
     sweep.removed.loginLogDays = await deps.selection.purgeLoginAttempts(workspaceId, before(at, policy.loginLogDays));
+    if (deps.upkeep) await upkeep(deps.upkeep, sweep, workspaceId, at, policy.loginLogDays);
 
     const removedAny = Object.values(sweep.removed).some((n) => n > 0);
     if (removedAny || sweep.failures.length || actorUserId) {

@@ -214,6 +214,33 @@ describe('loginLogDays: login attempts purged directly', () => {
   });
 });
 
+describe('upkeep with the same periods', () => {
+  it("erases audit IPs after each workspace's login log period, prunes audit events and exports, and reports a failing step", async () => {
+    const a = await workspace();
+    const b = await workspace();
+    const calls: string[] = [];
+    const upkeep: RetentionSweeperDeps['upkeep'] = {
+      auditRetentionDays: 365,
+      audit: {
+        eraseIpsOlderThan: async (cutoff, { workspaceId }) => (calls.push(`ips ${workspaceId} ${cutoff.toISOString()}`), 0),
+        pruneOlderThan: async (cutoff, { workspaceId }) => {
+          calls.push(`events ${workspaceId} ${cutoff.toISOString()}`);
+          return { deleted: 0, failed: workspaceId === b ? [{ workspaceId: b }] : [] };
+        },
+      },
+      exports: { purgeExpiredExports: async (workspaceId) => (calls.push(`exports ${workspaceId}`), 0) },
+    };
+    const { sweeper } = sweeperWith(new Map([[a, { loginLogDays: 7 }]]), recordingEraser(), { upkeep });
+
+    const report = await sweeper.sweepAll();
+
+    expect(calls).toEqual(expect.arrayContaining([`ips ${a} ${ago(7).toISOString()}`, `ips ${b} ${ago(37).toISOString()}`, `events ${a} ${ago(365).toISOString()}`, `exports ${a}`, `exports ${b}`]));
+    expect(report.workspaces.find((w) => w.workspaceId === a)?.failures).toEqual([]);
+    // A chain that does not verify is never pruned; the sweep says so and goes on with the exports.
+    expect(report.workspaces.find((w) => w.workspaceId === b)?.failures).toEqual([{ rule: 'upkeep', workspaceId: b, targetId: 'auditEvents', error: 'internal' }]);
+  });
+});
+
 describe('terminated workspaces', () => {
   it('requests a workspace erasure N days + 1 ms after termination, not at exactly N days, and never for active ones', async () => {
     const due = await workspace(ago(29, 1));
