@@ -23,6 +23,8 @@ export interface AnswerContext {
   mail?: MailItem;
   /** The asker's own access to the source for this request (a signed-in Teams user, an Entra token). */
   access?: DelegatedAccess;
+  /** The asker wants a web-grounded answer: the workspace's `web` routing rule (Perplexity) applies. */
+  grounding?: 'web';
 }
 
 export interface Answer {
@@ -160,7 +162,7 @@ export function createAssistant(deps: AssistantDeps): Assistant {
       if (hits.length === 0 && !mail) {
         answer = { text: NOTHING_FOUND[language], citations: [], provider: 'none', language, nothingFound: true };
       } else {
-        const request = buildPrompt({ question, language, passages: toPassages(hits), history, instructions: settings.instructions, limits: settings.limits, task, mail });
+        const request: ChatRequest = { ...buildPrompt({ question, language, passages: toPassages(hits), history, instructions: settings.instructions, limits: settings.limits, task, mail }), ...(context.grounding ? { grounding: context.grounding } : {}) };
         const passages = request.passages;
         const system = request.messages[0]!.content;
         events?.onStatus?.(STATUS_WRITING[language]);

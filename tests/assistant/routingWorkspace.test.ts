@@ -38,11 +38,11 @@ async function call(method: string, path: string, bearer: string | undefined, pa
 }
 
 /** Asks through the Outlook add-in's door: a summary of a shared e-mail needs no documents, only the provider. */
-async function summarise(bearer: string, mailBody = 'The team meets on Tuesday at ten to plan the move.'): Promise<string> {
+async function summarise(bearer: string, mailBody = 'The team meets on Tuesday at ten to plan the move.', extra: { grounding?: 'web' } = {}): Promise<string> {
   const response = await fetch(`${kluis.url}/api/chat`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
-    body: JSON.stringify({ message: 'Summarise this e-mail', channel: 'outlook', task: 'summarise', conversationId: randomUUID(), mail: { subject: 'Planning', body: mailBody } }),
+    body: JSON.stringify({ message: 'Summarise this e-mail', channel: 'outlook', task: 'summarise', conversationId: randomUUID(), mail: { subject: 'Planning', body: mailBody }, ...extra }),
   });
   const text = await response.text();
   expect(response.status).toBe(200);
@@ -57,7 +57,10 @@ const routingChanges = (workspaceId: string) => db.auditEvent.count({ where: { w
 const policyA = {
   defaultProvider: 'openai',
   allowed: ['openai', 'anthropic', 'perplexity'],
-  rules: [{ when: 'long-context', minChars: 6000, provider: 'perplexity' }],
+  rules: [
+    { when: 'long-context', minChars: 6000, provider: 'perplexity' },
+    { when: 'web', provider: 'perplexity' },
+  ],
   models: { openai: 'gpt-workspace-a' },
 };
 const policyB = { defaultProvider: 'anthropic', allowed: ['anthropic', 'perplexity', 'openai'], rules: [], models: { anthropic: 'claude-workspace-b' } };
@@ -131,6 +134,14 @@ describe('routing per workspace', () => {
     const long = await summarise(await token(tenantA, people.userA, 'Kluis.User'), 'The move to the new office is planned in detail. '.repeat(150));
     const short = await summarise(await token(tenantA, people.userA, 'Kluis.User'));
     expect([long, short]).toEqual(['perplexity', 'openai']);
+    expect(perplexity.requests).toHaveLength(1);
+  });
+
+  it('fires workspace A’s web rule for a question the caller marks as web-grounded only', async () => {
+    perplexity.requests.length = 0;
+    const web = await summarise(await token(tenantA, people.userA, 'Kluis.User'), undefined, { grounding: 'web' });
+    const plain = await summarise(await token(tenantA, people.userA, 'Kluis.User'));
+    expect([web, plain]).toEqual(['perplexity', 'openai']);
     expect(perplexity.requests).toHaveLength(1);
   });
 

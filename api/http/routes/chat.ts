@@ -37,6 +37,8 @@ export const chatBody = z
     channel: z.enum(['tab', 'outlook']),
     task: z.enum(['answer', 'summarise', 'draft']).optional(),
     mail: z.object({ subject: z.string().max(MAX_MAIL_SUBJECT_CHARS), body: z.string().max(MAX_MAIL_BODY_CHARS) }).strict().optional(),
+    /** `web`: the asker wants the answer grounded on the web (the workspace's `web` routing rule). */
+    grounding: z.enum(['web']).optional(),
   })
   .strict()
   .refine((b) => (b.task ?? 'answer') === 'answer' || b.mail !== undefined, { message: 'summarise and draft need the e-mail', path: ['mail'] });
@@ -81,6 +83,7 @@ export function chatRouter(deps: { authenticate: AuthenticateDeps; assistant: Pi
           conversationExternalId: `${body.channel}:${principal.userId}:${conversationId}`,
           task: body.task,
           mail: body.mail,
+          grounding: body.grounding,
           // A bearer caller's own SharePoint access confirms the final passages (live check).
           access: delegatedOf(res)?.access,
         },
