@@ -26,7 +26,15 @@ export function createPrismaSweeperSelection(db: Database): RetentionSelection {
       return (await db.loginAttempt.deleteMany({ where: { createdAt: { lt: cutoff }, OR: [{ workspaceId: null }, { workspaceId: { notIn: known } }] } })).count;
     },
     async terminatedBefore(cutoff) {
-      return (await db.workspace.findMany({ where: { terminatedAt: { lt: cutoff } }, select: { id: true }, orderBy: { terminatedAt: 'asc' } })).map((w) => w.id);
+      const terminated = await db.workspace.findMany({ where: { terminatedAt: { lt: cutoff } }, select: { id: true, terminatedAt: true }, orderBy: { terminatedAt: 'asc' } });
+      if (!terminated.length) return [];
+      // A workspace whose termination erasure finished after it was terminated is done: the Workspace
+      // row (tenant id, name) stays for the operator, and the sweeper does not erase it again.
+      const erased = await db.erasureJob.findMany({
+        where: { workspaceId: { in: terminated.map((w) => w.id) }, scopeKind: 'workspace', reason: 'termination', status: 'done' },
+        select: { workspaceId: true, requestedAt: true },
+      });
+      return terminated.filter((w) => !erased.some((e) => e.workspaceId === w.id && e.requestedAt >= w.terminatedAt!)).map((w) => w.id);
     },
   };
 }

@@ -253,6 +253,29 @@ describe('terminated workspaces', () => {
     expect(workspaceErasures.filter((r) => [due, notYet, active].includes(r.scope.workspaceId))).toEqual([{ scope: { kind: 'workspace', workspaceId: due }, reason: 'termination' }]);
     expect(report.terminated.erased).toBeGreaterThanOrEqual(1);
   });
+
+  it('does not erase a terminated workspace again once its termination erasure is done, unless that erasure predates the termination', async () => {
+    const erasedOnce = await workspace(ago(40));
+    const erasureRow = (requestedAt: Date, status: string) => ({
+      id: randomUUID(), workspaceId: erasedOnce, tenantId: randomUUID(), scopeKind: 'workspace', plan: {}, reason: 'termination', status, steps: [], requestedAt,
+    });
+    await db.erasureJob.create({ data: erasureRow(ago(35), 'failed') });
+    const first = recordingEraser();
+    await sweeperWith(new Map(), first).sweeper.sweepAll();
+    expect(first.requests.filter((r) => r.scope.workspaceId === erasedOnce)).toHaveLength(1);
+
+    await db.erasureJob.create({ data: erasureRow(ago(10), 'done') });
+    const second = recordingEraser();
+    await sweeperWith(new Map(), second).sweeper.sweepAll();
+    expect(second.requests.filter((r) => r.scope.workspaceId === erasedOnce)).toHaveLength(0);
+
+    // An erasure finished before the termination (the customer came back and left again) does not count.
+    await db.erasureJob.updateMany({ where: { workspaceId: erasedOnce, status: 'done' }, data: { requestedAt: ago(45) } });
+    const third = recordingEraser();
+    await sweeperWith(new Map(), third).sweeper.sweepAll();
+    expect(third.requests.filter((r) => r.scope.workspaceId === erasedOnce)).toHaveLength(1);
+    await db.erasureJob.deleteMany({ where: { workspaceId: erasedOnce } });
+  });
 });
 
 describe('failures', () => {
