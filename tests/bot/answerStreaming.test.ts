@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createEncryptedFolderStore } from '../../api/files/encryptedFolderStore';
+import { createSealedBlobStore } from '../../api/files/sealedBlobStore';
 import { cardText, startFakeConnector, type RecordedReply } from '../fakes/botConnector';
 import { startFakeOpenAi, type FakeOpenAi } from '../fakes/openaiServer';
 import { FAKE_PNG, startFakeStability, type FakeStability } from '../fakes/stabilityServer';
@@ -219,7 +220,8 @@ describe('/image', () => {
     const [event] = await db.auditEvent.findMany({ where: { workspaceId, kind: 'assistant.image', outcome: 'success' } });
     expect(JSON.stringify(event)).not.toContain('lighthouse');
     const imageId = (event!.detail as { imageId: string }).imageId;
-    const blobs = createEncryptedFolderStore(path.join(kluis.dataDir, 'blobs'));
+    // Kluis seals every blob with the workspace's data key on top of the folder's own encryption.
+    const blobs = createSealedBlobStore(createEncryptedFolderStore(path.join(kluis.dataDir, 'blobs')), kluis.modules.dataKeys);
     expect((await blobs.get(workspaceId, `images/${imageId}.png`))?.equals(FAKE_PNG)).toBe(true);
     expect(await blobs.get(await workspaceOf(tenantB), `images/${imageId}.png`)).toBeUndefined();
   });
