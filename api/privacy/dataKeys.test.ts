@@ -115,6 +115,20 @@ describe('workspace data keys', () => {
     expect((await keys.open(kept, other, 'blob:x')).toString()).toBe('stays');
   });
 
+  it('renew gives an emptied workspace a new, unrelated key: new data seals and opens, old sealed data stays unreadable', async () => {
+    const keys = memoryDataKeys();
+    const ws = randomUUID();
+    const old = await keys.seal(ws, Buffer.from('before the erasure'), 'blob:x');
+    expect(errorIdOf(await failure(() => keys.renew(ws)))).toBe('internal');
+    await keys.destroy(ws);
+    await keys.renew(ws);
+
+    expect(await keys.exists(ws)).toBe(true);
+    const fresh = await keys.seal(ws, Buffer.from('after'), 'blob:y');
+    expect((await keys.open(ws, fresh, 'blob:y')).toString()).toBe('after');
+    expect(errorIdOf(await failure(() => keys.open(ws, old, 'blob:x')))).toBe('ciphertext_invalid');
+  });
+
   it('destroying a workspace that never had a key leaves a tombstone: no key is created for it later', async () => {
     const keys = memoryDataKeys();
     const ws = randomUUID();

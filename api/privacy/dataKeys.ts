@@ -152,6 +152,14 @@ export function createWorkspaceDataKeys(store: DataKeyStore, keks: KeyEncryption
       // Evict again: a seal that raced the destroy may have cached the key meanwhile.
       cache.delete(workspaceId);
     },
+    async renew(workspaceId) {
+      const fresh = randomBytes(KEY_BYTES);
+      const { wrapped, kekId } = await keks.wrap(workspaceId, fresh);
+      fresh.fill(0);
+      generation.set(workspaceId, (generation.get(workspaceId) ?? 0) + 1);
+      cache.delete(workspaceId);
+      if (!(await store.renewDestroyed(workspaceId, wrapped, kekId))) fail('internal', 'Only a destroyed data key can be renewed');
+    },
     async exists(workspaceId) {
       const row = await store.find(workspaceId);
       return !!row && !row.destroyedAt && !!row.wrappedKey;

@@ -22,7 +22,7 @@ export interface EraserDeps {
   rows: ErasureRows;
   index: Pick<SearchIndex, 'deleteDocument' | 'deleteWorkspace' | 'countChunks'>;
   blobs: Pick<BlobStore, 'get' | 'delete' | 'deleteWorkspace' | 'count'>;
-  dataKeys: Pick<WorkspaceDataKeys, 'destroy' | 'exists'>;
+  dataKeys: Pick<WorkspaceDataKeys, 'destroy' | 'exists'> & Partial<Pick<WorkspaceDataKeys, 'renew'>>;
   /** Absent when Kluis exchanges no Graph tokens (no Entra client secret): the step then has nothing to forget. */
   graphTokens?: GraphTokenCache;
   audit: AuditLog;
@@ -157,6 +157,8 @@ export function createEraser(deps: EraserDeps): ErasureEngine {
     const status = residue.length === 0 ? 'done' : 'failed';
     // The personal lookups were only needed while steps ran; the record keeps Kluis's own ids.
     const { entraObjectId: _oid, emailIndex: _email, ...plan } = job.plan;
+    // A workspace an admin emptied stays in use: it gets a new key once nothing of the old one is left.
+    if (status === 'done' && job.plan.scope.kind === 'workspace' && job.plan.keepAccounts && deps.dataKeys.renew) await deps.dataKeys.renew(job.plan.scope.workspaceId);
     await deps.jobs.finish(job.id, { status, steps, residue, plan });
     if (job.plan.scope.kind !== 'workspace') {
       await deps.audit.record({ workspaceId: job.plan.scope.workspaceId, actorUserId: job.requestedByUserId, kind: status === 'done' ? 'erasure.completed' : 'erasure.failed', outcome: status === 'done' ? 'success' : 'failure', detail: { ...auditDetail(job.id, job.plan.scope), residue: residue.length } });

@@ -34,6 +34,11 @@ export interface WorkspaceDataKeys {
   destroy(workspaceId: string): Promise<void>;
   /** Whether a usable key exists (the erasure's residue scan asks this). */
   exists(workspaceId: string): Promise<boolean>;
+  /**
+   * After a workspace erasure that keeps the workspace in use: a new, unrelated key replaces the
+   * destroyed one, so new files can be stored; nothing sealed with the old key opens with it.
+   */
+  renew(workspaceId: string): Promise<void>;
 }
 
 /** What one erasure removes: a whole workspace, one user's personal data, one conversation, one uploaded file. */
@@ -97,6 +102,8 @@ export interface DataKeyStore {
   destroy(workspaceId: string): Promise<void>;
   /** Workspaces whose live key is wrapped by another KEK than `kekId` (the work of a KEK rotation). */
   wrappedByOtherThan(kekId: string): Promise<string[]>;
+  /** Stores a fresh wrapped key in place of a destroyed one (destroyedAt cleared); false when the key was not destroyed. */
+  renewDestroyed(workspaceId: string, wrappedKey: Buffer, kekId: string): Promise<boolean>;
   /** Replaces one wrapping with another if it is still `from`; false when it changed meanwhile (destroyed, or re-wrapped by another replica). */
   replaceWrapping(workspaceId: string, from: { wrappedKey: Buffer; kekId: string }, to: { wrappedKey: Buffer; kekId: string }): Promise<boolean>;
 }

@@ -13,6 +13,10 @@ export function createPrismaDataKeyStore(db: Database): DataKeyStore {
       // INSERT IGNORE: the primary key keeps whichever replica inserted first; the caller re-reads.
       await db.workspaceDataKey.createMany({ data: [{ workspaceId, wrappedKey: new Uint8Array(wrappedKey), kekId }], skipDuplicates: true });
     },
+    async renewDestroyed(workspaceId, wrappedKey, kekId) {
+      const { count } = await db.workspaceDataKey.updateMany({ where: { workspaceId, destroyedAt: { not: null } }, data: { wrappedKey: new Uint8Array(wrappedKey), kekId, destroyedAt: null, createdAt: new Date() } });
+      return count > 0;
+    },
     async destroy(workspaceId) {
       const destroyedAt = new Date();
       const { count } = await db.workspaceDataKey.updateMany({ where: { workspaceId, destroyedAt: null }, data: { wrappedKey: null, destroyedAt } });

@@ -171,6 +171,11 @@ describe('POST /api/workspace/erasure', () => {
     expect(await db.message.count({ where: { workspaceId: a.workspaceId } })).toBe(0);
     expect(await db.conversation.count({ where: { workspaceId: b.workspaceId, id: keptB } })).toBe(1);
     expect(await db.message.count({ where: { workspaceId: b.workspaceId } })).toBe(bRows);
+    // The emptied workspace stays in use: it has a new data key (the old one was destroyed), so
+    // new files can be sealed again.
+    expect(await kluis.modules.dataKeys.exists(a.workspaceId)).toBe(true);
+    const sealed = await kluis.modules.dataKeys.seal(a.workspaceId, Buffer.from('after the erasure'), 'blob:probe');
+    expect((await kluis.modules.dataKeys.open(a.workspaceId, sealed, 'blob:probe')).toString()).toBe('after the erasure');
     a = await principalOf(await adminA());
   });
 });

@@ -31,6 +31,11 @@ export function memoryDataKeyStore(): MemoryDataKeyStore {
       const row = rows.get(workspaceId);
       rows.set(workspaceId, { wrappedKey: null, kekId: row?.kekId ?? 'destroyed', destroyedAt: row?.destroyedAt ?? new Date() });
     },
+    async renewDestroyed(workspaceId, wrappedKey, kekId) {
+      if (!rows.get(workspaceId)?.destroyedAt) return false;
+      rows.set(workspaceId, { wrappedKey, kekId, destroyedAt: null });
+      return true;
+    },
     async wrappedByOtherThan(kekId) {
       return [...rows].filter(([, r]) => r.wrappedKey && !r.destroyedAt && r.kekId !== kekId).map(([id]) => id);
     },
