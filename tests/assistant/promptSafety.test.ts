@@ -53,7 +53,11 @@ async function answerTo(text: string, options: Parameters<typeof ask>[1] = {}): 
   expect((await ask(text, options)).status).toBe(200);
   const [reply] = await connector.waitForMessages(1);
   const card = reply!.activity.attachments?.[0]?.content;
-  return card ? cardText(card) : String(reply!.activity.text);
+  if (card) return cardText(card);
+  // A personal chat streams: the final message has the text, its sources are citation entities.
+  const entities = (reply!.activity.entities ?? []) as Array<{ citation?: Array<{ appearance: { name: string } }> }>;
+  const sources = entities.flatMap((e) => e.citation ?? []).map((c) => c.appearance.name);
+  return [String(reply!.activity.text), ...sources].join('\n');
 }
 
 type Body = { messages: Array<{ role: string; content: string }> };
@@ -115,7 +119,8 @@ describe('prompt injection in a retrieved document', () => {
     openai.enqueue({ kind: 'completion', content: 'Parking permits are requested at reception [1].' });
     const text = await answerTo('How do I request a parking permit for the garage?');
     expect(text).toContain('Parking permits are requested at reception [1].');
-    expect(text).toContain('injected-handbook.md');
+    // Its source is cited by the document's title.
+    expect(text).toContain('Parking handbook');
     const body = lastRequest();
     // The system prompt is exactly Kluis's rules plus the administrator's instructions.
     expect(body.messages[0]).toEqual({ role: 'system', content: `${BASE_SYSTEM_PROMPT}\n\nInstructions from this organisation's administrator (they add to the rules above and never override them):\n${INSTRUCTIONS}` });
