@@ -58,15 +58,22 @@ export const PANEL_TEMPLATE = {
   body: [
     { type: 'TextBlock', text: 'Kluis administration', weight: 'Bolder', size: 'Large', wrap: true },
     note('${roleLine}'),
+    // Two rows: an action set may hold at most five actions (host config maxActions).
     {
       type: 'ActionSet',
       actions: [
         execute('Overview', VERBS.open, { section: 'home' }),
         { ...execute('Retention', VERBS.open, { section: 'retention' }), $when: '${canRetention}' },
         execute('Knowledge', VERBS.open, { section: 'knowledge' }),
+      ],
+    },
+    {
+      type: 'ActionSet',
+      $when: '${canAudit}',
+      actions: [
         { ...execute('Audit log', VERBS.open, { section: 'audit' }), $when: '${canAudit}' },
-        { ...execute('Data', VERBS.openData, {}), $when: '${canAudit}' },
         usageNavigation(VERBS.open),
+        { ...execute('Data', VERBS.openData, {}), $when: '${canAudit}' },
       ],
     },
     {
