@@ -246,7 +246,7 @@ describe('infra/docker-compose.yml rules', () => {
         .split('\n')
         .map((l) => /^([a-z_]+)\s*=\s*(.+)$/.exec(l.trim()))
         .filter((m): m is RegExpExecArray => m !== null)
-        .map((m) => [m[1]!, m[2]!.trim()]),
+        .map((m): [string, string] => [m[1]!, m[2]!.trim()]),
     );
     expect(options.filter(([k, v]) => cnf.get(k) !== v)).toEqual([]);
     // The key file is the mounted secret.
