@@ -238,7 +238,7 @@ describe('infra/docker-compose.yml rules', () => {
   it('configures MariaDB with every encryption option of the private instance (api/db/embeddedMariadb.ts)', () => {
     const source = fs.readFileSync(path.join(ROOT, 'api', 'db', 'embeddedMariadb.ts'), 'utf8');
     const block = source.slice(source.indexOf('...(encryption'), source.indexOf(': []),', source.indexOf('...(encryption')));
-    const options = [...block.matchAll(/'([a-z_]+) = ([^']+)'/g)].map((m) => [m[1]!, m[2]!]);
+    const options = [...block.matchAll(/'([a-z_]+) = ([^']+)'/g)].map((m): [string, string] => [m[1]!, m[2]!]);
     expect(options.length).toBeGreaterThanOrEqual(10);
     const cnf = new Map(
       fs
