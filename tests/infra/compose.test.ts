@@ -295,6 +295,17 @@ describe('Dockerfile', () => {
     expect(build.slice(sources).some((l) => /npm run build:web/.test(l))).toBe(true);
   });
 
+  it('copies only files that exist, and everything postinstall needs before the install', () => {
+    const build = stages[0]!;
+    const install = build.findIndex((l) => /^RUN .*npm (ci|install)/.test(l));
+    const copied = build.slice(0, install).filter((l) => l.startsWith('COPY ')).flatMap((l) => l.split(/\s+/).slice(1, -1).filter((a) => !a.startsWith('--')));
+    for (const source of copied) expect([source, fs.existsSync(path.join(ROOT, source))]).toEqual([source, true]);
+    const postinstall = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.postinstall ?? '';
+    for (const script of postinstall.match(/[\w./-]+\.ts\b/g) ?? []) expect(copied.some((c) => script === c || script.startsWith(`${c.replace(/\/$/, '')}/`))).toBe(true);
+    // The Prisma client is generated inside the image, never copied from the build host.
+    expect(fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n')).toContain('api/db/generated');
+  });
+
   it('runs `npm run serve` as a non-root user with a health check on /healthz or /readyz', () => {
     const users = runtime.filter((l) => l.startsWith('USER '));
     expect(users.length).toBeGreaterThan(0);
