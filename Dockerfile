@@ -25,7 +25,6 @@ RUN npm run build:web \
 # --- runtime -----------------------------------------------------------------------------------------
 FROM node:20.19-bookworm-slim AS runtime
 ENV NODE_ENV=production \
-    CI=true \
     HOST=0.0.0.0 \
     PORT=3978 \
     DATA_DIR=/var/lib/kluis \
