@@ -155,6 +155,7 @@ describe('docker-compose config', () => {
 
 describe('Compose Specification schema', () => {
   // The schema docker-compose ships; its draft-04 style "id" keys are dropped for Ajv.
+  if (!fs.existsSync(COMPOSE_SPEC)) throw new Error(`${COMPOSE_SPEC} is missing: apt-get install -y --no-install-recommends docker-compose (Debian's package ships the Compose Specification schema; .ci/run installs it)`);
   const schema = JSON.parse(fs.readFileSync(COMPOSE_SPEC, 'utf8'), (k: string, v: unknown) => (k === 'id' && typeof v === 'string' ? undefined : v)) as Record<string, unknown>;
   delete schema.$schema;
   const ajv = new Ajv2019({ strict: false, allErrors: true, logger: false });
