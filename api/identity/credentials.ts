@@ -13,7 +13,7 @@
  * - A new session on every login; all sessions end on a password change or reset.
  * - Every attempt is recorded with its IP (purged after the retention period) and audited.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import type { AuditLog } from '../audit/ports';
 import type { Role } from '../tenancy/principal';
 import { fail, isKluisError } from '../errors';
@@ -58,6 +58,9 @@ export interface LoginResult {
   userId: string;
 }
 
+/** The window in which background work after an answer starts (see `later`). */
+const LATER_JITTER_MS = 250;
+
 export function createCredentials(deps: CredentialsDeps) {
   const now = deps.now ?? (() => new Date());
   const resetMinutes = deps.resetTokenMinutes ?? 30;
@@ -65,9 +68,15 @@ export function createCredentials(deps: CredentialsDeps) {
   const tokenHash = (token: string) => createHmac('sha256', deps.tokenIndexKey).update(token).digest('hex');
   const newToken = () => randomBytes(32).toString('base64url');
 
-  /** Work that depends on whether an address exists runs after the answer (no timing oracle). */
+  /**
+   * Work that depends on whether an address exists runs after the answer (no timing oracle), and at
+   * a random moment within LATER_JITTER_MS: its cost (an audit append takes a lock and a commit) then
+   * falls on whichever requests come next, not on the one right after a known account's attempt.
+   */
   function later(work: () => Promise<unknown>): void {
-    const p = work().catch((error) => deps.onBackgroundError?.(error));
+    const p = new Promise<void>((resolve) => setTimeout(resolve, randomInt(LATER_JITTER_MS)))
+      .then(work)
+      .catch((error) => deps.onBackgroundError?.(error));
     background.add(p);
     void p.finally(() => background.delete(p));
   }
