@@ -33,7 +33,9 @@ export interface MessagesRouteDeps {
 export function createMessagesHandler(deps: MessagesRouteDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     // One turn id per activity, beside the request id, on every line this turn logs.
-    const log = requestLogger(res, deps.logger).child({ turnId: randomUUID() });
+    const turnId = randomUUID();
+    res.locals.turnId = turnId;
+    const log = requestLogger(res, deps.logger).child({ turnId });
     try {
       const activity = parseActivity(req.body);
       const authHeader = typeof req.headers.authorization === 'string' ? req.headers.authorization : '';

@@ -5,7 +5,8 @@
  * plain (1-64 of letters, digits, `.`, `_`, `:`, `-`); anything else is replaced by a new UUID, so
  * a hostile header can neither forge log lines nor grow them. Each request gets a pino child
  * logger (`res.locals.log`) carrying the id, and one `request finished` line: method, route
- * pattern, status, duration, and the tenant and workspace ids once authentication knows them.
+ * pattern, status, duration, the tenant and workspace ids once authentication knows them, and a
+ * bot activity's turn id.
  * Never the URL with its ids or query string, headers, cookies, tokens or bodies.
  */
 import crypto from 'node:crypto';
@@ -42,6 +43,7 @@ export function requestIds(logger: Logger): RequestHandler {
         status: res.statusCode,
         ms: Math.round(performance.now() - started),
         ...(principal ? { tenantId: principal.tenantId, workspaceId: principal.workspaceId } : {}),
+        ...(typeof res.locals.turnId === 'string' ? { turnId: res.locals.turnId } : {}),
         ...(res.writableFinished ? {} : { aborted: true }),
       };
       (res.locals.log as Logger).info(fields, 'request finished');

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '../../api/logger';
+import { startFakeConnector } from '../fakes/botConnector';
 import { startFakeEntraIssuer, type FakeEntraIssuer } from '../fakes/entraIssuer';
 import { openTestDatabase } from '../support/database';
 import { startTestKluis } from '../support/kluis';
@@ -121,7 +122,37 @@ describe('GET /metrics', () => {
 });
 
 describe('request ids in the logs', () => {
-  const finished = () => logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request finished');
+  const parsed = () => logLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const finished = () => parsed().filter((l) => l.msg === 'request finished');
+
+  it('counts a Teams turn and logs its request with the tenant and workspace, never the message', async () => {
+    const connector = await startFakeConnector();
+    try {
+      const turns = async () => sample((await scrape()).text, 'kluis_turns_total', { channel: 'teams', outcome: 'answered' }) ?? 0;
+      const before = await turns();
+      const oid = randomUUID();
+      const activity = {
+        type: 'message',
+        id: randomUUID(),
+        channelId: 'msteams',
+        serviceUrl: connector.serviceUrl,
+        text: QUESTION,
+        from: { id: `29:${randomUUID()}`, name: 'Alex Wilber', aadObjectId: oid },
+        recipient: { id: 'bot-id', name: 'Kluis' },
+        conversation: { id: `a:${oid}`, conversationType: 'personal', tenantId: tenant },
+        channelData: { tenant: { id: tenant } },
+      };
+      const r = await fetch(`${kluis.url}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'teams-turn-1' }, body: JSON.stringify(activity) });
+      expect(r.status).toBe(200);
+      await connector.waitForMessages(1);
+      expect(await turns()).toBe(before + 1);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(finished().find((l) => l.requestId === 'teams-turn-1')).toMatchObject({ route: '/api/messages', status: 200, tenantId: tenant, workspaceId: expect.any(String), turnId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+      expect(logLines.join('\n')).not.toContain(QUESTION);
+    } finally {
+      await connector.close();
+    }
+  });
 
   it('echoes a plain incoming X-Request-Id and logs it with the tenant and workspace, never the content', async () => {
     const oid = randomUUID();
