@@ -152,4 +152,27 @@ describe('loadConfig', () => {
     expect(() => load({ LOCAL_MODE: 'true', RETENTION_SWEEP_INTERVAL_MINUTES: '1441' })).toThrow(/RETENTION_SWEEP_INTERVAL_MINUTES/);
     expect(() => load({ LOCAL_MODE: 'true', RETENTION_SWEEP_INTERVAL_MINUTES: '-1' })).toThrow(ConfigError);
   });
+
+  it('reads the metrics token and alert thresholds, with defaults, and refuses bad ones', () => {
+    const d = load({ LOCAL_MODE: 'true' }).operations;
+    expect(d).toEqual({
+      metricsToken: undefined,
+      alertWebhook: undefined,
+      alerts: {
+        loginFailures: { threshold: 20, windowSeconds: 300 },
+        documentReads: { threshold: 200, windowSeconds: 600 },
+        authorizationRefusals: { threshold: 10, windowSeconds: 300 },
+        providerErrors: { threshold: 10, windowSeconds: 300 },
+      },
+    });
+    const c = load({ LOCAL_MODE: 'true', METRICS_TOKEN: 't'.repeat(16), ALERT_WEBHOOK_URL: 'https://alerts.example.com/k', ALERT_DOCUMENT_READS: '0', ALERT_DOCUMENT_READS_WINDOW_SECONDS: '60' }).operations;
+    expect(c.metricsToken).toBe('t'.repeat(16));
+    expect(c.alertWebhook).toEqual({ url: 'https://alerts.example.com/k', timeoutMs: 5000 });
+    expect(c.alerts.documentReads).toEqual({ threshold: 0, windowSeconds: 60 });
+    expect(() => load({ LOCAL_MODE: 'true', METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: expected at least 16 characters/);
+    expect(() => load({ LOCAL_MODE: 'true', METRICS_TOKEN: 'has a space in it, sixteen+' })).toThrow(/METRICS_TOKEN/);
+    expect(() => load({ LOCAL_MODE: 'true', ALERT_WEBHOOK_URL: 'ftp://x.example' })).toThrow(/ALERT_WEBHOOK_URL/);
+    expect(() => load({ LOCAL_MODE: 'true', ALERT_LOGIN_FAILURES: '-1' })).toThrow(/ALERT_LOGIN_FAILURES/);
+    expect(() => load({ LOCAL_MODE: 'true', ALERT_PROVIDER_ERRORS_WINDOW_SECONDS: '5' })).toThrow(/expected 10 to 86400 seconds/);
+  });
 });

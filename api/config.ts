@@ -37,6 +37,10 @@ const providerList = z
 const timeoutMs = z.coerce.number({ message: 'expected milliseconds' }).int().min(1000, 'expected 1000 to 600000 ms').max(600000, 'expected 1000 to 600000 ms').default(60000);
 const maxRetries = z.coerce.number({ message: 'expected a number' }).int().min(0, 'expected 0 to 10').max(10, 'expected 0 to 10').default(2);
 
+/** ALERT_*: events per window that raise an alert (0 = detector off) and the window's length. */
+const alertThreshold = z.coerce.number({ message: 'expected a number of events' }).int().min(0, 'expected 0 (off) to 1000000').max(1_000_000, 'expected 0 (off) to 1000000');
+const alertWindow = z.coerce.number({ message: 'expected seconds' }).int().min(10, 'expected 10 to 86400 seconds').max(86400, 'expected 10 to 86400 seconds');
+
 /** Which env variables hold each paid provider's key (a provider without its key is never offered). */
 const PROVIDER_KEY: Record<Exclude<Provider, 'extractive'>, string> = {
   openai: 'OPENAI_API_KEY',
@@ -192,6 +196,17 @@ const environmentSchema = z
     // The statement promises deletion within 30 days of termination; the sweep interval must fit in too.
     TERMINATED_WORKSPACE_ERASE_DAYS: z.coerce.number({ message: 'expected days' }).int().min(1, 'expected 1 to 30 days').max(30, 'expected 1 to 30 days').default(29),
     AUDIT_RETENTION_DAYS: z.coerce.number({ message: 'expected days' }).int().min(1).max(3650).default(365),
+    METRICS_TOKEN: z.string().min(16, 'expected at least 16 characters').max(256).regex(/^\S+$/, 'expected no spaces').optional(),
+    ALERT_WEBHOOK_URL: httpUrl.optional(),
+    ALERT_WEBHOOK_TIMEOUT_MS: z.coerce.number({ message: 'expected milliseconds' }).int().min(100).max(60000).default(5000),
+    ALERT_LOGIN_FAILURES: alertThreshold.default(20),
+    ALERT_LOGIN_FAILURES_WINDOW_SECONDS: alertWindow.default(300),
+    ALERT_DOCUMENT_READS: alertThreshold.default(200),
+    ALERT_DOCUMENT_READS_WINDOW_SECONDS: alertWindow.default(600),
+    ALERT_AUTHORIZATION_REFUSALS: alertThreshold.default(10),
+    ALERT_AUTHORIZATION_REFUSALS_WINDOW_SECONDS: alertWindow.default(300),
+    ALERT_PROVIDER_ERRORS: alertThreshold.default(10),
+    ALERT_PROVIDER_ERRORS_WINDOW_SECONDS: alertWindow.default(300),
     SMTP_URL: z.string().regex(/^smtps?:\/\/\S+$/, 'expected smtp://user:password@host:port or smtps://...').optional(),
     MAIL_FROM: z.string().email('expected an email address').optional(),
     LOCAL_TENANT_ID: guid.default(PLAYGROUND_TENANT_ID),
@@ -337,6 +352,12 @@ export interface Config {
   usage: { currency: string; prices: Record<string, { input: number; output: number }> };
   /** Audit events older than this are pruned by the retention sweeper (the chain stays verifiable). */
   audit: { retentionDays: number };
+  /** GET /metrics and abnormal-behaviour alerts (api/operations). */
+  operations: {
+    metricsToken?: string;
+    alertWebhook?: { url: string; timeoutMs: number };
+    alerts: Record<'loginFailures' | 'documentReads' | 'authorizationRefusals' | 'providerErrors', { threshold: number; windowSeconds: number }>;
+  };
   localTenantId: string;
   /** 32 bytes; undefined in local mode until main loads or creates DATA_DIR/keys/master.key. */
   masterKey?: Buffer;
@@ -451,6 +472,16 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     },
     usage: { currency: e.USAGE_CURRENCY, prices: e.USAGE_PRICES ?? {} },
     audit: { retentionDays: e.AUDIT_RETENTION_DAYS },
+    operations: {
+      metricsToken: e.METRICS_TOKEN,
+      alertWebhook: e.ALERT_WEBHOOK_URL ? { url: e.ALERT_WEBHOOK_URL, timeoutMs: e.ALERT_WEBHOOK_TIMEOUT_MS } : undefined,
+      alerts: {
+        loginFailures: { threshold: e.ALERT_LOGIN_FAILURES, windowSeconds: e.ALERT_LOGIN_FAILURES_WINDOW_SECONDS },
+        documentReads: { threshold: e.ALERT_DOCUMENT_READS, windowSeconds: e.ALERT_DOCUMENT_READS_WINDOW_SECONDS },
+        authorizationRefusals: { threshold: e.ALERT_AUTHORIZATION_REFUSALS, windowSeconds: e.ALERT_AUTHORIZATION_REFUSALS_WINDOW_SECONDS },
+        providerErrors: { threshold: e.ALERT_PROVIDER_ERRORS, windowSeconds: e.ALERT_PROVIDER_ERRORS_WINDOW_SECONDS },
+      },
+    },
     localTenantId: e.LOCAL_TENANT_ID,
     masterKey: e.MASTER_KEY ? Buffer.from(e.MASTER_KEY, 'hex') : undefined,
     entra: { clientId: e.ENTRA_CLIENT_ID, apiUri: e.ENTRA_API_URI, clientSecret: e.ENTRA_CLIENT_SECRET, authorityHost: e.ENTRA_AUTHORITY_HOST.replace(/\/+$/, '') },

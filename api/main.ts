@@ -55,6 +55,12 @@ import { createLocalKeyEncryptionKeys } from './privacy/dataKeysLocalKek';
 import { createPrismaDataKeyStore } from './privacy/prismaDataKeyStore';
 import { createHttpApp } from './http/app';
 import { recordApiRequests } from './http/requestAudit';
+import { createPrometheusMetrics, metricsRouter } from './http/metrics';
+import { requestIds } from './http/requestId';
+import { createAlertDetectors } from './operations/alerts';
+import { createAlertSink } from './operations/alertSink';
+import { observeAssistant, observeAuditLog, observeLoginAttempts, observeUsageCall, type Observers } from './operations/observe';
+import { createPrismaQueueDepth } from './operations/prismaQueueDepth';
 import { createFolderSource, type SyncReport } from './knowledge/folderSource';
 import { createIndexer } from './knowledge/indexer';
 import { createKnowledge } from './knowledge/knowledge';
@@ -181,7 +187,18 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         : await openLanceDbIndex(config.knowledge.indexDir, { embedder, onRebuild, dataKeys, tokenKeys: dataKeys });
     cleanups.push(() => index.close());
 
-    const audit = createPrismaAuditLog(db);
+    // Operations: Prometheus metrics (a registry of this instance) and abnormal-behaviour alerts,
+    // fed by decorators around the audit log, the login attempt log, the usage meter and the assistant.
+    const metrics = createPrometheusMetrics({ queueDepth: createPrismaQueueDepth(db), onCollectError: (error) => logger.warn({ err: error }, 'queue depth could not be counted') });
+    const alertSink = createAlertSink({
+      log: logger,
+      metrics,
+      webhook: config.operations.alertWebhook,
+      tenantOf: async (workspaceId) => (await directory.findById(workspaceId))?.tenantId,
+    });
+    cleanups.push(() => alertSink.settled());
+    const observers: Observers = { metrics, detectors: createAlertDetectors({ thresholds: config.operations.alerts, sink: alertSink }) };
+    const audit = observeAuditLog(createPrismaAuditLog(db), observers);
     const directory = createPrismaWorkspaceDirectory(db);
     const documents = createPrismaDocumentStore(db);
     const conversations = createPrismaConversationStore(db);
@@ -253,12 +270,13 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       audit,
       prices: priceTable(config.usage.prices),
       currency: config.usage.currency,
+      onCall: observeUsageCall(observers),
       onRecordError: (error, call) => logger.error({ err: error, workspaceId: call.workspaceId, provider: call.provider, model: call.model, outcome: call.outcome }, 'usage of a language-model call could not be recorded'),
       onUnpriced: (call) => logger.warn({ provider: call.provider, model: call.model }, 'no price for this model: its calls count as free (set USAGE_PRICES)'),
     });
     const feedback = createFeedback({ store: createPrismaFeedbackStore(db), audit });
     const assistantSettings = createAssistantSettings({ store: createPrismaAssistantSettingsStore(db), audit });
-    const assistant = createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK, settings: assistantSettings, meter: usage, offlineProvider: createExtractiveProvider(), routing: workspaceRouting });
+    const assistant = observeAssistant(createAssistant({ knowledge, provider, conversations, audit, topK: config.knowledge.topK, settings: assistantSettings, meter: usage, offlineProvider: createExtractiveProvider(), routing: workspaceRouting }), observers);
 
     // Identity: sessions, throttling, credentials login. Blobs: sealed with the workspace's data key.
     const blobs = createSealedBlobStore(
@@ -268,7 +286,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       dataKeys,
     );
     const sessions = createSessionService(createPrismaSessionStore(db), { signingKey: keys.sessionSigning, idleMinutes: config.sessions.idleMinutes, absoluteHours: config.sessions.absoluteHours });
-    const attempts = createPrismaLoginAttemptLog(db);
+    const attempts = observeLoginAttempts(createPrismaLoginAttemptLog(db), observers);
     const securityEvents = createPrismaSecurityEventLog(db);
     const mailer = config.mail.smtpUrl && config.mail.from ? createSmtpMailer({ url: config.mail.smtpUrl, from: config.mail.from }) : undefined;
     if (mailer) cleanups.push(() => mailer.close());
@@ -314,13 +332,19 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       const source = createFolderSource({ dir: config.knowledge.dir, workspaceId: workspace.id, indexer: createIndexer({ documents, index }), documents, index, maxFileBytes: config.knowledge.maxFileBytes });
       const started = performance.now();
       initialSync = await source.sync();
+      metrics.knowledgeFiles('indexed', initialSync.indexed);
+      metrics.knowledgeFiles('failed', initialSync.failed.length);
       logger.info({ ...initialSync, failed: initialSync.failed.length, ms: Math.round(performance.now() - started) }, 'knowledge folder indexed');
       for (const f of initialSync.failed) logger.warn({ sourceRef: f.sourceRef, reason: f.reason }, 'knowledge file not indexed');
       syncKnowledge = source.sync;
       if (config.knowledge.watch) {
         const unwatch = source.watch((report) => {
           if (report instanceof Error) logger.error({ err: report }, 'knowledge folder sync failed');
-          else logger.info({ ...report, failed: report.failed.length }, 'knowledge folder re-synced');
+          else {
+            metrics.knowledgeFiles('indexed', report.indexed);
+            metrics.knowledgeFiles('failed', report.failed.length);
+            logger.info({ ...report, failed: report.failed.length }, 'knowledge folder re-synced');
+          }
         });
         cleanups.push(unwatch);
       }
@@ -436,6 +460,8 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       logger,
       messagesHandler,
       trustProxy: config.trustProxy,
+      observe: [requestIds(logger), metrics.httpLatency],
+      metrics: metricsRouter({ metrics, token: config.operations.metricsToken }),
       webPages: webPagesRouter({
         dir: WEB_BUILD_DIR,
         client: { clientId: config.entra.clientId, apiScope: config.entra.apiUri ? `${config.entra.apiUri}/access_as_user` : undefined, authority: config.entra.authorityHost },

@@ -16,6 +16,8 @@ import { isAllowedServiceUrl, type KluisBotAdapter } from './botAdapter';
 import { setTurnPrincipal } from './teamsBot';
 import { sendError } from '../api/http/errors';
 import { decodeProtectedHeader } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { requestLogger } from '../api/http/requestId';
 
 export interface MessagesRouteDeps {
   securityEvents: SecurityEventLog;
@@ -30,6 +32,10 @@ export interface MessagesRouteDeps {
 
 export function createMessagesHandler(deps: MessagesRouteDeps) {
   return async (req: Request, res: Response): Promise<void> => {
+    // One turn id per activity, beside the request id, on every line this turn logs.
+    const turnId = randomUUID();
+    res.locals.turnId = turnId;
+    const log = requestLogger(res, deps.logger).child({ turnId });
     try {
       const activity = parseActivity(req.body);
       const authHeader = typeof req.headers.authorization === 'string' ? req.headers.authorization : '';
@@ -54,7 +60,10 @@ export function createMessagesHandler(deps: MessagesRouteDeps) {
         if (activity.type === 'message' || submitAction) {
           const oid = activity.from.aadObjectId;
           if (!oid) fail('activity_invalid', `${activity.type} activity without from.aadObjectId`);
-          setTurnPrincipal(context, await deps.principals.resolve({ tenantId: activity.tenantId, entraObjectId: oid, displayName: activity.from.name, authMethod: deps.authMethod }));
+          const principal = await deps.principals.resolve({ tenantId: activity.tenantId, entraObjectId: oid, displayName: activity.from.name, authMethod: deps.authMethod });
+          // The request's log line names the tenant and workspace (api/http/requestId.ts).
+          res.locals.principal = principal;
+          setTurnPrincipal(context, principal);
         }
         await deps.bot.run(context);
       });
@@ -64,29 +73,29 @@ export function createMessagesHandler(deps: MessagesRouteDeps) {
       const status = (error as { statusCode?: number }).statusCode;
       if ((error as { name?: string }).name === 'AuthenticationError' && status !== undefined && status >= 500) {
         // botbuilder could not load the channel's OpenID configuration or keys.
-        deps.logger.error({ reason: (error as Error).message }, 'bot activity not checked: channel signing keys unavailable');
+        log.error({ reason: (error as Error).message }, 'bot activity not checked: channel signing keys unavailable');
         sendError(res, 'identity_provider_unavailable');
         return;
       }
       // botbuilder lets jsonwebtoken's own errors through for a bad signature or time claims.
       const jwtFailure = ['JsonWebTokenError', 'TokenExpiredError', 'NotBeforeError'].includes((error as { name?: string }).name ?? '');
       if ((error as { name?: string }).name === 'AuthenticationError' || status === 401 || jwtFailure) {
-        deps.logger.warn({ reason: (error as Error).message }, 'bot activity refused: authentication failed');
+        log.warn({ reason: (error as Error).message }, 'bot activity refused: authentication failed');
         sendError(res, 'unauthenticated');
         return;
       }
       if ((error as { name?: string }).name === 'FetchError') {
         // botbuilder could not fetch the Bot Framework signing keys: not the caller's fault.
-        deps.logger.error({ reason: (error as Error).message }, 'bot activity not checked: signing keys unreachable');
+        log.error({ reason: (error as Error).message }, 'bot activity not checked: signing keys unreachable');
         sendError(res, 'identity_provider_unavailable');
         return;
       }
       if (isKluisError(error)) {
-        deps.logger.warn({ errorId: error.id, detail: error.message }, 'bot activity refused');
+        log.warn({ errorId: error.id, detail: error.message }, 'bot activity refused');
         sendError(res, error.id, error.retryAfterSeconds);
         return;
       }
-      deps.logger.error({ err: error }, 'bot turn failed');
+      log.error({ err: error }, 'bot turn failed');
       sendError(res, 'internal');
     }
   };

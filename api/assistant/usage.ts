@@ -151,6 +151,8 @@ export interface UsageMeterDeps {
   /** ISO 4217 code the prices and budgets are in. */
   currency: string;
   now?: () => Date;
+  /** Every call, as it is recorded (metrics and alerts); must not throw. */
+  onCall?: (call: UsageCall) => void;
   /** A call was made but could not be recorded (the store is down): log it; the answer stands. */
   onRecordError?: (error: unknown, call: UsageCall) => void;
   /** A call of a model without a price was recorded (cost 0). */
@@ -167,6 +169,7 @@ export function createUsageMeter(deps: UsageMeterDeps) {
 
   /** Records one call. Never throws: a lost record is reported through onRecordError. */
   async function record(call: UsageCall): Promise<void> {
+    deps.onCall?.(call);
     const { price, known } = priceOf(deps.prices, call.provider, call.model);
     const sent = call.outcome !== 'refused';
     try {

@@ -26,6 +26,10 @@ export interface HttpAppDeps {
   streamRouters?: Router[];
   /** Records each authenticated /api request in the audit log once it has finished (api/http/requestAudit.ts). */
   requestAudit?: RequestHandler;
+  /** Runs first on every request: request ids and child loggers (api/http/requestId.ts), HTTP latency. */
+  observe?: RequestHandler[];
+  /** `GET /metrics` (api/http/metrics.ts). */
+  metrics?: Router;
 }
 
 export function createHttpApp(deps: HttpAppDeps) {
@@ -34,10 +38,12 @@ export function createHttpApp(deps: HttpAppDeps) {
   // Behind a load balancer the client IP (login throttling, attempt logs) is in X-Forwarded-For;
   // trusting it is a deployment decision (TRUST_PROXY), never a default.
   app.set('trust proxy', deps.trustProxy);
+  if (deps.observe?.length) app.use(...deps.observe);
   // The pages set their own CSP (frame-ancestors for Teams and Outlook); everything else keeps helmet's defaults.
   if (deps.webPages) app.use(deps.webPages);
   app.use(helmet());
   app.use(healthRouter(deps.readiness));
+  if (deps.metrics) app.use(deps.metrics);
 
   const requireJson: RequestHandler = (req, res, next) => {
     if (!req.is('application/json')) return sendError(res, 'unsupported_media_type');

@@ -2,6 +2,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { errorCatalogue, isKluisError, type ErrorId } from '../errors';
+import { requestLogger } from './requestId';
 
 export function sendError(res: Response, id: ErrorId, retryAfterSeconds?: number, claims?: string): void {
   const entry = errorCatalogue[id];
@@ -15,6 +16,7 @@ export function sendError(res: Response, id: ErrorId, retryAfterSeconds?: number
 /** Maps body-parser failures and catalogued errors to clear responses; everything else is a logged 500. */
 export function errorHandler(logger: Logger) {
   return (error: unknown, _req: Request, res: Response, next: NextFunction): void => {
+    const log = requestLogger(res, logger);
     if (res.headersSent) {
       next(error);
       return;
@@ -23,10 +25,10 @@ export function errorHandler(logger: Logger) {
     if (type === 'entity.too.large') return sendError(res, 'request_too_large');
     if (type === 'entity.parse.failed' || type === 'encoding.unsupported' || type === 'charset.unsupported') return sendError(res, 'request_malformed');
     if (isKluisError(error)) {
-      if (error.status >= 500) logger.error({ errorId: error.id, detail: error.message }, 'request failed');
+      if (error.status >= 500) log.error({ errorId: error.id, detail: error.message }, 'request failed');
       return sendError(res, error.id, error.retryAfterSeconds, error.claims);
     }
-    logger.error({ err: error }, 'request failed');
+    log.error({ err: error }, 'request failed');
     sendError(res, 'internal');
   };
 }
