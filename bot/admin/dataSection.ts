@@ -23,6 +23,9 @@ const text = (value: string, extra: Record<string, unknown> = {}) => ({ type: 'T
 const execute = (title: string, verb: string, data: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ type: 'Action.Execute', title, verb, data, ...extra });
 const STATUS = { type: 'Container', $when: "${status.text != ''}", style: '${status.style}', items: [{ type: 'RichTextBlock', inlines: [text('${status.text}', { weight: 'Bolder' })] }] };
 
+/** An erasure job's steps as a card lists them. */
+export const erasureSteps = (job: ErasureJobView | undefined) => (job?.steps ?? []).map((s) => ({ name: STEP_NAMES[s.name] ?? s.name, state: s.done ? `done (${s.removed ?? 0} removed)` : 'waiting' }));
+
 /** The Data card, the confirmation card and the progress card share this template. */
 export const DATA_TEMPLATE = {
   type: 'AdaptiveCard',
@@ -89,7 +92,7 @@ export function dataCard(v: DataView): AdminCard {
     jobStatus: job?.status ?? '',
     requestedAt: utc(job?.requestedAt),
     finishedAt: job?.finishedAt ? utc(job.finishedAt) : 'not yet',
-    steps: (job?.steps ?? []).map((s) => ({ name: STEP_NAMES[s.name] ?? s.name, state: s.done ? `done (${s.removed ?? 0} removed)` : 'waiting' })),
+    steps: erasureSteps(job),
     residue: job?.residue?.length ? `Still found: ${job.residue.join('; ')}` : '',
     conversationId: v.conversationId ?? '',
   });

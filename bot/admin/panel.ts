@@ -32,6 +32,7 @@ import type { Principals } from '../../api/tenancy/principals';
 import { openingCard, panelCard, refusalCard, REFUSAL_REASONS, type AdminCard, type AdminSection, type PanelView } from './render';
 import { ADMIN_VERB, VERBS } from './templates';
 import { answerDataAction, DATA_VERBS } from './dataSection';
+import { callerOf as resolveCaller } from '../caller';
 import type { ErasureRequests } from '../../api/privacy/erasureRequests';
 
 export interface AdminPanelDeps {
@@ -64,19 +65,7 @@ const SOURCE_ID = /^[0-9a-f-]{36}$/;
 const asString = (v: unknown, max: number): string => (typeof v === 'string' ? v.slice(0, max) : '');
 
 export function registerAdminPanel(app: Application<TurnState>, deps: AdminPanelDeps): void {
-  /** The caller as the directory knows them now, from the activity itself (never from card data). */
-  async function callerOf(context: TurnContext): Promise<Principal | undefined> {
-    const a = context.activity;
-    const tenantId = (a.channelData as { tenant?: { id?: string } } | undefined)?.tenant?.id ?? a.conversation?.tenantId;
-    const oid = a.from?.aadObjectId;
-    if (!tenantId || !oid) return undefined;
-    try {
-      return await deps.principals.resolve({ tenantId, entraObjectId: oid, displayName: a.from.name, authMethod: deps.authMethod });
-    } catch (error) {
-      if (isKluisError(error)) return undefined;
-      throw error;
-    }
-  }
+  const callerOf = (context: TurnContext) => resolveCaller(deps, context);
 
   /** The panel's base view for a caller who may open it. */
   function baseView(context: TurnContext, principal: Principal, section: AdminSection): PanelView {

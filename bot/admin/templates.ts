@@ -28,10 +28,10 @@ export const VERBS = {
 
 export const ADMIN_VERB = /^kluis\.admin\./;
 
-const SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
+export const SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
 
-const text = (value: string, extra: Record<string, unknown> = {}) => ({ type: 'TextRun', text: value, ...extra });
-const heading = (value: string) => ({ type: 'TextBlock', text: value, weight: 'Bolder', size: 'Medium', wrap: true });
+export const text = (value: string, extra: Record<string, unknown> = {}) => ({ type: 'TextRun', text: value, ...extra });
+export const heading = (value: string) => ({ type: 'TextBlock', text: value, weight: 'Bolder', size: 'Medium', wrap: true });
 const note = (value: string) => ({ type: 'TextBlock', text: value, isSubtle: true, size: 'Small', wrap: true });
 
 /** Keeps the card refreshing for the person who opened it, and only for them. */
@@ -65,10 +65,10 @@ export const PANEL_TEMPLATE = {
         { ...execute('Retention', VERBS.open, { section: 'retention' }), $when: '${canRetention}' },
         execute('Knowledge', VERBS.open, { section: 'knowledge' }),
         { ...execute('Audit log', VERBS.open, { section: 'audit' }), $when: '${canAudit}' },
-        { ...execute('Data', VERBS.openData, {}), $when: '${canAudit}' },
-        usageNavigation(VERBS.open),
       ],
     },
+    // A second row: renderers show at most five actions in one set.
+    { type: 'ActionSet', spacing: 'None', actions: [{ ...execute('Data', VERBS.openData, {}), $when: '${canAudit}' }, usageNavigation(VERBS.open)] },
     {
       type: 'Container',
       $when: "${status.text != ''}",
