@@ -21,7 +21,7 @@ import type { ErasureJobView } from '../api/privacy/ports';
 import type { AuthMethod, Principal } from '../api/tenancy/principal';
 import type { Principals } from '../api/tenancy/principals';
 import { bindCard, utc, type AdminCard } from './admin/render';
-import { erasureSteps } from './admin/dataSection';
+import { erasureSteps, exportFacts, exportWithLink } from './admin/dataSection';
 import { callerOf } from './caller';
 import { MY_DATA_OPENING_TEMPLATE, MY_DATA_REFUSAL_TEMPLATE, MY_DATA_TEMPLATE, MY_DATA_VERB, MY_DATA_VERBS } from './myDataTemplates';
 
@@ -52,7 +52,6 @@ export const MY_DATA_REFUSALS = {
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const EXPORT_STATUS: Record<ExportView['status'], string> = { queued: 'waiting to start', running: 'being built', done: 'ready to download', failed: 'failed: start a new export' };
 const running = (status: string | undefined) => status === 'queued' || status === 'running';
 
 export function myDataOpeningCard(userId: string): AdminCard {
@@ -70,10 +69,7 @@ export function myDataCard(v: MyDataView): AdminCard {
     view: v.view,
     userId: v.userId,
     status: v.status ? { text: v.status.text, style: v.status.kind } : { text: '', style: 'default' },
-    exportId: e?.id ?? '',
-    exportStatus: e ? EXPORT_STATUS[e.status] : '',
-    exportProgress: e ? `${e.progress.phase}: ${e.progress.filesDone} of ${e.progress.filesTotal} files` : '',
-    exportRunning: running(e?.status),
+    ...exportFacts(e),
     downloadUrl: v.downloadUrl ?? '',
     jobId: job?.jobId ?? '',
     jobRunning: running(job?.status),
@@ -95,9 +91,7 @@ const idOf = (v: unknown): string | undefined => {
 
 export function createMyData(deps: MyDataDeps) {
   async function exportView(principal: Principal, userId: string, exportId: string): Promise<MyDataView> {
-    const view = await deps.exports.status(principal, exportId, 'user');
-    const downloadUrl = view.download ? `${deps.publicUrl()}/api/export/download/${view.download.token}` : undefined;
-    return { view: 'home', userId, exportView: view, downloadUrl };
+    return { view: 'home', userId, ...(await exportWithLink(deps, principal, exportId, 'user')) };
   }
 
   /** One press, for a caller whose card it is. */

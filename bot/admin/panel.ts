@@ -34,6 +34,7 @@ import { ADMIN_VERB, VERBS } from './templates';
 import { answerDataAction, DATA_VERBS } from './dataSection';
 import { callerOf as resolveCaller } from '../caller';
 import type { ErasureRequests } from '../../api/privacy/erasureRequests';
+import type { Exports } from '../../api/privacy/export';
 
 export interface AdminPanelDeps {
   principals: Principals;
@@ -47,6 +48,9 @@ export interface AdminPanelDeps {
   audit: AuditLog;
   /** The Data cards (erasure); without it their buttons are refused as unknown. */
   erasure?: ErasureRequests;
+  /** The Data card's workspace export, and the public URL its download link is made absolute with. */
+  exports?: Pick<Exports, 'request' | 'status'>;
+  publicUrl?: () => string;
   logger: Logger;
 }
 
@@ -196,7 +200,7 @@ export function registerAdminPanel(app: Application<TurnState>, deps: AdminPanel
       throw error;
     }
     if (!(Object.values(VERBS) as string[]).includes(verb)) return refusalCard(REFUSAL_REASONS.unknownAction);
-    if (DATA_VERBS.has(verb)) return deps.erasure ? answerDataAction({ erasure: deps.erasure, audit: deps.audit }, principal, context.activity.from.id, verb, data) : refusalCard(REFUSAL_REASONS.unknownAction);
+    if (DATA_VERBS.has(verb)) return deps.erasure ? answerDataAction({ erasure: deps.erasure, audit: deps.audit, exports: deps.exports, publicUrl: deps.publicUrl }, principal, context.activity.from.id, verb, data) : refusalCard(REFUSAL_REASONS.unknownAction);
     const view = baseView(context, principal, 'home');
     try {
       return panelCard(await withSection(principal, await act(verb, principal, view, data)));

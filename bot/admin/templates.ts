@@ -24,6 +24,8 @@ export const VERBS = {
   eraseWorkspace: 'kluis.admin.data.workspaceErase',
   erasureProgress: 'kluis.admin.data.progress',
   eraseConversation: 'kluis.admin.data.conversationErase',
+  exportWorkspace: 'kluis.admin.data.export',
+  exportProgress: 'kluis.admin.data.exportProgress',
 } as const;
 
 export const ADMIN_VERB = /^kluis\.admin\./;

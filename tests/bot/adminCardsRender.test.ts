@@ -138,6 +138,14 @@ describe('pressing buttons in the rendered cards', () => {
     expect((await render(card('mydata-export-running'))).buttons).toEqual(['Refresh', 'Delete my user data…']);
   });
 
+  it('offers admins the workspace export: a download button when done, a refresh while it runs', async () => {
+    expect((await render(card('data-export-done'))).buttons).toEqual(expect.arrayContaining(['Download workspace data', 'Export workspace data']));
+    const running = await render(card('data-export-running'));
+    expect(running.buttons).not.toContain('Export workspace data');
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    expect(await executed()).toEqual([{ verb: VERBS.exportProgress, data: { exportId: '00000000-0000-4000-8000-0000000000e1' } }]);
+  });
+
   it('shows a refusal with no button at all', async () => {
     const shown = await render(card('refusal'));
     expect(shown.buttons).toEqual([]);

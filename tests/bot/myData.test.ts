@@ -207,3 +207,44 @@ describe('presses that are refused', () => {
     expect(await db.erasureJob.count({ where: { workspaceId: await workspaceOf(tenantA), status: { in: ['queued', 'running'] } } })).toBe(0);
   });
 });
+
+describe('the admin Data card: export workspace data', () => {
+  it('starts the workspace export for an admin, shows its progress, then a signed absolute download link', async () => {
+    const data = await press(adminA, 'kluis.admin.data.open');
+    expect(buttonTitles(data)).toContain('Export workspace data');
+    const started = await press(adminA, 'kluis.admin.data.export');
+    expect(cardText(started)).toMatch(/Export started/);
+    expect(started.refresh?.action.verb).toBe('kluis.admin.data.exportProgress');
+    expect(started.refresh?.userIds).toEqual([adminA.mri]);
+    const exportId = String(started.refresh?.action.data?.exportId);
+    await kluis.modules.exports.settled();
+    const done = await press(adminA, 'kluis.admin.data.exportProgress', { exportId });
+    expect(JSON.stringify(done)).toContain('ready to download');
+    const url = downloadUrl(done)!;
+    expect(url.startsWith(`${kluis.url}/api/export/download/`)).toBe(true);
+    const archive = await kluis.modules.exports.download(await principalOf(adminA), url.split('/').pop()!);
+    expect(archive.fileName).toMatch(/^kluis-export-workspace-/);
+    expect((await JSZip.loadAsync(archive.bytes)).file(/./).length).toBeGreaterThan(0);
+  });
+
+  it('refuses a member, another workspace\'s admin, and malformed ids; no export is started', async () => {
+    const ws = await workspaceOf(tenantA);
+    const before = await db.job.count({ where: { workspaceId: ws, kind: 'export' } });
+    for (const p of [userA, otherA]) {
+      expect(cardText(await press(p, 'kluis.admin.data.export'))).toMatch(/Not available to you/);
+    }
+    const mine = await press(adminA, 'kluis.admin.data.export');
+    const exportId = String(mine.refresh?.action.data?.exportId);
+    await kluis.modules.exports.settled();
+    const after = await db.job.count({ where: { workspaceId: ws, kind: 'export' } });
+    expect(after).toBe(before + 1);
+    expect(downloadUrl(await press(userA, 'kluis.admin.data.exportProgress', { exportId }))).toBeUndefined();
+    const crossTenant = await press(userB, 'kluis.admin.data.exportProgress', { exportId });
+    expect(downloadUrl(crossTenant)).toBeUndefined();
+    for (const id of ['../x', { $when: '${true}' }, '${$root.userId}']) {
+      const card = await press(adminA, 'kluis.admin.data.exportProgress', { exportId: id });
+      expect(cardText(card)).toMatch(/does not exist in this workspace/);
+      expect(downloadUrl(card)).toBeUndefined();
+    }
+  });
+});
