@@ -450,7 +450,8 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       logger,
       signIn: config.bot.oauthConnection ? { connectionName: config.bot.oauthConnection, securityEvents } : undefined,
       delegatedAccess: config.bot.oauthConnection ? (token) => liveCheckWith(async () => token) : undefined,
-      admin: { principals, authMethod: botAuthMethod, retention, sources, auditTrail, audit, logger, erasure, usage },
+      admin: { principals, authMethod: botAuthMethod, retention, sources, auditTrail, audit, logger, erasure, usage, exports, publicUrl },
+      myData: { principals, authMethod: botAuthMethod, exports, erasure, publicUrl, logger },
       feedback,
       // `/image`: pictures kept in the workspace's blob store; off without a Stability key.
       images: createImages({ provider: images, blobs, audit }),

@@ -20,6 +20,7 @@ import { runErasure } from './erasure';
 import { runIdentity } from './identity';
 import { runKnowledge } from './knowledge';
 import { runRetrieval } from './retrieval';
+import { runSweeper } from './sweeper';
 import { formatRatio, formatValue, ratio, table, type BenchContext, type BenchResult, type Figure } from './stats';
 
 const BENCHMARKS: Array<{ name: string; describe: string; run: (context: BenchContext) => Promise<BenchResult> }> = [
@@ -32,6 +33,7 @@ const BENCHMARKS: Array<{ name: string; describe: string; run: (context: BenchCo
   { name: 'export', describe: 'workspace data export (1,000 files, 10,000 messages) from MariaDB and the encrypted folder, against the same bytes into a plain zip', run: runExport },
   { name: 'dataKeys', describe: 'seal/open of 4 KiB, 1 MiB and 16 MiB with a workspace data key against a plain copy; upload+index and search with and without sealing', run: runDataKeys },
   { name: 'erasure', describe: 'erasing one workspace of 100k chunks, 10k files and 50k messages, per step and residue scan, against writing the same data', run: runErasure },
+  { name: 'sweeper', describe: 'retention sweep of 2,000 expired conversations and 500 expired uploads among 10x kept ones through the real erasure engine, against the selection queries alone', run: runSweeper },
   { name: 'audit', describe: 'audit log appends with the per-workspace hash chain (sequential, 8 in flight on one and on 8 workspaces) and chain verification, against plain inserts', run: runAudit },
   { name: 'coldStart', describe: '`npm start` to ready (fresh and warm) and idle memory, against a bare node HTTP server', run: runColdStart },
 ];

@@ -75,6 +75,7 @@ export const BOT_COMMANDS = {
   signIn: /^\s*(sign\s?in|aanmelden)\s*$/i,
   signOut: /^\s*(sign\s?out|afmelden)\s*$/i,
   admin: /^\s*(admin|beheer)\s*$/i,
+  myData: /^\s*(my\s?data|mijn\s+gegevens)\s*$/i,
   /** `/image <prompt>`, `image <prompt>`, `afbeelding <prompt>`: the prompt is everything after the word. */
   image: /^\s*\/?(image|afbeelding)(?:\s+([\s\S]*))?$/i,
 } as const;

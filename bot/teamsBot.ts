@@ -26,6 +26,7 @@ import { keepEntityProperties } from './entityWire';
 import type { KluisBotAdapter } from './botAdapter';
 import { createSignInGuard, GRAPH_SIGN_IN, PendingSignIns, signInSettings } from './signIn';
 import { registerAdminPanel, type AdminPanelDeps } from './admin/panel';
+import { createMyData, type MyDataDeps } from './myData';
 
 const PRINCIPAL_KEY = 'kluis.principal';
 
@@ -55,6 +56,8 @@ export interface TeamsBotDeps {
   delegatedAccess?: (graphToken: string) => DelegatedAccess;
   /** The admin panel (bot/admin); without it the `admin` command is an ordinary question. */
   admin?: AdminPanelDeps;
+  /** The "my data" card (bot/myData.ts); without it `my data` is an ordinary question. */
+  myData?: MyDataDeps;
   /** Thumbs up/down on streamed answers (Teams' feedback loop); without it the loop is not offered. */
   feedback?: Feedback;
   /** Pictures for `/image`; without it, or without a configured provider, the command says they are off. */
@@ -144,6 +147,12 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
   });
 
   if (deps.admin) registerAdminPanel(app, deps.admin);
+
+  if (deps.myData) {
+    const myData = createMyData(deps.myData);
+    myData.register(app);
+    app.message(BOT_COMMANDS.myData, (context) => myData.open(context));
+  }
 
   app.message(BOT_COMMANDS.image, async (context) => {
     await replyWithImage(context, turnPrincipal(context), deps.images, deps.logger);

@@ -32,7 +32,9 @@ import type { Principals } from '../../api/tenancy/principals';
 import { openingCard, panelCard, refusalCard, REFUSAL_REASONS, type AdminCard, type AdminSection, type PanelView } from './render';
 import { ADMIN_VERB, VERBS } from './templates';
 import { answerDataAction, DATA_VERBS } from './dataSection';
+import { callerOf as resolveCaller } from '../caller';
 import type { ErasureRequests } from '../../api/privacy/erasureRequests';
+import type { Exports } from '../../api/privacy/export';
 
 export interface AdminPanelDeps {
   principals: Principals;
@@ -46,6 +48,9 @@ export interface AdminPanelDeps {
   audit: AuditLog;
   /** The Data cards (erasure); without it their buttons are refused as unknown. */
   erasure?: ErasureRequests;
+  /** The Data card's workspace export, and the public URL its download link is made absolute with. */
+  exports?: Pick<Exports, 'request' | 'status'>;
+  publicUrl?: () => string;
   logger: Logger;
 }
 
@@ -64,19 +69,7 @@ const SOURCE_ID = /^[0-9a-f-]{36}$/;
 const asString = (v: unknown, max: number): string => (typeof v === 'string' ? v.slice(0, max) : '');
 
 export function registerAdminPanel(app: Application<TurnState>, deps: AdminPanelDeps): void {
-  /** The caller as the directory knows them now, from the activity itself (never from card data). */
-  async function callerOf(context: TurnContext): Promise<Principal | undefined> {
-    const a = context.activity;
-    const tenantId = (a.channelData as { tenant?: { id?: string } } | undefined)?.tenant?.id ?? a.conversation?.tenantId;
-    const oid = a.from?.aadObjectId;
-    if (!tenantId || !oid) return undefined;
-    try {
-      return await deps.principals.resolve({ tenantId, entraObjectId: oid, displayName: a.from.name, authMethod: deps.authMethod });
-    } catch (error) {
-      if (isKluisError(error)) return undefined;
-      throw error;
-    }
-  }
+  const callerOf = (context: TurnContext) => resolveCaller(deps, context);
 
   /** The panel's base view for a caller who may open it. */
   function baseView(context: TurnContext, principal: Principal, section: AdminSection): PanelView {
@@ -207,7 +200,7 @@ export function registerAdminPanel(app: Application<TurnState>, deps: AdminPanel
       throw error;
     }
     if (!(Object.values(VERBS) as string[]).includes(verb)) return refusalCard(REFUSAL_REASONS.unknownAction);
-    if (DATA_VERBS.has(verb)) return deps.erasure ? answerDataAction({ erasure: deps.erasure, audit: deps.audit }, principal, context.activity.from.id, verb, data) : refusalCard(REFUSAL_REASONS.unknownAction);
+    if (DATA_VERBS.has(verb)) return deps.erasure ? answerDataAction({ erasure: deps.erasure, audit: deps.audit, exports: deps.exports, publicUrl: deps.publicUrl }, principal, context.activity.from.id, verb, data) : refusalCard(REFUSAL_REASONS.unknownAction);
     const view = baseView(context, principal, 'home');
     try {
       return panelCard(await withSection(principal, await act(verb, principal, view, data)));

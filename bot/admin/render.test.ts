@@ -10,6 +10,8 @@ const AC = require('adaptivecards/dist/adaptivecards.js') as typeof AdaptiveCard
 import { adminCardGallery, HOSTILE, HOSTILE_TEXTS } from '../../tests/support/adminCardGallery';
 import { AUDIT_AREAS } from '../../api/audit/auditTrail';
 import { VERBS } from './templates';
+import { myDataCardGallery } from '../../tests/support/myDataCardGallery';
+import { MY_DATA_VERBS } from '../myDataTemplates';
 
 const gallery = adminCardGallery();
 
@@ -42,7 +44,11 @@ function allStrings(node: unknown): string[] {
   return out;
 }
 
-describe.each(gallery)('the $name card', ({ card }) => {
+/** The only link a card may hold: an export download through Kluis's own signed-link endpoint. */
+const DOWNLOAD_LINK = /^https:\/\/[a-z0-9.-]+\/api\/export\/download\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const OWN_VERBS: string[] = [...Object.values(VERBS), ...Object.values(MY_DATA_VERBS)];
+
+describe.each([...gallery, ...myDataCardGallery()])('the $name card', ({ card }) => {
   it('parses and validates as an Adaptive Card 1.5 without a single warning', () => {
     expect(card.version).toBe('1.5');
     expect(problems(card)).toEqual([]);
@@ -62,8 +68,9 @@ describe.each(gallery)('the $name card', ({ card }) => {
   it('has no template syntax left and only the panel\'s own verbs', () => {
     walk(card, (o) => {
       expect(Object.keys(o).filter((k) => k.startsWith('$') && k !== '$schema')).toEqual([]);
-      if (o.type === 'Action.Execute') expect(Object.values(VERBS)).toContain(o.verb);
-      if (o.type === 'Action.OpenUrl' || o.type === 'Action.Submit') throw new Error(`unexpected ${String(o.type)}`);
+      if (o.type === 'Action.Execute') expect(OWN_VERBS).toContain(o.verb);
+      if (o.type === 'Action.OpenUrl') expect(String(o.url)).toMatch(DOWNLOAD_LINK);
+      if (o.type === 'Action.Submit') throw new Error(`unexpected ${String(o.type)}`);
     });
     const leftovers = allStrings(card).filter((s) => /\$\{/.test(s) && !HOSTILE_TEXTS.some((h) => s.includes(h)));
     expect(leftovers).toEqual([]);

@@ -24,14 +24,16 @@ export const VERBS = {
   eraseWorkspace: 'kluis.admin.data.workspaceErase',
   erasureProgress: 'kluis.admin.data.progress',
   eraseConversation: 'kluis.admin.data.conversationErase',
+  exportWorkspace: 'kluis.admin.data.export',
+  exportProgress: 'kluis.admin.data.exportProgress',
 } as const;
 
 export const ADMIN_VERB = /^kluis\.admin\./;
 
-const SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
+export const SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
 
-const text = (value: string, extra: Record<string, unknown> = {}) => ({ type: 'TextRun', text: value, ...extra });
-const heading = (value: string) => ({ type: 'TextBlock', text: value, weight: 'Bolder', size: 'Medium', wrap: true });
+export const text = (value: string, extra: Record<string, unknown> = {}) => ({ type: 'TextRun', text: value, ...extra });
+export const heading = (value: string) => ({ type: 'TextBlock', text: value, weight: 'Bolder', size: 'Medium', wrap: true });
 const note = (value: string) => ({ type: 'TextBlock', text: value, isSubtle: true, size: 'Small', wrap: true });
 
 /** Keeps the card refreshing for the person who opened it, and only for them. */

@@ -204,7 +204,7 @@ describe('npm run package refuses', () => {
 
   it('a command the bot would only answer if it had that handler (checked against the patterns given)', async () => {
     const problems = await problemsOf(project(), { botCommands: { help: BOT_COMMANDS.help, newConversation: BOT_COMMANDS.newConversation } });
-    expect(problems).toEqual(['/bots/0/commandLists/0/commands/2 "signin" has no handler in bot/teamsBot.ts (it would be answered as a question)', '/bots/0/commandLists/0/commands/3 "signout" has no handler in bot/teamsBot.ts (it would be answered as a question)', '/bots/0/commandLists/0/commands/4 "admin" has no handler in bot/teamsBot.ts (it would be answered as a question)', '/bots/0/commandLists/0/commands/5 "image" has no handler in bot/teamsBot.ts (it would be answered as a question)']);
+    expect(problems).toEqual(['/bots/0/commandLists/0/commands/2 "signin" has no handler in bot/teamsBot.ts (it would be answered as a question)', '/bots/0/commandLists/0/commands/3 "signout" has no handler in bot/teamsBot.ts (it would be answered as a question)', '/bots/0/commandLists/0/commands/4 "admin" has no handler in bot/teamsBot.ts (it would be answered as a question)', '/bots/0/commandLists/0/commands/5 "image" has no handler in bot/teamsBot.ts (it would be answered as a question)', '/bots/0/commandLists/0/commands/6 "mydata" has no handler in bot/teamsBot.ts (it would be answered as a question)']);
   });
 
   it('KLUIS_DOMAIN that is not the host of KLUIS_ENDPOINT', async () => {

@@ -10,10 +10,12 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { adminCardGallery, HOSTILE } from '../support/adminCardGallery';
 import { VERBS } from '../../bot/admin/templates';
+import { myDataCardGallery } from '../support/myDataCardGallery';
+import { MY_DATA_VERBS } from '../../bot/myDataTemplates';
 
 const SCREENSHOTS = path.resolve(__dirname, '..', '..', '.data', 'screenshots');
 const RENDERER = require.resolve('adaptivecards/dist/adaptivecards.min.js');
-const gallery = adminCardGallery();
+const gallery = [...adminCardGallery(), ...myDataCardGallery()];
 
 let browser: Browser;
 let page: Page;
@@ -118,6 +120,30 @@ describe('pressing buttons in the rendered cards', () => {
     expect(shown.text).toContain('Language-model usage this month');
     expect(shown.text).toMatch(/openai[\s\S]*1,700 calls \(3 failed\)[\s\S]*anthropic[\s\S]*30 calls \(2 refused\)/);
     expect(shown.text).toContain('exhausted, paid providers are refused until next month');
+  });
+
+  it('sends the "also delete my account" choice and the confirmation with the delete verb, bound to the card\'s user', async () => {
+    await render(card('mydata-confirm'));
+    await page.getByRole('button', { name: 'Yes, delete my data' }).click();
+    await page.getByLabel('Also delete my account').check();
+    await page.getByRole('button', { name: 'Yes, delete my data' }).click();
+    expect(await executed()).toEqual([
+      { verb: MY_DATA_VERBS.deleteData, data: { userId: '29:1a2b3c', confirm: 'yes', deleteAccount: 'false' } },
+      { verb: MY_DATA_VERBS.deleteData, data: { userId: '29:1a2b3c', confirm: 'yes', deleteAccount: 'true' } },
+    ]);
+  });
+
+  it('offers the finished export as a download button and a running one as a refresh', async () => {
+    expect((await render(card('mydata-export-done'))).buttons).toEqual(['Download my data', 'Export my data', 'Delete my user data…']);
+    expect((await render(card('mydata-export-running'))).buttons).toEqual(['Refresh', 'Delete my user data…']);
+  });
+
+  it('offers admins the workspace export: a download button when done, a refresh while it runs', async () => {
+    expect((await render(card('data-export-done'))).buttons).toEqual(expect.arrayContaining(['Download workspace data', 'Export workspace data']));
+    const running = await render(card('data-export-running'));
+    expect(running.buttons).not.toContain('Export workspace data');
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    expect(await executed()).toEqual([{ verb: VERBS.exportProgress, data: { exportId: '00000000-0000-4000-8000-0000000000e1' } }]);
   });
 
   it('shows a refusal with no button at all', async () => {

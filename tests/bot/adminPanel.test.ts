@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { cardText, startFakeConnector } from '../fakes/botConnector';
 import { openTestDatabase } from '../support/database';
 import { startTestKluis } from '../support/kluis';
+import { cardNodes } from '../support/cardNodes';
 
 const tenantA = randomUUID();
 const tenantB = randomUUID();
@@ -59,18 +60,7 @@ async function press(p: Person, verb: string, data: Record<string, unknown> = {}
   return response.body!.value as Card;
 }
 
-function nodes(card: unknown, match: (n: Record<string, unknown>) => boolean): Array<Record<string, unknown>> {
-  const out: Array<Record<string, unknown>> = [];
-  const walk = (n: unknown) => {
-    if (Array.isArray(n)) return n.forEach(walk);
-    if (!n || typeof n !== 'object') return;
-    const o = n as Record<string, unknown>;
-    if (match(o)) out.push(o);
-    Object.values(o).forEach(walk);
-  };
-  walk(card);
-  return out;
-}
+const nodes = cardNodes;
 const buttons = (card: unknown) => nodes(card, (n) => n.type === 'Action.Execute' && typeof n.title === 'string').filter((n) => n.title !== 'Refresh' || !('userIds' in n));
 const buttonTitles = (card: unknown) => nodes((card as Card).body, (n) => n.type === 'Action.Execute').map((n) => n.title).concat(((card as Card).actions ?? []).map((a) => (a as { title: string }).title));
 const inputs = (card: unknown) => Object.fromEntries(nodes(card, (n) => typeof n.type === 'string' && n.type.startsWith('Input.')).map((n) => [n.id, n.value]));

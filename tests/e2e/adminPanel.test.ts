@@ -2,13 +2,15 @@
  * The admin panel end to end in the Microsoft 365 Agents Playground (the local Teams client),
  * driven by headless Chromium: an admin changes a retention period through the cards, and after
  * being demoted the same person gets no admin controls, and a press on the admin card still on
- * screen (an Action.Execute from a non-admin) is refused.
+ * screen (an Action.Execute from a non-admin) is refused. The admin also deletes a conversation
+ * through the Data card, and the member's "my data" card starts an export and shows its link.
  *
  * Who is admin: in local mode the playground's tenant is onboarded at start-up and the first
  * member of a workspace becomes its admin, so the playground user (the only one) is the admin of
  * a fresh workspace. The suite starts from a fresh workspace for that reason.
  * Requires Debian's Chromium (/usr/bin/chromium).
  */
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Locator } from 'playwright-core';
 import { PLAYGROUND_TENANT_ID } from '../../api/config';
@@ -93,6 +95,28 @@ describe('the admin panel in the Agents Playground', () => {
     expect(await db.retentionPolicy.findUnique({ where: { workspaceId: await workspaceId() } })).toMatchObject({ uploadedFileDays: 180 });
   });
 
+  it('lets the admin delete a conversation through the Data card, with a progress card until it is done', async () => {
+    const ws = await workspaceId();
+    const conversationId = randomUUID();
+    await db.conversation.create({ data: { id: conversationId, workspaceId: ws, channel: 'teams', externalId: randomUUID() } });
+    await db.message.create({ data: { id: randomUUID(), workspaceId: ws, conversationId, role: 'user', text: 'a question to forget' } });
+    await lastCard().getByRole('button', { name: 'Data' }).click();
+    await waitForCardText(/Delete one conversation/);
+    await lastCard().getByLabel('Conversation id').fill(conversationId);
+    await lastCard().getByRole('button', { name: 'Delete conversation' }).click();
+    await waitForCardText(/Erasure progress/);
+    await kluis.modules.erasureRunner.settled();
+    await lastCard().getByRole('button', { name: 'Refresh' }).click();
+    await waitForCardText(/The erasure is done/);
+    await chat.screenshot(path.join(SCREENSHOTS, 'playground-admin-conversation-erased.png'));
+    expect(await db.conversation.count({ where: { workspaceId: ws, id: conversationId } })).toBe(0);
+    expect(await db.message.count({ where: { workspaceId: ws, conversationId } })).toBe(0);
+    // Back to the retention section, where the next test presses again.
+    await lastCard().getByRole('button', { name: 'Overview' }).click();
+    await lastCard().getByRole('button', { name: 'Retention' }).click();
+    await waitForCardText(/Uploaded files: days to keep/);
+  });
+
   it('refuses the same person once demoted: a press on the admin card on screen changes nothing', async () => {
     const ws = await workspaceId();
     await db.membership.updateMany({ where: { workspaceId: ws }, data: { role: 'user', roleOverride: 'user' } });
@@ -111,5 +135,24 @@ describe('the admin panel in the Agents Playground', () => {
     expect(reply).not.toMatch(/Open admin panel|Retention/);
     expect(await lastCard().getByRole('button').count()).toBe(0);
     await chat.screenshot(path.join(SCREENSHOTS, 'playground-non-admin.png'));
+  });
+
+  it("starts an export from the member's my data card (any role) and shows the download link", async () => {
+    await chat.send('my data');
+    await chat.waitForBotMessage(/My data in Kluis/);
+    const open = lastCard().getByRole('button', { name: 'Open my data' });
+    if (!(await lastCard().getByRole('button', { name: 'Export my data' }).count()) && (await open.count())) await open.click();
+    await lastCard().getByRole('button', { name: 'Export my data' }).click();
+    await waitForCardText(/Export started|ready to download/);
+    await kluis.modules.exports.settled();
+    const refresh = lastCard().getByRole('button', { name: 'Refresh' });
+    if (await refresh.count()) await refresh.click();
+    await waitForCardText(/ready to download/);
+    // The playground draws Action.OpenUrl as a link whose title is the address.
+    const link = lastCard().getByRole('link', { name: 'Download my data' });
+    expect(await link.count()).toBe(1);
+    expect(await link.getAttribute('title')).toMatch(new RegExp(`^${kluis.url.replace(/[.]/g, '\\.')}/api/export/download/[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$`));
+    await chat.screenshot(path.join(SCREENSHOTS, 'playground-my-data-export.png'));
+    expect(await db.auditEvent.count({ where: { workspaceId: await workspaceId(), kind: 'export.link_issued' } })).toBeGreaterThan(0);
   });
 });

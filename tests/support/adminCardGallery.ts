@@ -3,6 +3,7 @@ import { openingCard, panelCard, refusalCard, REFUSAL_REASONS, type AdminCard, t
 import type { SyncProgress } from '../../api/knowledge/sharepoint/ports';
 import type { ErasureJobView } from '../../api/privacy/ports';
 import { dataCard } from '../../bot/admin/dataSection';
+import { DOWNLOAD_URL, exportView } from './myDataCardGallery';
 import type { UsageReport } from '../../api/assistant/usage';
 
 /** Text an attacker could put in a SharePoint drive name, a file name or an audit detail. */
@@ -122,7 +123,9 @@ const erasureJob = (status: ErasureJobView['status'], residue: string[] = []): E
 /** The Data cards (bot/admin/dataSection.ts). */
 function dataCards(): Array<{ name: string; card: AdminCard }> {
   return [
-    { name: 'data', card: dataCard({ view: 'data', userId: '29:1a2b3c' }) },
+    { name: 'data', card: dataCard({ view: 'data', userId: '29:1a2b3c', canExport: true }) },
+    { name: 'data-export-running', card: dataCard({ view: 'data', userId: '29:1a2b3c', canExport: true, exportView: { ...exportView('running'), scope: 'workspace' }, status: { kind: 'good', text: 'Export started. This card refreshes until the download is ready.' } }) },
+    { name: 'data-export-done', card: dataCard({ view: 'data', userId: '29:1a2b3c', canExport: true, exportView: { ...exportView('done', true), scope: 'workspace' }, downloadUrl: DOWNLOAD_URL }) },
     { name: 'data-conversation-invalid', card: dataCard({ view: 'data', userId: '29:1a2b3c', conversationId: HOSTILE.slice(0, 36), status: { kind: 'attention', text: 'Not deleted: a conversation id looks like 8-4-4-4-12 hexadecimal digits.' } }) },
     { name: 'data-confirm', card: dataCard({ view: 'confirm', userId: '29:1a2b3c' }) },
     { name: 'data-confirm-mismatch', card: dataCard({ view: 'confirm', userId: '29:1a2b3c', status: { kind: 'attention', text: 'Not deleted: the name you typed is not the name of this workspace. Nothing was deleted.' } }) },
