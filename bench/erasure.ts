@@ -6,17 +6,11 @@
  * Baseline: writing the same data (rows, chunks, blobs), so the ratio says how erasure compares
  * with the work of creating what it removes.
  */
+import { withBenchStores } from './stores';
 import { createHash, randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createPrismaAuditLog } from '../api/audit/prismaAuditLog';
-import { createDatabase, type Database } from '../api/db/client';
-import { startEmbeddedMariadb, type EmbeddedMariadb } from '../api/db/embeddedMariadb';
-import { migrateDatabase } from '../api/db/migrate';
-import { createEncryptedFolderStore } from '../api/files/encryptedFolderStore';
+import { type Database } from '../api/db/client';
 import type { BlobStore } from '../api/files/ports';
-import { openLanceDbIndex } from '../api/knowledge/lancedbIndex';
 import type { SearchIndex } from '../api/knowledge/ports';
 import { blobNameOf } from '../api/knowledge/uploads';
 import { createEraser } from '../api/privacy/erasure';
@@ -73,19 +67,7 @@ async function seed(db: Database, index: SearchIndex, blobs: BlobStore, sizes: S
 
 export async function runErasure({ quick, log }: BenchContext): Promise<BenchResult> {
   const sizes: Sizes = quick ? { chunks: 10_000, files: 1_000, messages: 5_000 } : { chunks: 100_000, files: 10_000, messages: 50_000 };
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kluis-bench-erasure-'));
-  // mariadbd runs as the mysql user when we are root, and must be able to enter the folder.
-  fs.chmodSync(root, 0o755);
-  let mariadb: EmbeddedMariadb | undefined;
-  let db: Database | undefined;
-  let index: SearchIndex | undefined;
-  try {
-    mariadb = await startEmbeddedMariadb({ dir: path.join(root, 'mariadb') });
-    const databaseUrl = await mariadb.createDatabase('kluis_bench_erasure');
-    await migrateDatabase(databaseUrl);
-    db = createDatabase(databaseUrl);
-    index = await openLanceDbIndex(path.join(root, 'index'));
-    const blobs = createEncryptedFolderStore(path.join(root, 'blobs'));
+  return withBenchStores('erasure', async ({ db, index, blobs }) => {
 
     log(`  seeding one workspace (${sizes.chunks} chunks, ${sizes.files} files, ${sizes.messages} messages):`);
     const seeded = await seed(db, index, blobs, sizes, log);
@@ -125,10 +107,5 @@ export async function runErasure({ quick, log }: BenchContext): Promise<BenchRes
       figures,
       notes: [`${BENCH}: one job through the real engine: MariaDB rows (deleteMany per table), LanceDB delete by workspace filter, the encrypted blob folder removed, the residue scan counting every table, the index and the folder again. The data key step uses a stand-in here (no key store yet).`],
     };
-  } finally {
-    await index?.close().catch(() => undefined);
-    await db?.$disconnect().catch(() => undefined);
-    await mariadb?.stop().catch(() => undefined);
-    fs.rmSync(root, { recursive: true, force: true });
-  }
+  });
 }

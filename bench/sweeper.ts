@@ -6,18 +6,11 @@
  * Baseline: the sweeper's selection queries alone (which conversations and uploads have expired),
  * so the ratio says what erasing costs on top of finding.
  */
+import { withBenchStores } from './stores';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createPrismaAuditLog } from '../api/audit/prismaAuditLog';
-import { createDatabase, type Database } from '../api/db/client';
-import { startEmbeddedMariadb, type EmbeddedMariadb } from '../api/db/embeddedMariadb';
-import { migrateDatabase } from '../api/db/migrate';
-import { createEncryptedFolderStore } from '../api/files/encryptedFolderStore';
+import { type Database } from '../api/db/client';
 import type { BlobStore } from '../api/files/ports';
-import { openLanceDbIndex } from '../api/knowledge/lancedbIndex';
-import type { SearchIndex } from '../api/knowledge/ports';
 import { blobNameOf } from '../api/knowledge/uploads';
 import { createEraser } from '../api/privacy/erasure';
 import { createPrismaErasureJobStore } from '../api/privacy/prismaErasureJobs';
@@ -58,19 +51,7 @@ async function seed(db: Database, blobs: BlobStore, sizes: Sizes): Promise<strin
 
 export async function runSweeper({ quick, log }: BenchContext): Promise<BenchResult> {
   const sizes: Sizes = quick ? { conversations: 200, uploads: 50 } : { conversations: 2_000, uploads: 500 };
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kluis-bench-sweeper-'));
-  // mariadbd runs as the mysql user when we are root, and must be able to enter the folder.
-  fs.chmodSync(root, 0o755);
-  let mariadb: EmbeddedMariadb | undefined;
-  let db: Database | undefined;
-  let index: SearchIndex | undefined;
-  try {
-    mariadb = await startEmbeddedMariadb({ dir: path.join(root, 'mariadb') });
-    const databaseUrl = await mariadb.createDatabase('kluis_bench_sweeper');
-    await migrateDatabase(databaseUrl);
-    db = createDatabase(databaseUrl);
-    index = await openLanceDbIndex(path.join(root, 'index'));
-    const blobs = createEncryptedFolderStore(path.join(root, 'blobs'));
+  return withBenchStores('sweeper', async ({ db, index, blobs }) => {
     log(`  seeding one workspace: ${sizes.conversations} expired and ${sizes.conversations * KEPT_FACTOR} kept conversations (2 messages each), ${sizes.uploads} expired and ${sizes.uploads * KEPT_FACTOR} kept uploads (rows and blobs)`);
     const workspaceId = await seed(db, blobs, sizes);
 
@@ -109,10 +90,5 @@ export async function runSweeper({ quick, log }: BenchContext): Promise<BenchRes
       ],
       notes: [`${BENCH}: sweepAll through the real erasure engine, one persisted job per expired conversation or upload (rows, LanceDB, encrypted blob folder, residue scan); kept records checked untouched afterwards.`],
     };
-  } finally {
-    await index?.close().catch(() => undefined);
-    await db?.$disconnect().catch(() => undefined);
-    await mariadb?.stop().catch(() => undefined);
-    fs.rmSync(root, { recursive: true, force: true });
-  }
+  });
 }
