@@ -22,3 +22,10 @@ export function openTestDatabase(): Database {
 export function randomTenantId(): string {
   return randomUUID();
 }
+
+/** The private Redis server of this test run (tests/setup/globalSetup.ts). */
+export function testRedisUrl(): string {
+  const url = process.env.KLUIS_TEST_REDIS_URL;
+  if (!url) throw new Error('KLUIS_TEST_REDIS_URL is not set: tests must run through jest with tests/setup/globalSetup.ts');
+  return url;
+}
