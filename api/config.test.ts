@@ -156,6 +156,9 @@ describe('loadConfig', () => {
   it('reads the metrics token and alert thresholds, with defaults, and refuses bad ones', () => {
     const d = load({ LOCAL_MODE: 'true' }).operations;
     expect(d).toEqual({
+      redisUrl: undefined,
+      turns: { perUserPerMinute: 30, perWorkspacePerMinute: 600 },
+      shutdownGraceSeconds: 20,
       metricsToken: undefined,
       alertWebhook: undefined,
       alerts: {
@@ -174,5 +177,21 @@ describe('loadConfig', () => {
     expect(() => load({ LOCAL_MODE: 'true', ALERT_WEBHOOK_URL: 'ftp://x.example' })).toThrow(/ALERT_WEBHOOK_URL/);
     expect(() => load({ LOCAL_MODE: 'true', ALERT_LOGIN_FAILURES: '-1' })).toThrow(/ALERT_LOGIN_FAILURES/);
     expect(() => load({ LOCAL_MODE: 'true', ALERT_PROVIDER_ERRORS_WINDOW_SECONDS: '5' })).toThrow(/expected 10 to 86400 seconds/);
+  });
+
+  it('reads the shared-state settings: Redis, turn limits and the shutdown grace', () => {
+    const d = load({ LOCAL_MODE: 'true' }).operations;
+    expect(d.redisUrl).toBeUndefined();
+    expect(d.turns).toEqual({ perUserPerMinute: 30, perWorkspacePerMinute: 600 });
+    expect(d.shutdownGraceSeconds).toBe(20);
+    const c = load({ LOCAL_MODE: 'true', REDIS_URL: 'rediss://:secret@cache.internal:6380/2', TURNS_PER_USER_PER_MINUTE: '0', TURNS_PER_WORKSPACE_PER_MINUTE: '50', SHUTDOWN_GRACE_SECONDS: '5' }).operations;
+    expect(c.redisUrl).toBe('rediss://:secret@cache.internal:6380/2');
+    expect(c.turns).toEqual({ perUserPerMinute: 0, perWorkspacePerMinute: 50 });
+    expect(c.shutdownGraceSeconds).toBe(5);
+    expect(load({ LOCAL_MODE: 'true', REDIS_URL: '' }).operations.redisUrl).toBeUndefined();
+    for (const bad of ['http://cache:6379', 'redis://cache:6379/path', 'redis://', 'redis://a b:1']) expect(() => load({ LOCAL_MODE: 'true', REDIS_URL: bad })).toThrow(/REDIS_URL: expected redis:\/\//);
+    expect(() => load({ LOCAL_MODE: 'true', TURNS_PER_USER_PER_MINUTE: '-1' })).toThrow(/TURNS_PER_USER_PER_MINUTE: expected 0 \(off\) to 1000/);
+    expect(() => load({ LOCAL_MODE: 'true', TURNS_PER_WORKSPACE_PER_MINUTE: 'many' })).toThrow(/TURNS_PER_WORKSPACE_PER_MINUTE/);
+    expect(() => load({ LOCAL_MODE: 'true', SHUTDOWN_GRACE_SECONDS: '0' })).toThrow(/SHUTDOWN_GRACE_SECONDS: expected 1 to 300 seconds/);
   });
 });

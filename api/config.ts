@@ -196,6 +196,14 @@ const environmentSchema = z
     // The statement promises deletion within 30 days of termination; the sweep interval must fit in too.
     TERMINATED_WORKSPACE_ERASE_DAYS: z.coerce.number({ message: 'expected days' }).int().min(1, 'expected 1 to 30 days').max(30, 'expected 1 to 30 days').default(29),
     AUDIT_RETENTION_DAYS: z.coerce.number({ message: 'expected days' }).int().min(1).max(3650).default(365),
+    // Shared state of several replicas (job queue, turn limits); without it the database holds both.
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\/[^\s/]+(\/\d{1,2})?$/, 'expected redis://[user:password@]host:port[/db] or rediss://...')
+      .optional(),
+    TURNS_PER_USER_PER_MINUTE: z.coerce.number({ message: 'expected a number' }).int().min(0, 'expected 0 (off) to 1000').max(1000, 'expected 0 (off) to 1000').default(30),
+    TURNS_PER_WORKSPACE_PER_MINUTE: z.coerce.number({ message: 'expected a number' }).int().min(0, 'expected 0 (off) to 100000').max(100000, 'expected 0 (off) to 100000').default(600),
+    SHUTDOWN_GRACE_SECONDS: z.coerce.number({ message: 'expected seconds' }).int().min(1, 'expected 1 to 300 seconds').max(300, 'expected 1 to 300 seconds').default(20),
     METRICS_TOKEN: z.string().min(16, 'expected at least 16 characters').max(256).regex(/^\S+$/, 'expected no spaces').optional(),
     ALERT_WEBHOOK_URL: httpUrl.optional(),
     ALERT_WEBHOOK_TIMEOUT_MS: z.coerce.number({ message: 'expected milliseconds' }).int().min(100).max(60000).default(5000),
@@ -354,6 +362,12 @@ export interface Config {
   audit: { retentionDays: number };
   /** GET /metrics and abnormal-behaviour alerts (api/operations). */
   operations: {
+    /** Shared by the replicas for the job queue and turn limits; the database when unset. */
+    redisUrl?: string;
+    /** Assistant turns per user / per workspace per minute, counted across replicas; 0 = no limit. */
+    turns: { perUserPerMinute: number; perWorkspacePerMinute: number };
+    /** On SIGTERM: how long running turns and jobs may finish before jobs are handed back. */
+    shutdownGraceSeconds: number;
     metricsToken?: string;
     alertWebhook?: { url: string; timeoutMs: number };
     alerts: Record<'loginFailures' | 'documentReads' | 'authorizationRefusals' | 'providerErrors', { threshold: number; windowSeconds: number }>;
@@ -473,6 +487,9 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     usage: { currency: e.USAGE_CURRENCY, prices: e.USAGE_PRICES ?? {} },
     audit: { retentionDays: e.AUDIT_RETENTION_DAYS },
     operations: {
+      redisUrl: e.REDIS_URL,
+      turns: { perUserPerMinute: e.TURNS_PER_USER_PER_MINUTE, perWorkspacePerMinute: e.TURNS_PER_WORKSPACE_PER_MINUTE },
+      shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
       metricsToken: e.METRICS_TOKEN,
       alertWebhook: e.ALERT_WEBHOOK_URL ? { url: e.ALERT_WEBHOOK_URL, timeoutMs: e.ALERT_WEBHOOK_TIMEOUT_MS } : undefined,
       alerts: {

@@ -47,6 +47,8 @@ export const errorCatalogue = {
   provider_not_configured: { status: 503, message: 'No language model is available for this workspace.' },
   // The workspace's monthly budget for paid language models is used up; the call never left Kluis.
   // Channels that speak Dutch show BUDGET_EXHAUSTED_TEXT (api/assistant/usage.ts) instead.
+  // Assistant turns per user or per workspace per minute (TURNS_PER_*_PER_MINUTE), counted across replicas.
+  turn_rate_limited: { status: 429, message: 'You are asking faster than Kluis allows. Please wait a moment and try again.' },
   budget_exhausted: { status: 429, message: "This month's budget for the assistant is used up. Ask an administrator of your organisation to raise it, or try again next month." },
   // The embedding model answered, but not with one vector of the configured size per text.
   embedding_invalid: { status: 502, message: 'The embedding service returned an unusable answer.' },
@@ -54,6 +56,8 @@ export const errorCatalogue = {
   embedding_unavailable: { status: 503, message: 'The embedding service is unavailable right now. Please try again shortly.' },
   // The embedding service refused the request (key, deployment, model or input).
   embedding_rejected: { status: 502, message: 'The embedding service refused the request.' },
+  // This replica is shutting down (SIGTERM): /readyz says so, so the load balancer sends turns elsewhere.
+  shutting_down: { status: 503, message: 'Kluis is restarting. Please try again in a moment.' },
   store_unavailable: { status: 503, message: 'A data store is unavailable.' },
   mail_unavailable: { status: 503, message: 'Email cannot be sent right now. Please try again shortly.' },
   extraction_failed: { status: 422, message: 'The document could not be read.' },

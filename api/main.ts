@@ -3,6 +3,9 @@
  * Nothing else in Kluis constructs adapters; tests build the same graph through startKluis with
  * their own Config.
  */
+import { Redis } from 'ioredis';
+import { createTurnLimiter } from './assistant/turnLimiter';
+import { createWindowCounter, type SharedCounterStore } from './operations/sharedCounters';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -441,6 +444,20 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     } else logger.warn('RETENTION_SWEEP_INTERVAL_MINUTES=0: nothing expires on its own (conversations, uploads, login log, terminated workspaces) until a sweep is started');
 
 
+    // State the replicas share: Redis when REDIS_URL is set, else the database.
+    const redis = config.operations.redisUrl ? new Redis(config.operations.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: false }) : undefined;
+    if (redis) {
+      redis.on('error', (error) => logger.warn({ err: error }, 'Redis connection problem; turn limits fall back to this replica until it returns'));
+      cleanups.push(() => redis.quit().then(() => undefined, () => redis.disconnect()));
+    }
+    const counterStore: SharedCounterStore = redis ? { kind: 'redis', client: redis } : { kind: 'database', db };
+    const { perUserPerMinute, perWorkspacePerMinute } = config.operations.turns;
+    const turns = createTurnLimiter({
+      perUser: perUserPerMinute > 0 ? createWindowCounter(counterStore, { name: 'turns-user', limit: perUserPerMinute, windowSeconds: 60 }) : undefined,
+      perWorkspace: perWorkspacePerMinute > 0 ? createWindowCounter(counterStore, { name: 'turns-workspace', limit: perWorkspacePerMinute, windowSeconds: 60 }) : undefined,
+    });
+
+    const draining = { now: false };
     const adapter = createBotAdapter(config.bot);
     const botAuthMethod = config.bot.appId ? 'bot-framework' : 'local-playground';
     const bot = createTeamsBot({
@@ -455,6 +472,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       feedback,
       // `/image`: pictures kept in the workspace's blob store; off without a Stability key.
       images: createImages({ provider: images, blobs, audit }),
+      turns,
     });
     const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, serviceUrlHosts: config.localMode ? undefined : config.bot.serviceUrlHosts, authMethod: botAuthMethod });
     const app = createHttpApp({
@@ -483,11 +501,13 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         exportRouter({ authenticate, exports, publicUrl }),
         erasureRouter({ authenticate, erasure }),
       ],
-      streamRouters: [chatRouter({ authenticate, assistant, logger }), uploadsStreamRouter({ authenticate, uploads, maxFileBytes: config.files.maxUploadBytes })],
+      streamRouters: [chatRouter({ authenticate, assistant, logger, turns }), uploadsStreamRouter({ authenticate, uploads, maxFileBytes: config.files.maxUploadBytes })],
       readiness: [
+        { name: 'accepting', check: async () => void (draining.now && fail('shutting_down', 'this replica is stopping')) },
         { name: 'database', check: async () => void (await db.$queryRawUnsafe('SELECT 1')) },
         { name: 'index', check: () => index.ping() },
         { name: 'blobs', check: () => blobs.ping() },
+        ...(redis ? [{ name: 'redis', check: async () => void (await redis.ping()) }] : []),
       ],
     });
 
@@ -495,10 +515,19 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       const s = app.listen(config.http.port, config.http.host, () => resolve(s));
       s.once('error', reject);
     });
-    cleanups.push(() => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }));
+    // Graceful shutdown: /readyz answers 503 at once (the load balancer stops sending turns), no new
+    // connections are taken, idle keep-alive ones close, and turns in flight get the grace period.
+    cleanups.push(async () => {
+      draining.now = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.operations.shutdownGraceSeconds * 1000).unref());
+      if ((await Promise.race([closed, grace])) === 'timeout') {
+        logger.warn({ graceSeconds: config.operations.shutdownGraceSeconds }, 'requests still running after the shutdown grace period were cut off');
+        server.closeAllConnections();
+        await closed;
+      }
+    });
     const address = server.address() as AddressInfo;
     url = `http://${address.address}:${address.port}`;
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');

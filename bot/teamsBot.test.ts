@@ -13,6 +13,7 @@ import type { Feedback } from '../api/assistant/feedback';
 import { KluisError } from '../api/errors';
 import type { DelegatedAccess } from '../api/knowledge/ports';
 import type { Principal } from '../api/tenancy/principal';
+import { createTurnLimiter, type TurnLimiter } from '../api/assistant/turnLimiter';
 import { createBotAdapter } from './botAdapter';
 import { createTeamsBot, setTurnPrincipal } from './teamsBot';
 
@@ -28,6 +29,7 @@ interface SetupOptions {
   conversationType?: string;
   /** The channel fails every send after this many (a connector outage mid-stream). */
   failSendsAfter?: number;
+  turns?: TurnLimiter;
 }
 
 function setup(options: SetupOptions = {}) {
@@ -48,6 +50,7 @@ function setup(options: SetupOptions = {}) {
     assistant,
     logger: pino({ level: 'silent' }),
     feedback: options.feedback as Feedback | undefined,
+    turns: options.turns,
     signIn: options.signIn === false ? undefined : { connectionName: CONNECTION, securityEvents: { record: async () => undefined } },
     delegatedAccess:
       options.delegated === false
@@ -198,6 +201,27 @@ function feedbackSpy() {
     },
   };
 }
+
+describe('turn limits in Teams', () => {
+  it('answers within the limit, then tells the user how long to wait, without asking the assistant', async () => {
+    let hits = 0;
+    // A counter that allows two turns, then asks for a 17 s wait (the shared counters are tested in tests/operations/turnLimits.test.ts).
+    const turns = createTurnLimiter({ perUser: { hit: async () => (++hits > 2 ? 17 : undefined) } });
+    const bot = setup({ turns, signIn: false, delegated: false });
+    const alex = `29:${randomUUID()}`;
+    await bot.ask('What is the travel policy?', undefined, alex);
+    await bot.ask('And the expenses policy?', undefined, alex);
+    expect(bot.contexts).toHaveLength(2);
+    bot.sent.length = 0;
+    await bot.ask('And the car policy?', undefined, alex);
+    expect(bot.contexts).toHaveLength(2);
+    expect(bot.sent.map((a) => a.text)).toEqual([expect.stringContaining('try again in 17 s')]);
+    // `/image` counts as a turn too.
+    bot.sent.length = 0;
+    await bot.ask('/image a lighthouse', undefined, alex);
+    expect(bot.sent.map((a) => a.text)).toEqual([expect.stringContaining('try again in 17 s')]);
+  });
+});
 
 describe('answers in Teams', () => {
   it('streams in a personal chat: an informative update, the text in chunks, then a final message with citations, the AI label and feedback', async () => {

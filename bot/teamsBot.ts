@@ -22,6 +22,7 @@ import type { Principal } from '../api/tenancy/principal';
 import { BOT_COMMANDS, helpCard, NEW_CONVERSATION_TEXT, noticeCard, SIGN_IN_TEXT, welcomeCard } from './cards';
 import { isPersonalChat, PROBLEM_TEXT, sendAnswerCard, streamAnswer } from './answerReply';
 import { replyWithImage } from './imageReply';
+import type { TurnLimiter } from '../api/assistant/turnLimiter';
 import { keepEntityProperties } from './entityWire';
 import type { KluisBotAdapter } from './botAdapter';
 import { createSignInGuard, GRAPH_SIGN_IN, PendingSignIns, signInSettings } from './signIn';
@@ -62,6 +63,8 @@ export interface TeamsBotDeps {
   feedback?: Feedback;
   /** Pictures for `/image`; without it, or without a configured provider, the command says they are off. */
   images?: Images;
+  /** Turns per user and workspace per minute, shared across replicas; without it no limit. */
+  turns?: TurnLimiter;
 }
 
 export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
@@ -154,8 +157,22 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
     app.message(BOT_COMMANDS.myData, (context) => myData.open(context));
   }
 
+  /** False (and the user told to slow down) when the user or workspace is over its turn limit. */
+  const admitted = async (context: TurnContext, principal: { workspaceId: string; userId: string }): Promise<boolean> => {
+    try {
+      await deps.turns?.admit(principal);
+      return true;
+    } catch (error) {
+      if (!isKluisError(error, 'turn_rate_limited')) throw error;
+      await context.sendActivity(PROBLEM_TEXT.tooFast(error.retryAfterSeconds ?? 60));
+      return false;
+    }
+  };
+
   app.message(BOT_COMMANDS.image, async (context) => {
-    await replyWithImage(context, turnPrincipal(context), deps.images, deps.logger);
+    const principal = turnPrincipal(context);
+    if (!(await admitted(context, principal))) return;
+    await replyWithImage(context, principal, deps.images, deps.logger);
   });
 
   const feedback = deps.feedback;
@@ -238,6 +255,7 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
       return;
     }
     const principal = turnPrincipal(context);
+    if (!(await admitted(context, principal))) return;
     const token = await graphTokenOf(context, state);
     const access = token && deps.delegatedAccess ? deps.delegatedAccess(token) : undefined;
     const answerContext = { channel: 'teams', conversationExternalId: context.activity.conversation.id, access };

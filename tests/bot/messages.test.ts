@@ -202,7 +202,7 @@ describe('health', () => {
     expect(ready.status).toBe(200);
     const body = (await ready.json()) as { status: string; checks: Record<string, { ok: boolean }> };
     expect(body.status).toBe('ready');
-    expect(Object.keys(body.checks).sort()).toEqual(['blobs', 'database', 'index']);
+    expect(Object.keys(body.checks).sort()).toEqual(['accepting', 'blobs', 'database', 'index']);
     expect(Object.values(body.checks).every((c) => c.ok)).toBe(true);
   });
 

@@ -23,6 +23,7 @@ import type { Assistant } from '../../assistant/assistant';
 import { errorCatalogue, fail, isKluisError } from '../../errors';
 import { delegatedOf, principalOf, requirePrincipal, type AuthenticateDeps } from '../authenticate';
 import { parseBody } from '../validate';
+import type { TurnLimiter } from '../../assistant/turnLimiter';
 
 export const MAX_CHAT_MESSAGE_CHARS = 4000;
 export const MAX_MAIL_SUBJECT_CHARS = 300;
@@ -55,7 +56,7 @@ export function sseFrame(e: ChatEvent): string {
 }
 
 
-export function chatRouter(deps: { authenticate: AuthenticateDeps; assistant: Pick<Assistant, 'answer'>; logger: Logger }): Router {
+export function chatRouter(deps: { authenticate: AuthenticateDeps; assistant: Pick<Assistant, 'answer'>; logger: Logger; turns?: TurnLimiter }): Router {
   const router = Router();
   // Mounted among the stream routers: the body limit is its own (an e-mail is larger than other API bodies).
   const json = express.json({ limit: MAX_CHAT_BODY_BYTES, strict: true });
@@ -64,6 +65,8 @@ export function chatRouter(deps: { authenticate: AuthenticateDeps; assistant: Pi
     const principal = principalOf(res);
     const body = parseBody(chatBody, req);
     const conversationId = body.conversationId ?? randomUUID();
+    // Before the stream opens, so a turn over the limit is a plain 429 with Retry-After.
+    await deps.turns?.admit(principal);
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
