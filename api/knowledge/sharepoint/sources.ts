@@ -25,6 +25,12 @@ export interface KnowledgeSourcesDeps {
   audit: AuditLog;
   maxFileBytes: number;
   onSyncError?: (error: unknown, source: KnowledgeSourceRecord) => void;
+  /**
+   * Hands an app-only sync to the shared job queue (any replica runs it, via `runSync`). Without it,
+   * syncs run in the background of this process. Delegated syncs always run here: the caller's
+   * token never goes into a queue.
+   */
+  dispatch?: (source: { workspaceId: string; sourceId: string }) => Promise<void>;
   now?: () => Date;
 }
 
@@ -56,7 +62,7 @@ export function createKnowledgeSources(deps: KnowledgeSourcesDeps) {
   }
 
   function inBackground(source: KnowledgeSourceRecord, graph?: GraphDriveClient, delegated = false): void {
-    const p = run(source, graph, delegated).catch((error) => deps.onSyncError?.(error, source));
+    const p = (deps.dispatch && !delegated ? deps.dispatch({ workspaceId: source.workspaceId, sourceId: source.id }) : run(source, graph, delegated)).catch((error) => deps.onSyncError?.(error, source));
     background.add(p);
     void p.finally(() => background.delete(p));
   }
@@ -119,6 +125,16 @@ export function createKnowledgeSources(deps: KnowledgeSourcesDeps) {
       }
       await deps.store.remove(source.workspaceId, source.id);
       await deps.audit.record({ workspaceId: principal.workspaceId, actorUserId: principal.userId, kind: 'knowledge.source_removed', outcome: 'success', detail: { sourceId } });
+    },
+
+    /**
+     * Runs one app-only sync to its end (the job queue's handler). A source removed meanwhile is
+     * nothing to do; a failure is thrown so the queue retries it.
+     */
+    async runSync(workspaceId: string, sourceId: string): Promise<DeltaSyncResult | undefined> {
+      const source = await deps.store.find(workspaceId, sourceId);
+      if (!source) return undefined;
+      return run(source);
     },
 
     /** One scheduler tick: start every due source (each in its own workspace). */
