@@ -64,7 +64,7 @@ type Body = { messages: Array<{ role: string; content: string }> };
 const lastRequest = () => openai.requests.at(-1)!.body as Body;
 
 async function admin(method: string, payload?: unknown, role = 'Kluis.Admin') {
-  const bearer = await issuer.issueAccessToken({ tid: tenantId, oid: randomUUID(), iss: `${issuer.authorityHost}/${tenantId}/v2.0`, aud: issuer.clientId, roles: [role] });
+  const bearer = await issuer.bearerFor(tenantId, randomUUID(), [role]);
   const response = await fetch(`${kluis.url}/api/workspace/assistant`, { method, headers: { authorization: `Bearer ${bearer}`, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) }, body: payload === undefined ? undefined : JSON.stringify(payload) });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : undefined, raw: text };
@@ -88,9 +88,7 @@ beforeAll(async () => {
     OPENAI_BASE_URL: openai.baseUrl,
     OPENAI_MODEL: 'gpt-test',
     OPENAI_MAX_RETRIES: '0',
-    ENTRA_CLIENT_ID: issuer.clientId,
-    ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`,
-    ENTRA_AUTHORITY_HOST: issuer.authorityHost,
+    ...issuer.kluisSettings(),
   });
   // Another workspace's secret, in the same index.
   const other = await kluis.modules.directory.onboard(otherTenant, 'Fabrikam');

@@ -22,7 +22,7 @@ let kluis: Awaited<ReturnType<typeof startTestKluis>>;
 const people = { adminA: randomUUID(), managerA: randomUUID(), userA: randomUUID(), viewerA: randomUUID(), adminB: randomUUID(), userB: randomUUID() };
 const workspace: { a: string; b: string } = { a: '', b: '' };
 
-const token = (tid: string, oid: string, role: string) => issuer.issueAccessToken({ tid, oid, iss: `${issuer.authorityHost}/${tid}/v2.0`, aud: issuer.clientId, roles: [role] });
+const token = (tid: string, oid: string, role: string) => issuer.bearerFor(tid, oid, [role]);
 const adminA = () => token(tenantA, people.adminA, 'Kluis.Admin');
 const adminB = () => token(tenantB, people.adminB, 'Kluis.Admin');
 
@@ -74,9 +74,7 @@ beforeAll(async () => {
   kluis = await startTestKluis({
     LOCAL_TENANT_ID: randomUUID(),
     ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam`,
-    ENTRA_CLIENT_ID: issuer.clientId,
-    ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`,
-    ENTRA_AUTHORITY_HOST: issuer.authorityHost,
+    ...issuer.kluisSettings(),
     OPENAI_API_KEY: openai.apiKey,
     OPENAI_BASE_URL: openai.baseUrl,
     OPENAI_MODEL: 'gpt-env',

@@ -15,7 +15,7 @@ const oid = { owner: randomUUID(), colleague: randomUUID(), other: randomUUID() 
 let answer: string;
 let question: string;
 
-const token = (tid: string, userOid: string, role = 'Kluis.User') => issuer.issueAccessToken({ tid, oid: userOid, iss: `${issuer.authorityHost}/${tid}/v2.0`, aud: issuer.clientId, roles: [role] });
+const token = (tid: string, userOid: string, role = 'Kluis.User') => issuer.bearerFor(tid, userOid, [role]);
 
 async function call(method: string, path: string, bearer: string, payload?: unknown) {
   const body = payload === undefined ? undefined : typeof payload === 'string' ? payload : JSON.stringify(payload);
@@ -26,7 +26,7 @@ async function call(method: string, path: string, bearer: string, payload?: unkn
 
 beforeAll(async () => {
   issuer = await startFakeEntraIssuer();
-  kluis = await startTestKluis({ LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam`, ENTRA_CLIENT_ID: issuer.clientId, ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`, ENTRA_AUTHORITY_HOST: issuer.authorityHost });
+  kluis = await startTestKluis({ LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam`, ...issuer.kluisSettings() });
   const me = (await call('GET', '/api/me', await token(tenantA, oid.owner))).body as { workspaceId: string; userId: string };
   const conversation = await conversations.openConversation(me.workspaceId, { channel: 'tab', externalId: randomUUID(), userId: me.userId });
   question = (await conversations.appendMessage(me.workspaceId, conversation.id, { role: 'user', text: 'Leave days?', authorUserId: me.userId })).id;

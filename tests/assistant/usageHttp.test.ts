@@ -12,7 +12,7 @@ let issuer: FakeEntraIssuer;
 let kluis: Awaited<ReturnType<typeof startTestKluis>>;
 const people = { adminA: randomUUID(), userA: randomUUID(), managerA: randomUUID(), viewerA: randomUUID(), adminB: randomUUID() };
 
-const token = (tid: string, oid: string, role: string) => issuer.issueAccessToken({ tid, oid, iss: `${issuer.authorityHost}/${tid}/v2.0`, aud: issuer.clientId, roles: [role] });
+const token = (tid: string, oid: string, role: string) => issuer.bearerFor(tid, oid, [role]);
 const adminA = () => token(tenantA, people.adminA, 'Kluis.Admin');
 const adminB = () => token(tenantB, people.adminB, 'Kluis.Admin');
 
@@ -35,7 +35,7 @@ async function principalOf(bearer: string) {
 
 beforeAll(async () => {
   issuer = await startFakeEntraIssuer();
-  kluis = await startTestKluis({ LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam`, ENTRA_CLIENT_ID: issuer.clientId, ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`, ENTRA_AUTHORITY_HOST: issuer.authorityHost, USAGE_CURRENCY: 'EUR', USAGE_PRICES: '{"openai/gpt-4o-mini":{"input":14,"output":56}}' });
+  kluis = await startTestKluis({ LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam`, ...issuer.kluisSettings(), USAGE_CURRENCY: 'EUR', USAGE_PRICES: '{"openai/gpt-4o-mini":{"input":14,"output":56}}' });
   // Usage of both workspaces, booked through the meter Kluis itself wired.
   const a = await principalOf(await adminA());
   const u = await principalOf(await token(tenantA, people.userA, 'Kluis.User'));

@@ -14,7 +14,7 @@ let kluis: Awaited<ReturnType<typeof startTestKluis>>;
 const oid = { admin: randomUUID(), user: randomUUID(), other: randomUUID() };
 const workspace: Record<string, string> = {};
 
-const token = (tid: string, userOid: string, role = 'Kluis.User') => issuer.issueAccessToken({ tid, oid: userOid, iss: `${issuer.authorityHost}/${tid}/v2.0`, aud: issuer.clientId, roles: [role] });
+const token = (tid: string, userOid: string, role = 'Kluis.User') => issuer.bearerFor(tid, userOid, [role]);
 
 async function call(method: string, path: string, bearer?: string, payload?: unknown) {
   const body = payload === undefined ? undefined : JSON.stringify(payload);
@@ -38,7 +38,7 @@ async function eventually(workspaceId: string, count: number) {
 
 beforeAll(async () => {
   issuer = await startFakeEntraIssuer();
-  kluis = await startTestKluis({ LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam`, ENTRA_CLIENT_ID: issuer.clientId, ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`, ENTRA_AUTHORITY_HOST: issuer.authorityHost });
+  kluis = await startTestKluis({ LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam`, ...issuer.kluisSettings() });
   for (const [tenantId, userOid, key] of [[tenantA, oid.admin, 'a'], [tenantB, oid.other, 'b']] as const) {
     const response = await fetch(`${kluis.url}/api/me`, { headers: { authorization: `Bearer ${await token(tenantId, userOid, 'Kluis.Admin')}` } });
     workspace[key] = ((await response.json()) as { workspaceId: string }).workspaceId;

@@ -84,6 +84,10 @@ export interface FakeEntraIssuer {
   tokenRequests: TokenRequestRecord[];
   /** Every request seen, as `METHOD path` (no query, no body), for checking what went over the wire. */
   requestLog: string[];
+  /** The Kluis settings that make a Kluis trust this issuer (ENTRA_CLIENT_ID, ENTRA_API_URI, ENTRA_AUTHORITY_HOST). */
+  kluisSettings(): Record<'ENTRA_CLIENT_ID' | 'ENTRA_API_URI' | 'ENTRA_AUTHORITY_HOST', string>;
+  /** A user access token of `tid`/`oid` with these app roles, issued by the tenant's v2.0 issuer. */
+  bearerFor(tid: string, oid: string, roles?: string[]): Promise<string>;
   /** A v2.0 user access token for Kluis's API, signed and issued as Entra would (see DEFAULT claims). */
   issueAccessToken(claims?: ClaimOverrides, options?: IssueOptions): Promise<string>;
   /** The claims `issueAccessToken` would use, for tests that build tokens by hand. */
@@ -354,6 +358,8 @@ export async function startFakeEntraIssuer(
     tokenRequests,
     requestLog,
     issueAccessToken,
+    kluisSettings: () => ({ ENTRA_CLIENT_ID: clientId, ENTRA_API_URI: `api://kluis.example/${clientId}`, ENTRA_AUTHORITY_HOST: authorityHost }),
+    bearerFor: (tid, oid, roles = ['Kluis.User']) => issueAccessToken({ tid, oid, iss: `${authorityHost}/${tid}/v2.0`, aud: clientId, roles }),
     accessTokenClaims,
     unsignedToken: (overrides = {}) => `${b64json({ alg: 'none', typ: 'JWT' })}.${b64json(accessTokenClaims(overrides))}.`,
     hmacTokenWithPublicKey: async (overrides = {}, secretForm = 'pem') => {

@@ -65,7 +65,7 @@ describe.each<Store>(['encrypted folder', 'MinIO (s3rver)'])('uploads and downlo
   const userA = randomUUID();
   const viewerA = randomUUID();
 
-  const token = (tid: string, role: string, oid: string = randomUUID()) => issuer.issueAccessToken({ tid, oid, iss: `${issuer.authorityHost}/${tid}/v2.0`, aud: issuer.clientId, roles: [role] });
+  const token = (tid: string, role: string, oid: string = randomUUID()) => issuer.bearerFor(tid, oid, [role]);
   const asManagerA = () => token(tenantA, 'Kluis.Manager', managerA);
 
   async function send(method: string, url: string, bearer: string | undefined, body?: { body: Buffer; contentType: string } | Record<string, unknown>, headers: Record<string, string> = {}) {
@@ -113,9 +113,7 @@ describe.each<Store>(['encrypted folder', 'MinIO (s3rver)'])('uploads and downlo
     const env: Record<string, string> = {
       LOCAL_TENANT_ID: randomUUID(),
       ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam`,
-      ENTRA_CLIENT_ID: issuer.clientId,
-      ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`,
-      ENTRA_AUTHORITY_HOST: issuer.authorityHost,
+      ...issuer.kluisSettings(),
       MASTER_KEY: masterKey.toString('hex'),
       UPLOAD_MAX_FILE_MB: String(MAX_UPLOAD_MB),
       DOWNLOAD_LINK_SECONDS: '60',

@@ -10,7 +10,7 @@ const db = openTestDatabase();
 let issuer: FakeEntraIssuer;
 let kluis: Awaited<ReturnType<typeof startTestKluis>>;
 
-const token = (tid: string, role: string) => issuer.issueAccessToken({ tid, oid: randomUUID(), iss: `${issuer.authorityHost}/${tid}/v2.0`, aud: issuer.clientId, roles: [role] });
+const token = (tid: string, role: string) => issuer.bearerFor(tid, randomUUID(), [role]);
 async function call(method: string, path: string, bearer: string, payload?: unknown) {
   // Every write is JSON (the CSRF rule of the API), even when it carries nothing.
   const body = payload ?? (method === 'GET' ? undefined : {});
@@ -21,7 +21,7 @@ async function call(method: string, path: string, bearer: string, payload?: unkn
 
 beforeAll(async () => {
   issuer = await startFakeEntraIssuer();
-  kluis = await startTestKluis({ LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam`, ENTRA_CLIENT_ID: issuer.clientId, ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`, ENTRA_AUTHORITY_HOST: issuer.authorityHost });
+  kluis = await startTestKluis({ LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam`, ...issuer.kluisSettings() });
 }, 60000);
 
 afterAll(async () => {

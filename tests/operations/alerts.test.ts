@@ -19,7 +19,7 @@ const posts: Array<Record<string, unknown>> = [];
 const logLines: string[] = [];
 const QUESTION = 'Who approves a business trip outside Europe?';
 
-const token = (oid: string) => issuer.issueAccessToken({ tid: tenant, oid, iss: `${issuer.authorityHost}/${tenant}/v2.0`, aud: issuer.clientId, roles: ['Kluis.User'] });
+const token = (oid: string) => issuer.bearerFor(tenant, oid);
 const alertLogs = () => logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'alert');
 
 async function alertsTotal(kind: string): Promise<number> {
@@ -48,9 +48,7 @@ beforeAll(async () => {
     {
       LOCAL_TENANT_ID: randomUUID(),
       ONBOARD_TENANTS: `${tenant}=Contoso Alerts`,
-      ENTRA_CLIENT_ID: issuer.clientId,
-      ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`,
-      ENTRA_AUTHORITY_HOST: issuer.authorityHost,
+      ...issuer.kluisSettings(),
       KNOWLEDGE_DIR: 'demo/knowledge',
       KNOWLEDGE_TENANT_ID: tenant,
       ALERT_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/kluis`,

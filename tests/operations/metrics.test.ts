@@ -16,7 +16,7 @@ let kluis: Awaited<ReturnType<typeof startTestKluis>>;
 const logLines: string[] = [];
 const QUESTION = 'Who approves a business trip outside Europe?';
 
-const token = (tid: string, oid: string) => issuer.issueAccessToken({ tid, oid, iss: `${issuer.authorityHost}/${tid}/v2.0`, aud: issuer.clientId, roles: ['Kluis.User'] });
+const token = (tid: string, oid: string) => issuer.bearerFor(tid, oid, ['Kluis.User']);
 
 async function scrape(headers: Record<string, string> = {}, base = kluis.url) {
   const response = await fetch(`${base}/metrics`, { headers });
@@ -50,9 +50,7 @@ beforeAll(async () => {
     {
       LOCAL_TENANT_ID: randomUUID(),
       ONBOARD_TENANTS: `${tenant}=Contoso Metrics`,
-      ENTRA_CLIENT_ID: issuer.clientId,
-      ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`,
-      ENTRA_AUTHORITY_HOST: issuer.authorityHost,
+      ...issuer.kluisSettings(),
       KNOWLEDGE_DIR: 'demo/knowledge',
       KNOWLEDGE_TENANT_ID: tenant,
     },

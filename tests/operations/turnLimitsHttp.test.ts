@@ -12,7 +12,7 @@ const db = openTestDatabase();
 let issuer: FakeEntraIssuer;
 let kluis: Awaited<ReturnType<typeof startTestKluis>>;
 
-const token = (oid: string) => issuer.issueAccessToken({ tid: tenant, oid, iss: `${issuer.authorityHost}/${tenant}/v2.0`, aud: issuer.clientId, roles: ['Kluis.User'] });
+const token = (oid: string) => issuer.bearerFor(tenant, oid);
 const chat = (bearer: string, message: string) =>
   fetch(`${kluis.url}/api/chat`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, body: JSON.stringify({ message, channel: 'tab' }) });
 
@@ -21,9 +21,7 @@ beforeAll(async () => {
   kluis = await startTestKluis({
     LOCAL_TENANT_ID: randomUUID(),
     ONBOARD_TENANTS: `${tenant}=Contoso`,
-    ENTRA_CLIENT_ID: issuer.clientId,
-    ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`,
-    ENTRA_AUTHORITY_HOST: issuer.authorityHost,
+    ...issuer.kluisSettings(),
     TURNS_PER_USER_PER_MINUTE: '2',
     TURNS_PER_WORKSPACE_PER_MINUTE: '3',
   });

@@ -27,7 +27,7 @@ const MAIL = { subject: 'Trip to Lyon for the client workshop', body: 'Can I tra
 
 async function openPane(dialog: (accessToken: string) => { message: string; origin: string }) {
   const oid = randomUUID();
-  const accessToken = await issuer.issueAccessToken({ tid: tenantId, oid, iss: `${issuer.authorityHost}/${tenantId}/v2.0`, aud: issuer.clientId, roles: ['Kluis.User'] });
+  const accessToken = await issuer.bearerFor(tenantId, oid);
   const page = await context.newPage();
   const chatRequests: Array<{ authorization?: string; cookie?: string }> = [];
   page.on('request', (r) => {
@@ -50,9 +50,7 @@ beforeAll(async () => {
   kluis = await startTestKluis({
     LOCAL_TENANT_ID: randomUUID(),
     ONBOARD_TENANTS: `${tenantId}=Contoso`,
-    ENTRA_CLIENT_ID: issuer.clientId,
-    ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`,
-    ENTRA_AUTHORITY_HOST: issuer.authorityHost,
+    ...issuer.kluisSettings(),
     KNOWLEDGE_DIR: 'demo/knowledge',
     KNOWLEDGE_TENANT_ID: tenantId,
   });

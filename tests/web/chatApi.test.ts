@@ -13,7 +13,7 @@ const db = openTestDatabase();
 let issuer: FakeEntraIssuer;
 let kluis: Awaited<ReturnType<typeof startTestKluis>>;
 
-const token = (tid: string, oid: string) => issuer.issueAccessToken({ tid, oid, iss: `${issuer.authorityHost}/${tid}/v2.0`, aud: issuer.clientId, roles: ['Kluis.User'] });
+const token = (tid: string, oid: string) => issuer.bearerFor(tid, oid, ['Kluis.User']);
 
 interface SseEvent {
   event: string;
@@ -56,9 +56,7 @@ beforeAll(async () => {
   kluis = await startTestKluis({
     LOCAL_TENANT_ID: randomUUID(),
     ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam`,
-    ENTRA_CLIENT_ID: issuer.clientId,
-    ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`,
-    ENTRA_AUTHORITY_HOST: issuer.authorityHost,
+    ...issuer.kluisSettings(),
     KNOWLEDGE_DIR: 'demo/knowledge',
     KNOWLEDGE_TENANT_ID: tenantA,
   });

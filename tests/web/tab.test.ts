@@ -23,7 +23,7 @@ let kluis: Awaited<ReturnType<typeof startTestKluis>>;
 let browser: Browser;
 let context: BrowserContext;
 
-const token = (oid: string, role = 'Kluis.User') => issuer.issueAccessToken({ tid: tenantId, oid, iss: `${issuer.authorityHost}/${tenantId}/v2.0`, aud: issuer.clientId, roles: [role] });
+const token = (oid: string, role = 'Kluis.User') => issuer.bearerFor(tenantId, oid, [role]);
 
 /** Opens the tab inside the Teams harness as a fresh user; returns the page and the tab's frame. */
 async function openTab(options: { locale?: string; oid?: string } = {}): Promise<{ page: Page; tab: FrameLocator; oid: string; tokenCalls: () => number }> {
@@ -49,9 +49,7 @@ beforeAll(async () => {
   kluis = await startTestKluis({
     LOCAL_TENANT_ID: randomUUID(),
     ONBOARD_TENANTS: `${tenantId}=Contoso`,
-    ENTRA_CLIENT_ID: issuer.clientId,
-    ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`,
-    ENTRA_AUTHORITY_HOST: issuer.authorityHost,
+    ...issuer.kluisSettings(),
     KNOWLEDGE_DIR: 'demo/knowledge',
     KNOWLEDGE_TENANT_ID: tenantId,
   });

@@ -32,7 +32,7 @@ let context: BrowserContext;
 let blobs: BlobStore;
 let workspaceId: string;
 
-const token = (oid: string) => issuer.issueAccessToken({ tid: tenantId, oid, iss: `${issuer.authorityHost}/${tenantId}/v2.0`, aud: issuer.clientId, roles: ['Kluis.User'] });
+const token = (oid: string) => issuer.bearerFor(tenantId, oid);
 const userIdOf = async (oid: string) => ((await (await fetch(`${kluis.url}/api/me`, { headers: { authorization: `Bearer ${await token(oid)}` } })).json()) as { userId: string }).userId;
 
 async function openTab(oid: string, locale = 'en-us'): Promise<{ page: Page; tab: FrameLocator }> {
@@ -54,9 +54,7 @@ beforeAll(async () => {
   kluis = await startTestKluis({
     LOCAL_TENANT_ID: randomUUID(),
     ONBOARD_TENANTS: `${tenantId}=Contoso`,
-    ENTRA_CLIENT_ID: issuer.clientId,
-    ENTRA_API_URI: `api://kluis.example/${issuer.clientId}`,
-    ENTRA_AUTHORITY_HOST: issuer.authorityHost,
+    ...issuer.kluisSettings(),
   });
   blobs = createSealedBlobStore(createEncryptedFolderStore(path.join(kluis.dataDir, 'blobs')), kluis.modules.dataKeys);
   workspaceId = (await db.workspace.findUniqueOrThrow({ where: { tenantId } })).id;
