@@ -332,8 +332,8 @@ export function jobQueueConformance(name: string, harness: JobQueueHarness): voi
     });
 
     it('reports depth by kind and status: queued (including delayed) and running', async () => {
-      const a = newKind('depth-a');
-      const b = newKind('depth-b');
+      const base = newKind('depth');
+      const [a, b] = [`${base}-a`, `${base}-b`];
       const queue = open();
       const hold = newGate();
       queue.define({ kind: a, handle: async () => hold.opened });

@@ -63,6 +63,13 @@ interface ActiveJob {
 const SEVEN_DAYS_MS = 7 * 24 * 60 * 60 * 1000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
+/** A scheduler's job has the id `repeat:<scheduler>:<due time in ms>`: the due time names the period. */
+function periodOf(job: Job<JobPayload>): Date | undefined {
+  if (!job.repeatJobKey || !job.id) return undefined;
+  const millis = /:(\d+)$/.exec(job.id)?.[1];
+  return millis ? new Date(Number(millis)) : undefined;
+}
+
 export function createBullmqJobQueue(options: BullmqJobQueueOptions): CrashableJobQueue {
   const prefix = options.prefix ?? 'kluis';
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(prefix)) fail('config_invalid', 'the job queue prefix must be 1 to 64 characters of [A-Za-z0-9._-]');
@@ -122,7 +129,7 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): CrashableJ
       const controller = new AbortController();
       const entry: ActiveJob = { job, token: token ?? '', controller, handedBack: false, done: Promise.resolve() };
       const attempt = job.attemptsMade + 1;
-      const scheduledFor = job.repeatJobKey && typeof job.opts.prevMillis === 'number' ? new Date(job.opts.prevMillis) : undefined;
+      const scheduledFor = periodOf(job);
       const work = Promise.resolve().then(() => definition.handle(job.data, { attempt, signal: controller.signal, ...(scheduledFor ? { scheduledFor } : {}) }));
       entry.done = work.then(
         () => undefined,
