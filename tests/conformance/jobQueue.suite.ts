@@ -111,6 +111,51 @@ export function jobQueueConformance(name: string, harness: JobQueueHarness): voi
       expect(new Set(runs.map((r) => r.replica))).toEqual(new Set(['a', 'b']));
     });
 
+    it("keeps a job that runs longer than its lease on its replica (the lease is extended while it runs)", async () => {
+      const kind = newKind('long');
+      const runs: string[] = [];
+      const replicas = ['a', 'b'].map((replica) => {
+        const queue = open();
+        queue.define({
+          kind,
+          handle: async () => {
+            runs.push(replica);
+            // Well past the harness's lease of about 1 s: without a heartbeat the other replica would take it.
+            await sleep(2_500);
+          },
+        });
+        return queue;
+      });
+      await replicas[0]!.start();
+      await replicas[0]!.enqueue(kind, { documentId: randomUUID() });
+      await waitFor('the job to start', () => runs.length === 1);
+      await replicas[1]!.start();
+      await replicas[1]!.drain([kind]);
+      await sleep(300);
+      expect(runs).toEqual(['a']);
+    });
+
+    it('runs at most `concurrency` jobs of a kind at once on one replica', async () => {
+      const kind = newKind('parallel');
+      const queue = open();
+      let inFlight = 0;
+      let most = 0;
+      queue.define({
+        kind,
+        concurrency: 3,
+        handle: async () => {
+          inFlight += 1;
+          most = Math.max(most, inFlight);
+          await sleep(100);
+          inFlight -= 1;
+        },
+      });
+      for (let n = 0; n < 9; n += 1) await queue.enqueue(kind, { n });
+      await queue.start();
+      await queue.drain([kind]);
+      expect(most).toBe(3);
+    });
+
     it('retries a failing job with growing waits, then calls onGiveUp once and frees its key', async () => {
       const kind = newKind('failing');
       const queue = open();
@@ -202,6 +247,20 @@ export function jobQueueConformance(name: string, harness: JobQueueHarness): voi
       expect(new Set(periods).size).toBe(fired.length);
       const sorted = [...(periods as number[])].sort((x, y) => x - y);
       for (let i = 1; i < sorted.length; i += 1) expect(sorted[i]! - sorted[i - 1]!).toBeGreaterThanOrEqual(everyMs);
+    });
+
+    it('replaces the period when a schedule is registered again with another one', async () => {
+      const kind = newKind('replan');
+      const schedule = `sched-${randomUUID().slice(0, 8)}`;
+      const queue = open();
+      const periods: number[] = [];
+      queue.define({ kind, handle: async (_payload, context) => void periods.push(context.scheduledFor!.getTime()) });
+      await queue.every(schedule, 3_600_000, kind);
+      await queue.every(schedule, 200, kind);
+      await queue.start();
+      await waitFor('three periods of the new schedule', () => periods.length >= 3);
+      await queue.stop(1_000);
+      for (let i = 1; i < periods.length; i += 1) expect(periods[i]! - periods[i - 1]!).toBeGreaterThanOrEqual(200);
     });
 
     it('runs the job of a replica that died on another replica once its lease lapses', async () => {
@@ -400,6 +459,13 @@ export function jobQueueConformance(name: string, harness: JobQueueHarness): voi
         const error = await rejection(() => queue.enqueue(kind, bad as JobPayload));
         expect(isKluisError(error, 'job_payload_invalid')).toBe(true);
         expect((await queue.depth()).filter((d) => d.kind === kind)).toEqual([]);
+      });
+
+      it('refuses a definition with attempts, backoff or concurrency it cannot use (job_options_invalid)', async () => {
+        for (const bad of [{ attempts: 0 }, { attempts: 1.5 }, { backoffMs: -1 }, { concurrency: 0 }]) {
+          const error = await rejection(() => queue.define({ kind: newKind('bad-options'), handle: async () => undefined, ...bad }));
+          expect(isKluisError(error, 'job_options_invalid')).toBe(true);
+        }
       });
 
       it('refuses a bad dedupe key, delay or schedule period (job_options_invalid)', async () => {

@@ -67,7 +67,7 @@ export interface JobQueue {
   /**
    * Graceful shutdown: take no new jobs, wait up to `graceMs` (10 s unless set) for running ones,
    * then abort and hand back the rest so another replica (or the next start) runs them; close
-   * connections. Safe to call twice.
+   * the connections the queue opened itself (not a database client it was given). Safe to call twice.
    */
   stop(graceMs?: number): Promise<void>;
   /**
