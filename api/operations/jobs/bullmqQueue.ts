@@ -166,7 +166,9 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): CrashableJ
       concurrency: definition.concurrency ?? DEFAULT_CONCURRENCY,
       lockDuration,
       stalledInterval,
-      maxStalledCount: 1,
+      // A replica dying mid-job counts like a failed attempt does on the database adapter: after
+      // `attempts` such deaths BullMQ fails the job (without onGiveUp: no replica ran it to the end).
+      maxStalledCount: definition.attempts ?? DEFAULT_ATTEMPTS,
     });
     worker.on('error', (error) => logger?.error({ kind: definition.kind, error: describeError(error) }, 'job queue: worker error'));
     workers.set(definition.kind, worker);
