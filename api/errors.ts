@@ -94,6 +94,14 @@ export const errorCatalogue = {
   routing_provider_unavailable: { status: 422, message: 'The routing policy names a provider that has no key on this server. Remove it, or ask the operator to configure its key.' },
   // A data export that is still being built (or failed): there is no archive to download yet.
   export_not_ready: { status: 409, message: 'This export is not ready yet. Please wait until it is done.' },
+  // Job queue (api/operations/jobs): a job kind that is not `area.action` of [a-z0-9._-], or was never defined.
+  job_kind_invalid: { status: 500, message: 'Internal error.' },
+  // A job payload that is not a flat JSON object of strings, numbers, booleans and nulls, or is over 8 KB.
+  job_payload_invalid: { status: 500, message: 'Internal error.' },
+  // A dedupe key, delay, schedule name or period the queue cannot hold.
+  job_options_invalid: { status: 500, message: 'Internal error.' },
+  // drain() gave up: jobs of the kinds asked for were still queued or running at its deadline.
+  job_drain_timeout: { status: 503, message: 'Background work is still running. Please try again shortly.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof errorCatalogue;

@@ -17,6 +17,11 @@ export interface JobContext {
   attempt: number;
   /** Aborted when the replica shuts down past its grace period: stop soon, the job is handed back. */
   signal: AbortSignal;
+  /**
+   * For a job fired by `every`: the due time of the period it fired for, the same on every replica,
+   * so a handler can tell periods apart (and tests can check each period fired once).
+   */
+  scheduledFor?: Date;
 }
 
 export interface JobDefinition<P extends JobPayload = JobPayload> {
@@ -35,8 +40,10 @@ export interface JobDefinition<P extends JobPayload = JobPayload> {
 
 export interface EnqueueOptions {
   /**
-   * Deduplication: while a job with this key is queued or running, enqueueing the same key adds
-   * nothing (`added: false`). Free again once that job finished or was given up.
+   * Deduplication: while a job of the same kind with this key is queued or running (also while it
+   * waits for a retry), enqueueing the same key adds nothing (`added: false`, the id of the job
+   * already there). Free again once that job succeeded or was given up. At most 110 characters of
+   * [A-Za-z0-9._:@/-].
    */
   key?: string;
   delayMs?: number;
@@ -44,7 +51,10 @@ export interface EnqueueOptions {
 
 export interface JobQueue {
   readonly backend: 'database' | 'redis';
-  /** Register a handler before `start`; every replica defines the same kinds. */
+  /**
+   * Register a handler before `start` and before enqueueing its kind (an undefined kind is refused
+   * with `job_kind_invalid`); every replica defines the same kinds.
+   */
   define<P extends JobPayload>(definition: JobDefinition<P>): void;
   enqueue(kind: string, payload: JobPayload, options?: EnqueueOptions): Promise<{ id: string; added: boolean }>;
   /**
@@ -57,11 +67,27 @@ export interface JobQueue {
   /**
    * Graceful shutdown: take no new jobs, wait up to `graceMs` (10 s unless set) for running ones,
    * then abort and hand back the rest so another replica (or the next start) runs them; close
-   * connections. Safe to call twice.
+   * the connections the queue opened itself (not a database client it was given). Safe to call twice.
    */
   stop(graceMs?: number): Promise<void>;
-  /** Resolves once no job of these kinds (all kinds unless given) is queued and due, or running. */
+  /**
+   * Resolves once no job of these kinds (all kinds this replica defines unless given) is queued and
+   * due, or running; rejects with `job_drain_timeout` after timeoutMs (60 s unless set).
+   */
   drain(kinds?: string[], timeoutMs?: number): Promise<void>;
-  /** Jobs waiting, delayed, running and failed, by kind (for /metrics). */
+  /**
+   * Jobs waiting, delayed, running and failed, by kind (for /metrics). `failed` counts jobs given
+   * up on that are still kept (7 days), so a rise shows; `queued` includes delayed and retrying.
+   */
   depth(): Promise<Array<{ kind: string; status: 'queued' | 'running' | 'failed'; count: number }>>;
+}
+
+/** What each adapter adds for fault drills and the conformance suite. */
+export interface CrashableJobQueue extends JobQueue {
+  /**
+   * Stop at once as a killed process would: no hand-back, no heartbeat, no further writes. Its
+   * running jobs are taken up elsewhere only after their lease lapses (database) or the stall check
+   * finds them (redis).
+   */
+  abandon(): Promise<void>;
 }
