@@ -3,6 +3,8 @@
  * Nothing else in Kluis constructs adapters; tests build the same graph through startKluis with
  * their own Config.
  */
+import type { JobQueue } from './operations/jobs/ports';
+import { createJobQueue } from './operations/jobs/createJobQueue';
 import { Redis } from 'ioredis';
 import { createTurnLimiter } from './assistant/turnLimiter';
 import { createWindowCounter, type SharedCounterStore } from './operations/sharedCounters';
@@ -139,7 +141,7 @@ export interface Kluis {
   /** The report of the knowledge folder's first sync (undefined without KNOWLEDGE_DIR). */
   initialSync?: SyncReport;
   /** Domain modules, for tests and benchmarks that drive Kluis below the HTTP layer. */
-  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; sweeper: RetentionSweeper; usage: UsageMeter; feedback: Feedback; routing: RoutingPolicies; exports: Exports; dataKeys: WorkspaceDataKeyService; syncKnowledge?: () => Promise<SyncReport>; blobs: BlobStore; eraser: ErasureEngine; erasureRunner: ErasureRunner };
+  modules: { assistant: Assistant; images?: ImageProvider; principals: Principals; directory: WorkspaceDirectory; index: SearchIndex; db: Database; credentials: Credentials; retention: RetentionPolicies; sweeper: RetentionSweeper; usage: UsageMeter; feedback: Feedback; routing: RoutingPolicies; exports: Exports; dataKeys: WorkspaceDataKeyService; syncKnowledge?: () => Promise<SyncReport>; blobs: BlobStore; eraser: ErasureEngine; erasureRunner: ErasureRunner; jobs: JobQueue };
   stop(): Promise<void>;
 }
 
@@ -190,9 +192,18 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         : await openLanceDbIndex(config.knowledge.indexDir, { embedder, onRebuild, dataKeys, tokenKeys: dataKeys });
     cleanups.push(() => index.close());
 
+    // Background work (syncs, sweeps, erasures, exports) goes through one job queue shared by every
+    // replica: BullMQ on Redis with REDIS_URL, else the database's QueueJob table. Kinds are defined
+    // below; the queue starts taking jobs once the HTTP server listens, and stops (handing back what
+    // runs past the grace period) after it closed.
+    const jobs = createJobQueue(db, { redisUrl: config.operations.redisUrl, logger });
+    cleanups.push(() => jobs.stop(config.operations.shutdownGraceSeconds * 1000));
+    const tableDepth = createPrismaQueueDepth(db);
+    const queueDepth = async () => [...(await tableDepth()), ...(await jobs.depth()).map((d) => ({ queue: 'background', ...d }))];
+
     // Operations: Prometheus metrics (a registry of this instance) and abnormal-behaviour alerts,
     // fed by decorators around the audit log, the login attempt log, the usage meter and the assistant.
-    const metrics = createPrometheusMetrics({ queueDepth: createPrismaQueueDepth(db), onCollectError: (error) => logger.warn({ err: error }, 'queue depth could not be counted') });
+    const metrics = createPrometheusMetrics({ queueDepth, onCollectError: (error) => logger.warn({ err: error }, 'queue depth could not be counted') });
     const alertSink = createAlertSink({
       log: logger,
       metrics,
@@ -364,13 +375,20 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       audit,
       maxFileBytes: config.knowledge.maxFileBytes,
       onSyncError: (error, source) => logger.error({ err: error, workspaceId: source.workspaceId, sourceId: source.id }, 'SharePoint sync failed'),
+      dispatch: async ({ workspaceId, sourceId }) => void (await jobs.enqueue('knowledge.sync', { workspaceId, sourceId }, { key: sourceId })),
     });
+    // One app-only sync per job; a sync resumes from its saved delta link, so a retry loses nothing.
+    jobs.define<{ workspaceId: string; sourceId: string }>({
+      kind: 'knowledge.sync',
+      attempts: 3,
+      backoffMs: 30_000,
+      handle: async ({ workspaceId, sourceId }) => void (await sources.runSync(workspaceId, sourceId)),
+      onGiveUp: async ({ workspaceId, sourceId }, error) => logger.error({ err: error, workspaceId, sourceId }, 'SharePoint sync given up after its retries; the next scheduled run tries again'),
+    });
+    jobs.define({ kind: 'knowledge.due', attempts: 1, handle: async () => void (await sources.runDue()) });
     cleanups.push(() => sources.settled());
-    if (config.knowledge.syncIntervalSeconds > 0 && config.entra.clientId && config.entra.clientSecret) {
-      const tick = setInterval(() => void sources.runDue().catch((error) => logger.error({ err: error }, 'knowledge scheduler tick failed')), config.knowledge.syncIntervalSeconds * 1000);
-      tick.unref();
-      cleanups.push(() => clearInterval(tick));
-    }
+    // The scheduler tick fires once per interval across all replicas.
+    if (config.knowledge.syncIntervalSeconds > 0 && config.entra.clientId && config.entra.clientSecret) await jobs.every('knowledge-due', config.knowledge.syncIntervalSeconds * 1000, 'knowledge.due');
 
     // Uploaded files: stored in the blob store, documents indexed, downloads by signed links only.
     const uploadStore = createPrismaUploadStore(db);
@@ -391,27 +409,23 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       signer: createDownloadLinkSigner(keys.exportLinkSigning, config.files.downloadLinkSeconds),
       audit,
       onBackgroundError: (error, jobId) => logger.error({ err: error, jobId }, 'data export failed'),
+      dispatch: async (workspaceId, jobId) => void (await jobs.enqueue('export.build', { workspaceId, jobId }, { key: jobId })),
     });
     cleanups.push(() => exports.settled());
+    // A build whose replica died is claimed again by the queue; the export's own row fences it.
+    jobs.define<{ workspaceId: string; jobId: string }>({ kind: 'export.build', attempts: 3, backoffMs: 5_000, handle: async ({ workspaceId, jobId }) => void (await exports.run(workspaceId, jobId)) });
     const exportHousekeeping = async () => {
       const purged = await exports.purgeExpiredExports();
       if (purged) logger.info({ purged }, 'expired data exports purged');
       const resumed = await exports.resumeInterrupted();
       if (resumed) logger.info({ resumed }, 'interrupted data exports built again');
     };
-    const firstHousekeeping = exportHousekeeping().catch((error) => logger.error({ err: error }, 'data export housekeeping failed'));
-    cleanups.push(() => firstHousekeeping);
-    const exportTimer = setInterval(() => void exportHousekeeping().catch((error) => logger.error({ err: error }, 'data export housekeeping failed')), 3_600_000);
-    exportTimer.unref();
-    cleanups.push(() => clearInterval(exportTimer));
+    jobs.define({ kind: 'exports.housekeeping', attempts: 1, handle: exportHousekeeping });
+    await jobs.every('exports-housekeeping', 3_600_000, 'exports.housekeeping', {}, { firstDelayMs: 60_000 });
 
     // Erasure: persisted jobs run in the background of this process; unfinished ones resume at start.
     const eraser = createEraser({ jobs: createPrismaErasureJobStore(db), rows: createPrismaErasureRows(db), index, blobs, dataKeys, graphTokens, audit, exports });
-    const erasureRunner = createErasureRunner({ eraser, onError: (error, jobId, attempt) => logger.error({ err: error, jobId, attempt }, 'erasure job failed; it resumes from its last finished step') });
-    cleanups.push(async () => {
-      erasureRunner.stop();
-      await erasureRunner.settled();
-    });
+    const erasureRunner = createErasureRunner({ eraser, queue: jobs, onError: (error, jobId, attempt) => logger.error({ err: error, jobId, attempt }, 'erasure job failed; it resumes from its last finished step') });
     const resumed = await erasureRunner.resumeUnfinished();
     if (resumed.length) logger.info({ jobs: resumed }, 'unfinished erasure jobs resumed');
     const erasure = createErasureRequests({ eraser, runner: erasureRunner, directory, audit });
@@ -429,19 +443,18 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       terminatedWorkspaceEraseDays: config.retention.terminatedWorkspaceEraseDays,
       upkeep: { audit, auditRetentionDays: config.audit.retentionDays, exports },
     });
-    if (config.retention.sweepIntervalMinutes > 0) {
-      const sweep = () =>
-        void sweeper.sweepOnSchedule().then(
-          (report) => report && logger.info({ totals: report.totals, failures: [...report.workspaces.flatMap((w) => w.failures), ...report.terminated.failures] }, 'retention sweep finished'),
-          (error) => logger.error({ err: error }, 'retention sweep failed'),
-        );
-      // The first sweep soon after start, so frequent restarts cannot keep postponing it.
-      const first = setTimeout(sweep, 60_000);
-      const every = setInterval(sweep, config.retention.sweepIntervalMinutes * 60_000);
-      first.unref();
-      every.unref();
-      cleanups.push(() => clearTimeout(first), () => clearInterval(every));
-    } else logger.warn('RETENTION_SWEEP_INTERVAL_MINUTES=0: nothing expires on its own (conversations, uploads, login log, terminated workspaces) until a sweep is started');
+    jobs.define({
+      kind: 'retention.sweep',
+      attempts: 1,
+      handle: async () => {
+        const report = await sweeper.sweepOnSchedule();
+        if (report) logger.info({ totals: report.totals, failures: [...report.workspaces.flatMap((w) => w.failures), ...report.terminated.failures] }, 'retention sweep finished');
+      },
+    });
+    // Once per interval across all replicas (the sweeper's own lock stays as a second guard); the
+    // schedule's next run survives restarts, so frequent restarts cannot keep postponing it.
+    if (config.retention.sweepIntervalMinutes > 0) await jobs.every('retention-sweep', config.retention.sweepIntervalMinutes * 60_000, 'retention.sweep', {}, { firstDelayMs: 60_000 });
+    else logger.warn('RETENTION_SWEEP_INTERVAL_MINUTES=0: nothing expires on its own (conversations, uploads, login log, terminated workspaces) until a sweep is started');
 
 
     // State the replicas share: Redis when REDIS_URL is set, else the database.
@@ -528,12 +541,15 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         await closed;
       }
     });
+    await jobs.start();
+    // For callers (tests, scripts) that wait for an export: its build runs through the queue.
+    const exportsModule: Exports = { ...exports, settled: async () => { await exports.settled(); await jobs.drain(['export.build']); } };
     const address = server.address() as AddressInfo;
     url = `http://${address.address}:${address.port}`;
     if (config.localMode) logger.warn({ url }, 'LOCAL MODE: Bot Framework authentication is off; listening on 127.0.0.1 only, for the Agents Playground tenant only');
     else logger.info({ url }, 'Kluis is listening');
 
-    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, sweeper, usage, feedback, routing: routingPolicies, exports, dataKeys, syncKnowledge, blobs, eraser, erasureRunner }, stop };
+    return { url, server, logger, databaseUrl, initialSync, modules: { assistant, images, principals, directory, index, db, credentials, retention, sweeper, usage, feedback, routing: routingPolicies, exports: exportsModule, dataKeys, syncKnowledge, blobs, eraser, erasureRunner, jobs }, stop };
   } catch (error) {
     await stop();
     throw error;

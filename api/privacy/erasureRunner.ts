@@ -1,78 +1,81 @@
 /**
- * Runs erasure jobs in the background of this process, and at start-up finishes the jobs a stopped
- * process left unfinished. A failing job is retried after growing waits, then given up (`failed`,
- * its finished steps kept, so a new request or `run` resumes it). A shared job queue replaces this
- * runner once there is one; callers only see `submit`.
+ * Runs erasure jobs through the shared job queue (kind `erasure.run`): any replica may take a job,
+ * a failing one is retried with growing waits and then given up (`failed`, its finished steps
+ * kept, so a new request or `run` resumes it), and a replica that stops mid-job hands it back.
+ * The job's durable progress is its ErasureJob row; the queue carries only its id. At start-up,
+ * jobs left unfinished (by a replica that died before the queue knew of them) are submitted again.
  */
 import { isKluisError } from '../errors';
+import type { JobQueue } from '../operations/jobs/ports';
 import type { ErasureEngine } from './erasure';
 
+export const ERASURE_JOB_KIND = 'erasure.run';
+
 export interface ErasureRunner {
-  /** Starts the job in the background (a job already running here is not started twice). */
+  /** Queues the job (a job already queued or running is not queued twice). */
   submit(jobId: string): void;
   /** Submits every unfinished job left alone for a minute; call once at start-up. Returns their ids. */
   resumeUnfinished(): Promise<string[]>;
-  /** Resolves when every submitted job has finished or been given up (tests, shutdown). */
-  settled(): Promise<void>;
-  stop(): void;
+  /** Resolves when no erasure job is queued, retrying or running any more (tests, shutdown). */
+  settled(timeoutMs?: number): Promise<void>;
 }
 
 export function createErasureRunner(deps: {
   eraser: Pick<ErasureEngine, 'run' | 'unfinished' | 'abandon'>;
+  queue: JobQueue;
   onError?: (error: unknown, jobId: string, attempt: number) => void;
-  retryDelaysMs?: number[];
+  /** Runs in all; 5 unless set. */
+  attempts?: number;
+  /** First retry wait, doubling after; 2,000 ms unless set. */
+  backoffMs?: number;
   /** Jobs saved more recently than this may still run elsewhere; start-up leaves them alone. 60 s unless set. */
   resumeIdleMs?: number;
+  /** The queue kind; `erasure.run` unless set (tests use their own). */
+  kind?: string;
 }): ErasureRunner {
-  const delays = deps.retryDelaysMs ?? [1_000, 10_000, 60_000];
-  const active = new Map<string, Promise<void>>();
-  let stopped = false;
-  const sleepers = new Set<() => void>();
-  // A retry wait ends early on stop, so shutdown never waits a minute for nothing.
-  const wait = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(wake, ms);
-      function wake() {
-        clearTimeout(timer);
-        sleepers.delete(wake);
-        resolve();
-      }
-      sleepers.add(wake);
-    });
-
-  async function drive(jobId: string): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      if (stopped) return;
+  const kind = deps.kind ?? ERASURE_JOB_KIND;
+  const attempts = deps.attempts ?? 5;
+  deps.queue.define<{ jobId: string }>({
+    kind,
+    attempts,
+    backoffMs: deps.backoffMs ?? 2_000,
+    async handle({ jobId }, { attempt }) {
       try {
         await deps.eraser.run(jobId);
-        return;
       } catch (error) {
-        deps.onError?.(error, jobId, attempt + 1);
-        if (attempt >= delays.length) {
-          await deps.eraser.abandon(jobId, `${attempt + 1} attempts failed (${isKluisError(error) ? error.id : 'unexpected error'})`).catch((e: unknown) => deps.onError?.(e, jobId, attempt + 1));
-          return;
-        }
-        await wait(delays[attempt]!);
+        deps.onError?.(error, jobId, attempt);
+        throw error;
       }
-    }
-  }
+    },
+    async onGiveUp({ jobId }, error) {
+      await deps.eraser.abandon(jobId, `${attempts} attempts failed (${isKluisError(error) ? error.id : 'unexpected error'})`);
+    },
+  });
+  const pending = new Set<Promise<unknown>>();
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   return {
     submit(jobId) {
-      if (stopped || active.has(jobId)) return;
-      active.set(jobId, drive(jobId).finally(() => active.delete(jobId)));
+      const queued = deps.queue.enqueue(kind, { jobId }, { key: jobId }).catch((error: unknown) => deps.onError?.(error, jobId, 0));
+      pending.add(queued);
+      void queued.finally(() => pending.delete(queued));
     },
     async resumeUnfinished() {
       const ids = await deps.eraser.unfinished(deps.resumeIdleMs ?? 60_000);
       for (const id of ids) this.submit(id);
       return ids;
     },
-    async settled() {
-      while (active.size > 0) await Promise.all([...active.values()]);
-    },
-    stop() {
-      stopped = true;
-      for (const wake of [...sleepers]) wake();
+    async settled(timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (pending.size) await Promise.all([...pending]);
+      // drain() returns while a job waits out a retry; the depth still counts it as queued.
+      for (;;) {
+        await deps.queue.drain([kind], Math.max(1, deadline - Date.now()));
+        const left = (await deps.queue.depth()).filter((d) => d.kind === kind && d.status !== 'failed').reduce((n, d) => n + d.count, 0);
+        if (left === 0) return;
+        if (Date.now() > deadline) throw new Error(`erasure jobs still queued after ${timeoutMs} ms`);
+        await sleep(50);
+      }
     },
   };
 }

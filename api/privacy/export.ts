@@ -44,6 +44,11 @@ export interface ExportsDeps {
   /** A running job whose lock is older than this is taken to have lost its worker. */
   staleAfterMs?: number;
   onBackgroundError?: (error: unknown, jobId: string) => void;
+  /**
+   * Hands a build to the shared job queue (any replica runs it, via `run`). Without it, builds run
+   * in the background of this process.
+   */
+  dispatch?: (workspaceId: string, jobId: string) => Promise<void>;
 }
 
 /** What the API shows of an export. */
@@ -130,7 +135,7 @@ export function createExports(deps: ExportsDeps) {
   }
 
   function runInBackground(workspaceId: string, jobId: string): void {
-    const running = run(workspaceId, jobId)
+    const running = (deps.dispatch ? deps.dispatch(workspaceId, jobId) : run(workspaceId, jobId))
       .catch((error) => deps.onBackgroundError?.(error, jobId))
       .finally(() => background.delete(running));
     background.add(running);
@@ -231,7 +236,7 @@ export function createExports(deps: ExportsDeps) {
       return holding.length;
     },
 
-    /** Resolves when the builds started by `request` have ended. */
+    /** Resolves when the builds started by `request` have ended (with `dispatch`: have been queued). */
     async settled(): Promise<void> {
       while (background.size) await Promise.all([...background]);
     },
