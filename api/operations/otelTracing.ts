@@ -46,9 +46,9 @@ export interface ExportFailure {
 }
 
 export interface OtelTracing extends Tracing {
-  /** Exports what is queued now. */
+  /** Exports what is queued now (never rejects). */
   flush(): Promise<void>;
-  /** Exports what is queued and stops; later spans are not recorded. */
+  /** Exports what is queued and stops, waiting at most the export timeout; later spans are not recorded. Never rejects. */
   shutdown(): Promise<void>;
 }
 
@@ -125,8 +125,10 @@ export function createOtelTracing(settings: OtelTracingSettings, options: OtelTr
         span.end();
       }
     },
-    flush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
+    // A batch that could not be sent was reported through onExportFailed already; flushing and
+    // stopping never fail because the collector is away.
+    flush: () => provider.forceFlush().catch(() => undefined),
+    shutdown: () => provider.shutdown().catch(() => undefined),
   };
 }
 
