@@ -151,6 +151,23 @@ describe('traces of a Teams turn', () => {
     }
   });
 
+  it("with the asker's own access, traces the live check under retrieval with the number of passages kept", async () => {
+    const since = exporter.getFinishedSpans().length;
+    const principal = await kluis.modules.principals.resolve({ tenantId: tenant, entraObjectId: randomUUID(), displayName: USER_NAME, authMethod: 'entra-token' });
+    // Folder passages need no check (liveCheck.ts); the source is never asked, the step is still traced.
+    const access = { canOpen: async (refs: readonly string[]) => new Map(refs.map((ref) => [ref, true as const])) };
+    const answer = await kluis.modules.assistant.answer(principal, QUESTION, { channel: 'tab', conversationExternalId: randomUUID(), access });
+    expect(answer.citations.length).toBeGreaterThanOrEqual(1);
+    await tracer.flush();
+    const spans = exporter.getFinishedSpans().slice(since);
+    const search = one(spans, 'knowledge.search');
+    const check = one(spans, 'knowledge.live_check');
+    expect(parentOf(check)).toBe(search.spanContext().spanId);
+    expect(search.attributes['kluis.search.live_check']).toBe(true);
+    expect(check.attributes['kluis.live_check.kept']).toBe(search.attributes['kluis.search.hits']);
+    expect(check.attributes['kluis.live_check.kept']).toBeGreaterThanOrEqual(1);
+  });
+
   it('marks the provider call and the turn ERROR with the catalogue id when the provider is down, and says nothing more', async () => {
     // A language model whose address refuses connections: a real network failure.
     const closed = http.createServer();
