@@ -29,7 +29,7 @@ export default tseslint.config(
     // Domain modules know ports only: no web framework, bot SDK or database driver.
     files: ['api/assistant/assistant.ts', 'api/assistant/prompt.ts', 'api/knowledge/knowledge.ts', 'api/knowledge/indexer.ts', 'api/knowledge/folderSource.ts', 'api/knowledge/chunk.ts', 'api/knowledge/relevance.ts', 'api/tenancy/principals.ts', 'api/knowledge/sharepoint/deltaSync.ts', 'api/knowledge/sharepoint/acl.ts', 'api/knowledge/sharepoint/ports.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['express', 'botbuilder*', '@microsoft/*', '@prisma/*', '*/db/*', '@lancedb/*', 'openai', 'mariadb'] }],
+      'no-restricted-imports': ['error', { patterns: ['express', 'botbuilder*', '@microsoft/*', '@prisma/*', '*/db/*', '@lancedb/*', 'openai', 'mariadb', '@opentelemetry/*'] }],
     },
   },
   {

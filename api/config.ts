@@ -37,6 +37,9 @@ const providerList = z
 const timeoutMs = z.coerce.number({ message: 'expected milliseconds' }).int().min(1000, 'expected 1000 to 600000 ms').max(600000, 'expected 1000 to 600000 ms').default(60000);
 const maxRetries = z.coerce.number({ message: 'expected a number' }).int().min(0, 'expected 0 to 10').max(10, 'expected 0 to 10').default(2);
 
+/** A service or environment name on every exported span: a short label, not free text. */
+const otelName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected 1 to 63 letters, digits, ".", "_" or "-"');
+
 /** ALERT_*: events per window that raise an alert (0 = detector off) and the window's length. */
 const alertThreshold = z.coerce.number({ message: 'expected a number of events' }).int().min(0, 'expected 0 (off) to 1000000').max(1_000_000, 'expected 0 (off) to 1000000');
 const alertWindow = z.coerce.number({ message: 'expected seconds' }).int().min(10, 'expected 10 to 86400 seconds').max(86400, 'expected 10 to 86400 seconds');
@@ -228,6 +231,11 @@ const environmentSchema = z
     DOWNLOAD_LINK_SECONDS: z.coerce.number({ message: 'expected seconds' }).int().min(10, 'expected 10 to 3600 seconds').max(3600, 'expected 10 to 3600 seconds').default(300),
     RETRIEVAL_MIN_COVERAGE: z.coerce.number({ message: 'expected a number from 0 to 1' }).min(0, 'expected a number from 0 to 1').max(1, 'expected a number from 0 to 1').default(0.5),
     PLAYGROUND_PORT: port.default(56150),
+    OTEL_TRACES_EXPORTER: z.enum(['none', 'otlp', 'console'], { message: 'expected none, otlp or console' }).default('none'),
+    OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.default('http://127.0.0.1:4318'),
+    OTEL_SERVICE_NAME: otelName.default('kluis'),
+    OTEL_DEPLOYMENT_ENVIRONMENT: otelName.optional(),
+    OTEL_TRACES_SAMPLER_ARG: z.coerce.number({ message: 'expected a share from 0 to 1' }).min(0, 'expected a share from 0 to 1').max(1, 'expected a share from 0 to 1').default(1),
   })
   .superRefine((env, ctx) => {
     if (env.BOT_ID && !env.BOT_PASSWORD && env.BOT_TYPE !== 'UserAssignedMSI') {
@@ -385,6 +393,8 @@ export interface Config {
   /** The retention sweeper: minutes between scheduled sweeps (0 = off) and days before a terminated workspace is erased. */
   retention: { sweepIntervalMinutes: number; terminatedWorkspaceEraseDays: number };
   playgroundPort: number;
+  /** OpenTelemetry traces of turns (api/operations/otelTracing.ts); exporter none = nothing traced or sent. */
+  tracing: { exporter: 'none' | 'otlp' | 'console'; endpoint: string; serviceName: string; environment: string; sampleRatio: number };
 }
 
 export class ConfigError extends KluisError {
@@ -526,6 +536,13 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
         return { tenantId: tenantId.trim().toLowerCase(), name: name.trim() };
       }),
     playgroundPort: e.PLAYGROUND_PORT,
+    tracing: {
+      exporter: e.OTEL_TRACES_EXPORTER,
+      endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, ''),
+      serviceName: e.OTEL_SERVICE_NAME,
+      environment: e.OTEL_DEPLOYMENT_ENVIRONMENT ?? (e.LOCAL_MODE ? 'local' : 'production'),
+      sampleRatio: e.OTEL_TRACES_SAMPLER_ARG,
+    },
   };
 }
 

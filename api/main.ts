@@ -66,6 +66,8 @@ import { createAlertDetectors } from './operations/alerts';
 import { createAlertSink } from './operations/alertSink';
 import { observeAssistant, observeAuditLog, observeLoginAttempts, observeUsageCall, type Observers } from './operations/observe';
 import { createPrismaQueueDepth } from './operations/prismaQueueDepth';
+import { createOtelTracing } from './operations/otelTracing';
+import { installTracing } from './operations/tracing';
 import { createFolderSource, type SyncReport } from './knowledge/folderSource';
 import { createIndexer } from './knowledge/indexer';
 import { createKnowledge } from './knowledge/knowledge';
@@ -166,6 +168,16 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
 
   let url = '';
   try {
+    // Traces of turns (OTEL_TRACES_EXPORTER); with the default, none, nothing is traced or sent.
+    if (config.tracing.exporter !== 'none') {
+      const tracer = createOtelTracing({ ...config.tracing, exporter: config.tracing.exporter }, { onExportFailed: (failure) => logger.warn(failure, 'traces could not be exported: spans dropped') });
+      const uninstall = installTracing(tracer);
+      cleanups.push(async () => {
+        uninstall();
+        await tracer.shutdown();
+      });
+      logger.info({ exporter: config.tracing.exporter, sampleRatio: config.tracing.sampleRatio }, 'traces are exported');
+    }
     let databaseUrl = config.database.url;
     if (!databaseUrl) {
       const instance: EmbeddedMariadb = await startEmbeddedMariadb({ dir: path.join(config.dataDir, 'mariadb'), log: (m) => logger.info(m) });

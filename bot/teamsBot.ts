@@ -17,6 +17,7 @@ import type { Feedback } from '../api/assistant/feedback';
 import type { Images } from '../api/assistant/images';
 import { isKluisError, fail } from '../api/errors';
 import type { SecurityEventLog } from '../api/identity/ports';
+import { errorIdOf, tracing } from '../api/operations/tracing';
 import type { DelegatedAccess } from '../api/knowledge/ports';
 import type { Principal } from '../api/tenancy/principal';
 import { BOT_COMMANDS, helpCard, NEW_CONVERSATION_TEXT, noticeCard, SIGN_IN_TEXT, welcomeCard } from './cards';
@@ -248,18 +249,21 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
     }
   };
 
-  app.activity(ActivityTypes.Message, async (context, state) => {
+  // The turn's span: channel, conversation type and workspace; never the message or the reply.
+  app.activity(ActivityTypes.Message, (context, state) => tracing().span('bot.turn', { 'kluis.channel': 'teams', 'kluis.conversation.type': conversationTypeOf(context) }, async (turn) => {
     const question = (context.activity.text ?? '').trim();
     if (!question) {
       await sendCard(context, help(), 'Kluis help');
       return;
     }
     const principal = turnPrincipal(context);
+    turn.set({ 'kluis.workspace.id': principal.workspaceId, 'kluis.streamed': isPersonalChat(context) });
     if (!(await admitted(context, principal))) return;
     const token = await graphTokenOf(context, state);
     const access = token && deps.delegatedAccess ? deps.delegatedAccess(token) : undefined;
     const answerContext = { channel: 'teams', conversationExternalId: context.activity.conversation.id, access };
     const failed = (error: unknown) => {
+      turn.fail(errorIdOf(error));
       deps.logger.error({ err: error, workspaceId: principal.workspaceId, errorId: isKluisError(error) ? error.id : 'unexpected' }, 'answering failed');
     };
     if (isPersonalChat(context)) {
@@ -281,10 +285,16 @@ export function createTeamsBot(deps: TeamsBotDeps): Application<TurnState> {
       failed(error);
       await context.sendActivity(problemTextOf(error));
     }
-  });
+  }));
 
   return app;
 }
+
+/** Teams' conversation types are a closed set; anything else is traced as `other`. */
+const conversationTypeOf = (context: TurnContext) => {
+  const type = context.activity.conversation?.conversationType;
+  return type === 'personal' || type === 'groupChat' || type === 'channel' ? type : 'other';
+};
 
 const problemTextOf = (error: unknown) => (isKluisError(error, 'provider_unavailable') ? PROBLEM_TEXT.unavailable : PROBLEM_TEXT.failed);
 

@@ -11,6 +11,7 @@ import type { Principal } from '../tenancy/principal';
 import { fail, isKluisError } from '../errors';
 import { createStreamGuard, revealsSystemPrompt } from './leakGuard';
 import type { AssistantTask, ChatProvider, ChatRequest, ChatResult, Citation, ConversationStore, MailItem, StoredMessage, WebCitation } from './ports';
+import { tracing } from '../operations/tracing';
 import type { UsageMeter } from './usage';
 import { buildPrompt, DEFAULT_PROMPT_LIMITS, toPassages, type PromptLimits, type Turn } from './prompt';
 
@@ -79,8 +80,24 @@ const BUDGET_EXHAUSTED_NOTICE = {
   nl: 'Het budget van deze maand voor het taalmodel is op, dus hier zijn de passages zelf (vraag een beheerder om het budget te verhogen):',
 };
 
-/** One provider call: streamed to `onText` when the channel streams, otherwise whole. */
-async function run(provider: ChatProvider, request: ChatRequest, onText?: (text: string) => void): Promise<ChatResult> {
+/** One provider call: streamed to `onText` when the channel streams, otherwise whole; traced. */
+function run(provider: ChatProvider, request: ChatRequest, onText?: (text: string) => void, offline = false): Promise<ChatResult> {
+  return tracing().span('provider.chat', { 'gen_ai.operation.name': 'chat', 'kluis.provider.requested': provider.name, 'kluis.streamed': !!onText, 'kluis.provider.offline': offline || undefined }, async (span) => {
+    span.set({ 'kluis.provider.outcome': 'failure' });
+    const result = await call(provider, request, onText);
+    span.set({
+      'kluis.provider.outcome': 'success',
+      'gen_ai.provider.name': result.provider,
+      'gen_ai.response.model': result.model,
+      'gen_ai.usage.input_tokens': result.usage?.inputTokens,
+      'gen_ai.usage.output_tokens': result.usage?.outputTokens,
+      'kluis.provider.fallbacks': result.fellBackFrom?.length ?? 0,
+    });
+    return result;
+  });
+}
+
+async function call(provider: ChatProvider, request: ChatRequest, onText?: (text: string) => void): Promise<ChatResult> {
   if (!onText) return provider.complete(request);
   let result: ChatResult | undefined;
   for await (const delta of provider.stream(request)) {
@@ -129,7 +146,7 @@ export interface AssistantDeps {
 }
 
 export function createAssistant(deps: AssistantDeps): Assistant {
-  return {
+  const assistant: Assistant = {
     async startNewConversation(principal, context) {
       await deps.conversations.setAside(principal.workspaceId, { channel: context.channel, externalId: context.conversationExternalId });
       await deps.audit.record({ workspaceId: principal.workspaceId, actorUserId: principal.userId, kind: 'assistant.conversation_restarted', outcome: 'success', detail: { channel: context.channel } });
@@ -177,7 +194,7 @@ export function createAssistant(deps: AssistantDeps): Assistant {
           if (!isKluisError(error, 'budget_exhausted') || !deps.offlineProvider) throw error;
           notice = `${BUDGET_EXHAUSTED_NOTICE[language]}\n\n`;
           emit(notice);
-          result = await run(deps.offlineProvider, request, events?.onText ? (text) => emit(guard.push(text)) : undefined);
+          result = await run(deps.offlineProvider, request, events?.onText ? (text) => emit(guard.push(text)) : undefined, true);
         }
         if (events?.onText) emit(guard.finish());
         if (guard.leaked || revealsSystemPrompt(result.text, system)) {
@@ -205,5 +222,19 @@ export function createAssistant(deps: AssistantDeps): Assistant {
       await deps.audit.record({ workspaceId: principal.workspaceId, actorUserId: principal.userId, kind: 'assistant.answer', outcome: 'success', detail: { channel: context.channel, task, mailShared: !!mail, provider: answer.provider, citations: answer.citations.length, nothingFound: answer.nothingFound } });
       return answer;
     },
+  };
+  return traced(assistant);
+}
+
+/** The answer pipeline in an `assistant.answer` span: ids and counts, never the question or the answer. */
+function traced(assistant: Assistant): Assistant {
+  return {
+    startNewConversation: (principal, context) => assistant.startNewConversation(principal, context),
+    answer: (principal, question, context, events) =>
+      tracing().span('assistant.answer', { 'kluis.workspace.id': principal.workspaceId, 'kluis.channel': context.channel, 'kluis.task': context.task ?? 'answer', 'kluis.grounding.web': context.grounding === 'web' || undefined }, async (span) => {
+        const answer = await assistant.answer(principal, question, context, events);
+        span.set({ 'kluis.answer.citations': answer.citations.length, 'kluis.answer.nothing_found': answer.nothingFound, 'kluis.answer.withheld': answer.text === WITHHELD[answer.language] || undefined });
+        return answer;
+      }),
   };
 }

@@ -5,6 +5,7 @@
  * asker lost access to since the last sync and admits files shared only with groups Kluis cannot
  * list (SharePoint site groups), when the source says the asker may open them.
  */
+import { tracing } from '../operations/tracing';
 import type { Principal } from '../tenancy/principal';
 import { keepOpenable, withoutCandidates } from './liveCheck';
 import type { DelegatedAccess, Reader, SearchHit, SearchIndex } from './ports';
@@ -36,13 +37,22 @@ export interface ReaderResolver {
 
 export function createKnowledge(deps: { index: SearchIndex; readers: ReaderResolver }, options: KnowledgeOptions): Knowledge {
   return {
-    async search(principal, question, limit, access) {
-      const reader = await deps.readers.readerFor(principal);
-      // Ask the index for more than needed: the relevance gate and the live check may drop some.
-      const hits = await deps.index.search(principal.workspaceId, question, { limit: limit * (access ? 4 : 3), reader, candidates: access !== undefined });
-      const relevant = hits.filter((h) => coverage(question, [h.title, h.heading, h.text].filter(Boolean).join(' ')) >= options.minCoverage);
-      if (!access) return withoutCandidates(relevant).slice(0, limit);
-      return keepOpenable(relevant, limit, access, options.onLiveCheckFailed);
-    },
+    search: (principal, question, limit, access) =>
+      tracing().span('knowledge.search', { 'kluis.workspace.id': principal.workspaceId, 'kluis.search.limit': limit, 'kluis.search.live_check': access !== undefined }, async (span) => {
+        const reader = await deps.readers.readerFor(principal);
+        // Ask the index for more than needed: the relevance gate and the live check may drop some.
+        const hits = await deps.index.search(principal.workspaceId, question, { limit: limit * (access ? 4 : 3), reader, candidates: access !== undefined });
+        const relevant = hits.filter((h) => coverage(question, [h.title, h.heading, h.text].filter(Boolean).join(' ')) >= options.minCoverage);
+        span.set({ 'kluis.search.candidates': hits.length, 'kluis.search.relevant': relevant.length });
+        const kept = access
+          ? await tracing().span('knowledge.live_check', { 'kluis.search.relevant': relevant.length }, async (check) => {
+              const openable = await keepOpenable(relevant, limit, access, options.onLiveCheckFailed);
+              check.set({ 'kluis.live_check.kept': openable.length });
+              return openable;
+            })
+          : withoutCandidates(relevant).slice(0, limit);
+        span.set({ 'kluis.search.hits': kept.length });
+        return kept;
+      }),
   };
 }

@@ -5,7 +5,7 @@
  * The job's durable progress is its ErasureJob row; the queue carries only its id. At start-up,
  * jobs left unfinished (by a replica that died before the queue knew of them) are submitted again.
  */
-import { isKluisError } from '../errors';
+import { fail, isKluisError } from '../errors';
 import type { JobQueue } from '../operations/jobs/ports';
 import type { ErasureEngine } from './erasure';
 
@@ -73,7 +73,7 @@ export function createErasureRunner(deps: {
         await deps.queue.drain([kind], Math.max(1, deadline - Date.now()));
         const left = (await deps.queue.depth()).filter((d) => d.kind === kind && d.status !== 'failed').reduce((n, d) => n + d.count, 0);
         if (left === 0) return;
-        if (Date.now() > deadline) throw new Error(`erasure jobs still queued after ${timeoutMs} ms`);
+        if (Date.now() > deadline) fail('job_drain_timeout', `erasure jobs still queued after ${timeoutMs} ms`);
         await sleep(50);
       }
     },

@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Assistant } from '../../assistant/assistant';
 import { errorCatalogue, fail, isKluisError } from '../../errors';
+import { tracing } from '../../operations/tracing';
 import { delegatedOf, principalOf, requirePrincipal, type AuthenticateDeps } from '../authenticate';
 import { parseBody } from '../validate';
 import type { TurnLimiter } from '../../assistant/turnLimiter';
@@ -61,9 +62,11 @@ export function chatRouter(deps: { authenticate: AuthenticateDeps; assistant: Pi
   // Mounted among the stream routers: the body limit is its own (an e-mail is larger than other API bodies).
   const json = express.json({ limit: MAX_CHAT_BODY_BYTES, strict: true });
   const jsonOnly: express.RequestHandler = (req, _res, next) => (req.is('application/json') ? next() : fail('unsupported_media_type', 'POST /api/chat takes JSON'));
-  router.post('/chat', requirePrincipal(deps.authenticate), jsonOnly, json, async (req, res) => {
+  // The turn's span carries its channel, task and workspace; never the question or the answer.
+  router.post('/chat', requirePrincipal(deps.authenticate), jsonOnly, json, (req, res) => tracing().span('chat.turn', { 'kluis.workspace.id': principalOf(res).workspaceId }, async (turn) => {
     const principal = principalOf(res);
     const body = parseBody(chatBody, req);
+    turn.set({ 'kluis.channel': body.channel, 'kluis.task': body.task ?? 'answer' });
     const conversationId = body.conversationId ?? randomUUID();
     // Before the stream opens, so a turn over the limit is a plain 429 with Retry-After.
     await deps.turns?.admit(principal);
@@ -104,9 +107,10 @@ export function chatRouter(deps: { authenticate: AuthenticateDeps; assistant: Pi
     } catch (error) {
       const id = isKluisError(error) ? error.id : 'internal';
       if (!isKluisError(error) || error.status >= 500) deps.logger.error({ err: error, errorId: id }, 'chat answer failed');
+      turn.fail(id);
       send({ event: 'error', data: { id, message: errorCatalogue[id].message } });
     }
     res.end();
-  });
+  }));
   return router;
 }
