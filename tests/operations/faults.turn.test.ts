@@ -207,6 +207,17 @@ describe('the search index fails in the middle of a turn', () => {
   });
 });
 
+describe('the search index hangs', () => {
+  it('/readyz still answers, 503 with the index down, and 200 once the index answers again', async () => {
+    indexFault.hang();
+    const down = await readiness(kluis.url);
+    expect(down.status).toBe(503);
+    expect(down.checks).toMatchObject({ database: { ok: true }, index: { ok: false }, blobs: { ok: true } });
+    indexFault.up();
+    expect((await waitUntilReady(kluis.url)).status).toBe(200);
+  });
+});
+
 describe('the blob store stops', () => {
   it('shows on /readyz until the store is back, and questions are answered throughout', async () => {
     await s3.stop();

@@ -124,6 +124,8 @@ const INDEX_OPERATIONS: IndexOperation[] = ['replaceDocument', 'deleteDocument',
 export interface IndexFault {
   /** Every call fails from now on (`store_unavailable`, as a refused connection). */
   down(): void;
+  /** Every call from now on waits for ever, as a store behind a network that drops packets. */
+  hang(): void;
   /** The index answers again. */
   up(): void;
   /** The index goes down right before the `n`-th call of `operation` from now (1 = the next one). */
@@ -136,6 +138,7 @@ export interface IndexFault {
 /** Puts an outage switch on `index` in place (see the file comment for why in place). */
 export function injectIndexFault(index: SearchIndex): IndexFault {
   let isDown = false;
+  let hanging = false;
   let trigger: { operation: IndexOperation; remaining: number } | undefined;
   const refused: IndexFault['refused'] = {};
   const target = index as unknown as Record<IndexOperation, (...args: unknown[]) => Promise<unknown>>;
@@ -146,6 +149,7 @@ export function injectIndexFault(index: SearchIndex): IndexFault {
         trigger = undefined;
         isDown = true;
       }
+      if (hanging) return new Promise(() => undefined);
       if (isDown) {
         refused[operation] = (refused[operation] ?? 0) + 1;
         fail('store_unavailable', `Search index ${operation} failed (connect ECONNREFUSED)`);
@@ -155,8 +159,10 @@ export function injectIndexFault(index: SearchIndex): IndexFault {
   }
   return {
     down: () => void (isDown = true),
+    hang: () => void (hanging = true),
     up: () => {
       isDown = false;
+      hanging = false;
       trigger = undefined;
     },
     downAt: (operation, n) => void (trigger = { operation, remaining: n }),
