@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../api/config';
+import { READINESS_CHECK_TIMEOUT_MS } from '../api/http/health';
 import { createLogger } from '../api/logger';
 import { startKluis, type Kluis } from '../api/main';
 import type { Principal } from '../api/tenancy/principal';
@@ -105,8 +106,8 @@ export async function runRecovery(context: BenchContext): Promise<BenchResult> {
     return {
       figures,
       notes: [
-        `recovery: ${rounds} outages per store, each with Kluis asked while the store was down; times from the start command (p50).`,
-        'recovery: while the database is down a /readyz answer waits for the connection pool (acquire timeout, 10 s by default) before it says 503.',
+        `recovery: ${rounds} outages per store, /readyz asked during each; times from the start command (p50).`,
+        `recovery: a store that does not answer /readyz's check within ${READINESS_CHECK_TIMEOUT_MS} ms counts as down (a stopped database never refuses: the pool waits for a connection), so that is the database's /readyz time while down.`,
       ],
     };
   } finally {
