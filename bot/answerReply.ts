@@ -22,6 +22,7 @@ const MAX_CITATION_ABSTRACT = 160;
 export const PROBLEM_TEXT = {
   unavailable: 'The language model is busy or unreachable right now, so I could not answer. Please try again in a minute. / Het taalmodel is even niet bereikbaar; probeer het zo opnieuw.',
   failed: 'Something went wrong while answering; the error was logged. Please try again. / Er ging iets mis bij het antwoorden; probeer het opnieuw.',
+  storeDown: 'Part of Kluis is briefly unavailable, so your question was not answered. Please try again in a minute. / Een deel van Kluis is even niet bereikbaar; probeer het zo opnieuw.',
   tooFast: (seconds: number) => `You are asking faster than Kluis allows; please try again in ${seconds} s. / Je stelt sneller vragen dan Kluis toestaat; probeer het over ${seconds} s opnieuw.`,
 };
 

@@ -202,6 +202,17 @@ function feedbackSpy() {
   };
 }
 
+describe('problems in Teams', () => {
+  it('says a store is briefly unavailable when one is down, and something went wrong otherwise', async () => {
+    const down = setup({ conversationType: 'groupChat', signIn: false, delegated: false, answer: async () => { throw new KluisError('store_unavailable', 'database down'); } });
+    await down.ask('What is the travel policy?');
+    expect(down.sent.map((a) => a.text).filter(Boolean)).toEqual([expect.stringContaining('briefly unavailable')]);
+    const broken = setup({ conversationType: 'groupChat', signIn: false, delegated: false, answer: async () => { throw new Error('boom'); } });
+    await broken.ask('What is the travel policy?');
+    expect(broken.sent.map((a) => a.text).filter(Boolean)).toEqual([expect.stringContaining('Something went wrong')]);
+  });
+});
+
 describe('turn limits in Teams', () => {
   it('answers within the limit, then tells the user how long to wait, without asking the assistant', async () => {
     let hits = 0;

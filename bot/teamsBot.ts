@@ -296,7 +296,8 @@ const conversationTypeOf = (context: TurnContext) => {
   return type === 'personal' || type === 'groupChat' || type === 'channel' ? type : 'other';
 };
 
-const problemTextOf = (error: unknown) => (isKluisError(error, 'provider_unavailable') ? PROBLEM_TEXT.unavailable : PROBLEM_TEXT.failed);
+const problemTextOf = (error: unknown) =>
+  isKluisError(error, 'provider_unavailable') ? PROBLEM_TEXT.unavailable : isKluisError(error, 'store_unavailable') ? PROBLEM_TEXT.storeDown : PROBLEM_TEXT.failed;
 
 /**
  * Teams' feedback as Kluis's feedback input: the reaction, and the text the user typed, which Teams

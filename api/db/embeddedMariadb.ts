@@ -7,7 +7,7 @@
  * `--defaults-file`, so no system option file is read.
  *
  * Layout of `options.dir`:
- *   my.cnf            rewritten at every start (a fresh loopback port each time)
+ *   my.cnf            rewritten at every start (a fresh loopback port each time, unless `port` is given)
  *   credentials.json  the app user's password, created once (mode 0600)
  *   owner.json        which process owns the running server
  *   initialised       written after the data folder was set up completely
@@ -38,6 +38,11 @@ export interface EmbeddedMariadbOptions {
   /** The app database; default `kluis`. */
   database?: string;
   log?: (message: string) => void;
+  /**
+   * A fixed loopback port instead of a fresh one: a server started again on the same folder then
+   * answers at the same URL, so clients that stayed up reconnect (fault-injection tests).
+   */
+  port?: number;
   /** internal, for the encryption test's control run only */
   encryption?: boolean;
 }
@@ -598,7 +603,7 @@ export async function startEmbeddedMariadb(options: EmbeddedMariadbOptions): Pro
     // The free port is only reserved until we close it; another process can take it before
     // mariadbd binds, so a lost race is retried with a new port.
     for (let attempt = 1; attempt <= 3 && !started; attempt++) {
-      const port = await freeLoopbackPort();
+      const port = options.port ?? (await freeLoopbackPort());
       writeConfig(layout, port, encryption);
       if (!fs.existsSync(layout.initialised)) await initialiseDataFolder(layout, binaries, account, log);
       const child = spawn(binaries.mariadbd, [`--defaults-file=${layout.cnf}`], { detached: true, stdio: 'ignore' });
@@ -609,7 +614,7 @@ export async function startEmbeddedMariadb(options: EmbeddedMariadbOptions): Pro
         started = { child, port };
       } else {
         if (child.pid !== undefined && isRunning(child.pid)) await stopServer(child.pid, log);
-        if (!result.portTaken || attempt === 3) {
+        if (!result.portTaken || attempt === 3 || options.port !== undefined) {
           failWithLog(layout, `The embedded MariaDB server in ${layout.dir} did not start.`);
         }
         log(`port ${port} was taken before MariaDB could bind it; retrying with another port`);

@@ -26,7 +26,11 @@ export interface IncomingFile {
 }
 
 export interface Indexer {
-  indexFile(workspaceId: string, file: IncomingFile): Promise<DocumentRecord>;
+  /**
+   * `discardOnFailure`: a file that no later sync will try again (an upload) takes its record and
+   * chunks with it when the index or the database fails part-way, instead of leaving them pending.
+   */
+  indexFile(workspaceId: string, file: IncomingFile, options?: { discardOnFailure?: boolean }): Promise<DocumentRecord>;
   removeDocument(workspaceId: string, documentId: string): Promise<void>;
 }
 
@@ -39,8 +43,13 @@ export function contentHash(bytes: Buffer): string {
 
 export function createIndexer(deps: { documents: DocumentStore; index: SearchIndex; chunking?: ChunkOptions }): Indexer {
   const chunking = deps.chunking ?? DEFAULT_CHUNKING;
+  // Chunks first: a record may outlive its chunks (and is then indexed again), never the reverse.
+  const removeDocument = async (workspaceId: string, documentId: string) => {
+    await deps.index.deleteDocument(workspaceId, documentId);
+    await deps.documents.remove(workspaceId, documentId);
+  };
   return {
-    async indexFile(workspaceId, file) {
+    async indexFile(workspaceId, file, options) {
       const base = {
         workspaceId,
         sourceKind: file.sourceKind,
@@ -50,11 +59,13 @@ export function createIndexer(deps: { documents: DocumentStore; index: SearchInd
         sizeBytes: file.bytes.length,
         indexedAt: new Date(),
       };
+      let written: string | undefined;
       try {
         const extracted = await extractDocument(file.fileName, file.bytes);
         const chunks = chunkSections(extracted.sections, chunking);
         const draft = { ...base, title: extracted.title.slice(0, 512), mimeType: extracted.mimeType, chunkCount: chunks.length, status: 'indexed' as const };
         const record = await deps.documents.save({ ...draft, contentHash: WRITE_PENDING });
+        written = record.id;
         await deps.index.replaceDocument(
           workspaceId,
           record.id,
@@ -71,17 +82,19 @@ export function createIndexer(deps: { documents: DocumentStore; index: SearchInd
             acl: file.acl,
           })),
         );
-        return deps.documents.save(draft);
+        // Awaited here, so a failure to complete the record reaches the catch below too.
+        return await deps.documents.save(draft);
       } catch (error) {
-        if (!isKluisError(error, 'extraction_failed')) throw error;
+        if (!isKluisError(error, 'extraction_failed')) {
+          // Best effort: with a store still down the record stays, marked pending (no answer uses it).
+          if (written && options?.discardOnFailure) await removeDocument(workspaceId, written).catch(() => undefined);
+          throw error;
+        }
         const record = await deps.documents.save({ ...base, title: file.fileName.slice(0, 512), mimeType: 'application/octet-stream', chunkCount: 0, status: 'failed', error: error.message });
         await deps.index.deleteDocument(workspaceId, record.id);
         return record;
       }
     },
-    async removeDocument(workspaceId, documentId) {
-      await deps.index.deleteDocument(workspaceId, documentId);
-      await deps.documents.remove(workspaceId, documentId);
-    },
+    removeDocument,
   };
 }

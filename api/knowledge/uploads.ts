@@ -89,7 +89,7 @@ export function createUploads(deps: UploadsDeps) {
       try {
         let indexStatus: IndexStatus = 'not_indexed';
         if (type.kind === 'document') {
-          const document = await deps.indexer.indexFile(workspaceId, { sourceKind: UPLOAD_SOURCE_KIND, sourceRef: id, fileName, bytes });
+          const document = await deps.indexer.indexFile(workspaceId, { sourceKind: UPLOAD_SOURCE_KIND, sourceRef: id, fileName, bytes }, { discardOnFailure: true });
           documentId = document.id;
           indexStatus = document.status;
         }
