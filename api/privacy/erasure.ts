@@ -9,7 +9,7 @@
  * The audit log gets who, when and the scope's ids, never erased content. A workspace erasure
  * deletes the workspace's audit events too; its record is the ErasureJob row itself.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { AuditLog } from '../audit/ports';
 import { fail, isKluisError } from '../errors';
 import type { BlobStore } from '../files/ports';
@@ -62,6 +62,16 @@ export function activeKeyOf(scope: ErasureScope): string {
       return `upload:${scope.workspaceId}:${scope.uploadId}`;
   }
 }
+
+/**
+ * A user erasure with deleteAccount removes the very account its requester signs in with; their
+ * next contact makes a fresh, empty one that owns nothing, so "own jobs only" would hide the end
+ * of their own erasure from them. The status token bridges that: 32 random bytes handed out once,
+ * at request time, and kept only as a hash, so the job row holds no personal data and a copy of
+ * the table (or a backup) yields no usable token.
+ */
+const STATUS_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+const hashOfToken = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
 
 /** The ids of a scope for the audit log: ids only, never content. */
 function auditDetail(jobId: string, scope: ErasureScope): Record<string, string | boolean> {
@@ -199,6 +209,7 @@ export function createEraser(deps: EraserDeps): ErasureEngine {
     async request(scope, requestedBy) {
       const found = await deps.rows.plan(scope);
       if (!found) fail('not_found', `Nothing to erase: the ${scope.kind} does not exist in workspace ${scope.workspaceId}`);
+      const statusToken = scope.kind === 'user' ? randomBytes(32).toString('base64url') : undefined;
       const job: StoredErasureJob = {
         id: randomUUID(),
         plan: { scope, ...found, ...(scope.kind === 'workspace' ? { keepAccounts: requestedBy.reason !== 'termination' } : {}) },
@@ -208,12 +219,14 @@ export function createEraser(deps: EraserDeps): ErasureEngine {
         steps: STEPS[scope.kind].map((name) => ({ name, done: false })),
         attempts: 0,
         requestedAt: new Date(),
+        ...(statusToken ? { statusTokenHash: hashOfToken(statusToken) } : {}),
       };
       const stored = await deps.jobs.createOrJoin(job, activeKeyOf(scope));
       if (!stored.joined && scope.kind !== 'workspace') {
         await deps.audit.record({ workspaceId: scope.workspaceId, actorUserId: requestedBy.userId, kind: 'erasure.requested', outcome: 'success', detail: { ...auditDetail(job.id, scope), reason: requestedBy.reason } });
       }
-      return viewOf(stored.job);
+      // A joined request gets no token: only the hash of the first one exists.
+      return { ...viewOf(stored.job), ...(statusToken && !stored.joined ? { statusToken } : {}) };
     },
 
     run(jobId) {
@@ -228,6 +241,14 @@ export function createEraser(deps: EraserDeps): ErasureEngine {
     async status(workspaceId, jobId) {
       const job = await deps.jobs.findInWorkspace(workspaceId, jobId);
       return job ? viewOf(job) : undefined;
+    },
+
+    async statusWithToken(workspaceId, jobId, statusToken) {
+      if (!STATUS_TOKEN.test(statusToken)) return undefined;
+      const job = await deps.jobs.findInWorkspace(workspaceId, jobId);
+      if (!job?.statusTokenHash) return undefined;
+      const matches = timingSafeEqual(Buffer.from(job.statusTokenHash, 'hex'), Buffer.from(hashOfToken(statusToken), 'hex'));
+      return matches ? viewOf(job) : undefined;
     },
 
     unfinished: (idleMs = 0) => deps.jobs.unfinished(new Date(Date.now() - idleMs)),

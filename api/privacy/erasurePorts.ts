@@ -42,6 +42,8 @@ export interface StoredErasureJob {
   attempts: number;
   requestedAt: Date;
   finishedAt?: Date;
+  /** SHA-256 (hex) of the requester's status token (user erasures). */
+  statusTokenHash?: string;
 }
 
 export interface ErasureJobStore {

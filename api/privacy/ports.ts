@@ -59,6 +59,12 @@ export interface ErasureJobView {
   residue?: string[];
   requestedAt: string;
   finishedAt?: string;
+  /**
+   * Only in the answer to the request that created a user erasure: a random token that reads this
+   * job's status later (`statusWithToken`), also once the requester's account is gone with it.
+   * Kluis keeps only its SHA-256.
+   */
+  statusToken?: string;
 }
 
 /** The erasure engine as the sweeper, the cards and the API see it (api/privacy/erasure.ts). */
@@ -68,6 +74,8 @@ export interface Eraser {
   /** Runs a job to its end (resuming from its last finished step). */
   run(jobId: string): Promise<ErasureJobView>;
   status(workspaceId: string, jobId: string): Promise<ErasureJobView | undefined>;
+  /** The job of the workspace whose status token this is; undefined for any other job, workspace or token. */
+  statusWithToken(workspaceId: string, jobId: string, statusToken: string): Promise<ErasureJobView | undefined>;
 }
 
 /**

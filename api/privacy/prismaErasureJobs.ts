@@ -19,6 +19,7 @@ function toJob(row: Row): StoredErasureJob {
     attempts: row.attempts,
     requestedAt: row.requestedAt,
     finishedAt: row.finishedAt ?? undefined,
+    statusTokenHash: row.statusTokenHash ?? undefined,
   };
 }
 
@@ -49,6 +50,7 @@ export function createPrismaErasureJobStore(db: Database): ErasureJobStore {
               status: job.status,
               steps: json(job.steps),
               activeKey,
+              statusTokenHash: job.statusTokenHash ?? null,
               requestedAt: job.requestedAt,
             },
           });

@@ -87,7 +87,7 @@ export interface RetentionSweeper {
 export interface RetentionSweeperDeps {
   selection: RetentionSelection;
   policies: { effective(workspaceId: string): Promise<RetentionPeriods> };
-  eraser: Eraser;
+  eraser: Pick<Eraser, 'request' | 'run'>;
   audit: AuditLog;
   lock: SweepLock;
   /** Login attempts naming no workspace are kept this many days (LOGIN_ATTEMPT_RETENTION_DAYS). */

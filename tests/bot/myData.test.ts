@@ -5,7 +5,7 @@
  * another person's card binding, an unconfirmed deletion, malformed and hostile card data, and
  * ids of another user's or another workspace's jobs. None of them deletes anything.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import JSZip from 'jszip';
 import { cardText, startFakeConnector } from '../fakes/botConnector';
 import { openTestDatabase } from '../support/database';
@@ -150,13 +150,53 @@ describe('delete my user data', () => {
     for (const p of [otherA, userB]) expect(cardText(await press(p, 'kluis.mydata.open', { jobId }))).toMatch(/does not exist \(any more\) for you/);
   });
 
-  it('deletes the account too when the checkbox is ticked', async () => {
+  it('deletes the account too when the checkbox is ticked, and the card still shows the end to the person whose account went', async () => {
     const p = person(tenantA);
     await say(p, 'help');
     const user = await userOf(p);
-    await press(p, 'kluis.mydata.delete', { confirm: 'yes', deleteAccount: 'true' });
+    const started = await press(p, 'kluis.mydata.delete', { confirm: 'yes', deleteAccount: 'true' });
+    const jobId = String(started.refresh?.action.data?.jobId);
+    const statusToken = String(started.refresh?.action.data?.statusToken);
+    expect(statusToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     await kluis.modules.erasureRunner.settled();
     expect(await db.user.count({ where: { workspaceId: user.workspaceId, id: user.id } })).toBe(0);
+    // The job row keeps only the token's hash.
+    const row = await db.erasureJob.findUniqueOrThrow({ where: { id: jobId } });
+    expect(row.statusTokenHash).toBe(createHash('sha256').update(statusToken).digest('hex'));
+    expect(JSON.stringify(row)).not.toContain(statusToken);
+
+    // Their next message makes a fresh, empty account; the card's refresh still reads the job as done.
+    await say(p, 'help');
+    const fresh = await userOf(p);
+    expect(fresh.id).not.toBe(user.id);
+    const done = await press(p, 'kluis.mydata.open', { jobId, statusToken });
+    expect(cardText(done)).toMatch(/Your data is deleted/);
+    expect(JSON.stringify(done)).toContain('"value":"done"');
+    expect(done.refresh?.action.data).toMatchObject({ jobId, statusToken });
+    // Without the token the fresh account owns no such job.
+    expect(cardText(await press(p, 'kluis.mydata.open', { jobId }))).toMatch(/does not exist \(any more\) for you/);
+  });
+
+  it('opens a deletion by status token for no one else: a wrong token, another member\'s token, another tenant with the right token', async () => {
+    const p = person(tenantA);
+    await say(p, 'help');
+    const started = await press(p, 'kluis.mydata.delete', { confirm: 'yes', deleteAccount: 'true' });
+    const jobId = String(started.refresh?.action.data?.jobId);
+    const statusToken = String(started.refresh?.action.data?.statusToken);
+    await kluis.modules.erasureRunner.settled();
+    const wrong = `${statusToken.slice(0, 42)}${statusToken.endsWith('A') ? 'B' : 'A'}`;
+    for (const [who, token] of [[otherA, wrong], [otherA, ''], [otherA, `${statusToken}x`], [otherA, { $when: statusToken }], [userB, statusToken]] as const) {
+      const card = await press(who, 'kluis.mydata.open', { jobId, statusToken: token });
+      expect(cardText(card)).toMatch(/does not exist \(any more\) for you/);
+      expect(JSON.stringify(card)).not.toContain('"value":"done"');
+    }
+    // A status token opens only its own job: with another job's id it opens nothing.
+    const q = person(tenantA);
+    await say(q, 'help');
+    const own = await press(q, 'kluis.mydata.delete', { confirm: 'yes', deleteAccount: 'false' });
+    const otherJob = String(own.refresh?.action.data?.jobId);
+    await kluis.modules.erasureRunner.settled();
+    expect(cardText(await press(p, 'kluis.mydata.open', { jobId: otherJob, statusToken }))).toMatch(/does not exist \(any more\) for you/);
   });
 
   it('deletes nothing without the confirmation', async () => {

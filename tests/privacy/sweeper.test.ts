@@ -52,7 +52,7 @@ interface Recorded {
 }
 
 /** Records every erasure; `failOn` makes the request for an id throw, `failRunOf` makes its job end failed. */
-function recordingEraser(options: { failOn?: Set<string>; failRunOf?: Set<string>; gate?: Promise<void> } = {}): Eraser & { requests: Recorded[]; runs: string[] } {
+function recordingEraser(options: { failOn?: Set<string>; failRunOf?: Set<string>; gate?: Promise<void> } = {}): Pick<Eraser, 'request' | 'run'> & { requests: Recorded[]; runs: string[] } {
   const requests: Recorded[] = [];
   const runs: string[] = [];
   const jobs = new Map<string, ErasureScope>();
@@ -74,13 +74,10 @@ function recordingEraser(options: { failOn?: Set<string>; failRunOf?: Set<string
       const scope = jobs.get(jobId)!;
       return view(jobId, scope, options.failRunOf?.has(targetOf(scope)) ? 'failed' : 'done');
     },
-    async status() {
-      return undefined;
-    },
   };
 }
 
-function sweeperWith(policies: Map<string, Partial<RetentionPeriods>>, eraser: Eraser, extra: Partial<RetentionSweeperDeps> = {}) {
+function sweeperWith(policies: Map<string, Partial<RetentionPeriods>>, eraser: Pick<Eraser, 'request' | 'run'>, extra: Partial<RetentionSweeperDeps> = {}) {
   const events: AuditEventInput[] = [];
   const freeLock: SweepLock = { runExclusive: async (work) => ({ ran: true, result: await work() }) };
   const sweeper = createRetentionSweeper({
