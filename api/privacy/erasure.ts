@@ -6,6 +6,10 @@
  * not marked done. The job ends with a residue scan over every store; it is `done` only when the
  * scan finds nothing of the scope, otherwise `failed` with the residue listed.
  *
+ * The retention sweeper erases expired conversations and uploads in batches (scopes
+ * `conversations` and `uploads`): one job, one pass over each store and one residue scan for up to
+ * a few hundred records, instead of a job per record.
+ *
  * The audit log gets who, when and the scope's ids, never erased content. A workspace erasure
  * deletes the workspace's audit events too; its record is the ErasureJob row itself.
  */
@@ -47,7 +51,12 @@ const STEPS: Record<ErasureScope['kind'], ErasureStepName[]> = {
   user: ['rows', 'graphTokens', 'usage'],
   conversation: ['rows'],
   upload: ['rows', 'index', 'blobs'],
+  conversations: ['rows'],
+  uploads: ['rows', 'index', 'blobs'],
 };
+
+/** A batch's key names its exact set of records (order aside), so a sweep that selects the same set again joins its job. */
+const batchKey = (ids: string[]) => createHash('sha256').update([...ids].sort().join(',')).digest('hex');
 
 /** The scope as a key: a second request for the same scope while a job runs joins that job. */
 export function activeKeyOf(scope: ErasureScope): string {
@@ -60,6 +69,10 @@ export function activeKeyOf(scope: ErasureScope): string {
       return `conversation:${scope.workspaceId}:${scope.conversationId}`;
     case 'upload':
       return `upload:${scope.workspaceId}:${scope.uploadId}`;
+    case 'conversations':
+      return `conversations:${scope.workspaceId}:${batchKey(scope.conversationIds)}`;
+    case 'uploads':
+      return `uploads:${scope.workspaceId}:${batchKey(scope.uploadIds)}`;
   }
 }
 
@@ -74,7 +87,10 @@ const STATUS_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 const hashOfToken = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
 
 /** The ids of a scope for the audit log: ids only, never content. */
-function auditDetail(jobId: string, scope: ErasureScope): Record<string, string | boolean> {
+function auditDetail(jobId: string, scope: ErasureScope): Record<string, string | boolean | number> {
+  // A batch's ids are in its ErasureJob row; the audit event counts them.
+  if (scope.kind === 'conversations') return { jobId, scope: scope.kind, records: scope.conversationIds.length };
+  if (scope.kind === 'uploads') return { jobId, scope: scope.kind, records: scope.uploadIds.length };
   const { kind, workspaceId: _workspace, ...ids } = scope;
   return { jobId, scope: kind, ...ids };
 }
@@ -152,7 +168,7 @@ export function createEraser(deps: EraserDeps): ErasureEngine {
       if (blobs > 0) found.push(`blob store: ${blobs} blobs`);
       if (await deps.dataKeys.exists(workspaceId)) found.push('data key: still exists');
     }
-    if (scope.kind === 'upload') {
+    if (scope.kind === 'upload' || scope.kind === 'uploads') {
       for (const documentId of plan.documentIds) {
         const chunks = await deps.index.countChunks(workspaceId, documentId);
         if (chunks > 0) found.push(`search index: ${chunks} chunks of document ${documentId}`);

@@ -46,7 +46,10 @@ export type ErasureScope =
   | { kind: 'workspace'; workspaceId: string }
   | { kind: 'user'; workspaceId: string; userId: string; deleteAccount: boolean }
   | { kind: 'conversation'; workspaceId: string; conversationId: string }
-  | { kind: 'upload'; workspaceId: string; uploadId: string };
+  | { kind: 'upload'; workspaceId: string; uploadId: string }
+  /** A batch of the retention sweeper: many expired records of one rule, one job and one residue scan. */
+  | { kind: 'conversations'; workspaceId: string; conversationIds: string[] }
+  | { kind: 'uploads'; workspaceId: string; uploadIds: string[] };
 
 export type ErasureStatus = 'queued' | 'running' | 'done' | 'failed';
 

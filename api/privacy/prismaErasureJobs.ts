@@ -33,6 +33,7 @@ export function createPrismaErasureJobStore(db: Database): ErasureJobStore {
   return {
     async createOrJoin(job, activeKey) {
       const { scope } = job.plan;
+      // A workspace or a batch has no single target (a batch's ids are in its plan).
       const targetId = scope.kind === 'user' ? scope.userId : scope.kind === 'conversation' ? scope.conversationId : scope.kind === 'upload' ? scope.uploadId : null;
       // Twice at most: the unfinished job holding the key may finish between the insert and the read.
       for (let attempt = 0; attempt < 2; attempt++) {

@@ -143,6 +143,13 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
           if (!upload) return undefined;
           return { ...base, documentIds: upload.documentId ? [upload.documentId] : [], blobNames: [blobNameOf(scope.uploadId)] };
         }
+        case 'conversations':
+          return (await db.conversation.count({ where: { workspaceId: scope.workspaceId, id: { in: scope.conversationIds } } })) > 0 ? base : undefined;
+        case 'uploads': {
+          const uploads = await db.upload.findMany({ where: { workspaceId: scope.workspaceId, id: { in: scope.uploadIds } }, select: { id: true, documentId: true } });
+          if (!uploads.length) return undefined;
+          return { ...base, documentIds: uploads.flatMap((u) => (u.documentId ? [u.documentId] : [])), blobNames: uploads.map((u) => blobNameOf(u.id)) };
+        }
         case 'user': {
           const user = await db.user.findFirst({ where: { workspaceId: scope.workspaceId, id: scope.userId }, select: { entraObjectId: true } });
           if (!user) return undefined;
@@ -173,6 +180,16 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
         case 'upload':
           return (
             (await db.upload.deleteMany({ where: { workspaceId, id: scope.uploadId } })).count +
+            (await db.document.deleteMany({ where: { workspaceId, id: { in: plan.documentIds } } })).count
+          );
+        case 'conversations':
+          return (
+            (await db.message.deleteMany({ where: { workspaceId, conversationId: { in: scope.conversationIds } } })).count +
+            (await db.conversation.deleteMany({ where: { workspaceId, id: { in: scope.conversationIds } } })).count
+          );
+        case 'uploads':
+          return (
+            (await db.upload.deleteMany({ where: { workspaceId, id: { in: scope.uploadIds } } })).count +
             (await db.document.deleteMany({ where: { workspaceId, id: { in: plan.documentIds } } })).count
           );
         case 'user':
@@ -209,6 +226,18 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
         case 'upload':
           counts = {
             Upload: await db.upload.count({ where: { workspaceId, id: scope.uploadId } }),
+            Document: await db.document.count({ where: { workspaceId, id: { in: plan.documentIds } } }),
+          };
+          break;
+        case 'conversations':
+          counts = {
+            Conversation: await db.conversation.count({ where: { workspaceId, id: { in: scope.conversationIds } } }),
+            Message: await db.message.count({ where: { workspaceId, conversationId: { in: scope.conversationIds } } }),
+          };
+          break;
+        case 'uploads':
+          counts = {
+            Upload: await db.upload.count({ where: { workspaceId, id: { in: scope.uploadIds } } }),
             Document: await db.document.count({ where: { workspaceId, id: { in: plan.documentIds } } }),
           };
           break;
