@@ -176,7 +176,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     // Keys derived from the master key; workspace data keys wrapped by it seal blobs and chunk text.
     const masterKey = config.masterKey ?? (config.localMode ? loadOrCreateLocalMasterKey(config.dataDir) : fail('config_invalid', 'MASTER_KEY is required outside local mode'));
     const keys = deriveKeys(masterKey);
-    const dataKeys = createWorkspaceDataKeys(createPrismaDataKeyStore(db), createLocalKeyEncryptionKeys(masterKey));
+    const dataKeys = createWorkspaceDataKeys(createPrismaDataKeyStore(db), createLocalKeyEncryptionKeys(masterKey, config.masterKeyPrevious ? [config.masterKeyPrevious] : []));
     const embedder = createEmbedder(config);
     if (embedder) logger.info({ embedder: embedder.id, dimension: embedder.dimension }, 'hybrid search: passages and questions are embedded');
     const onRebuild = (previous: IndexBuild | undefined, current: IndexBuild) =>
