@@ -94,6 +94,7 @@ import { createPrismaAssistantSettingsStore } from './assistant/prismaAssistantS
 import { assistantSettingsRouter } from './http/routes/assistantSettings';
 import { createFeedback, type Feedback } from './assistant/feedback';
 import { createImages } from './assistant/images';
+import { createPrismaImageRecords } from './assistant/prismaImageRecords';
 import { createPrismaFeedbackStore } from './assistant/prismaFeedbackStore';
 import { createPrismaUsageStore } from './assistant/prismaUsageStore';
 import { priceTable } from './assistant/pricing';
@@ -454,7 +455,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       myData: { principals, authMethod: botAuthMethod, exports, erasure, publicUrl, logger },
       feedback,
       // `/image`: pictures kept in the workspace's blob store; off without a Stability key.
-      images: createImages({ provider: images, blobs, audit }),
+      images: createImages({ provider: images, blobs, audit, records: createPrismaImageRecords(db) }),
     });
     const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, serviceUrlHosts: config.localMode ? undefined : config.bot.serviceUrlHosts, authMethod: botAuthMethod });
     const app = createHttpApp({

@@ -48,7 +48,7 @@ export interface ErasureEngine extends Eraser {
 
 const STEPS: Record<ErasureScope['kind'], ErasureStepName[]> = {
   workspace: ['rows', 'index', 'blobs', 'graphTokens', 'usage', 'dataKey'],
-  user: ['rows', 'graphTokens', 'usage'],
+  user: ['rows', 'blobs', 'graphTokens', 'usage'],
   conversation: ['rows'],
   upload: ['rows', 'index', 'blobs'],
   conversations: ['rows'],
@@ -139,6 +139,15 @@ export function createEraser(deps: EraserDeps): ErasureEngine {
         for (const name of plan.blobNames) {
           if ((await deps.blobs.get(workspaceId, name)) !== undefined) removed++;
           await deps.blobs.delete(workspaceId, name);
+        }
+        if (scope.kind === 'user') {
+          // Blob first, then its row: a crash between leaves the row, so a rerun still finds the picture.
+          const images = await deps.rows.imagesOf(plan);
+          for (const image of images) {
+            if ((await deps.blobs.get(workspaceId, image.blobKey)) !== undefined) removed++;
+            await deps.blobs.delete(workspaceId, image.blobKey);
+          }
+          await deps.rows.forgetImages(plan, images.map((i) => i.id));
         }
         return removed;
       }

@@ -5,7 +5,7 @@
  * decided here too (README, "Erasure"):
  * - always: the user's conversations with every message in them, their messages in other
  *   conversations, their answer feedback, password-reset tokens, metered usage, their display
- *   name; audit events keep the event and its pseudonymous user id (the hash chain covers it) but
+ *   name, the pictures they generated (Image rows, after the engine deleted their blobs); audit events keep the event and its pseudonymous user id (the hash chain covers it) but
  *   lose the IP address; settings they changed and sources and files
  *   they added keep working but no longer name them;
  * - with deleteAccount also the account: sessions, the credentials login (e-mail, password, TOTP),
@@ -41,6 +41,7 @@ function workspaceTables(db: Database): Table[] {
     t('Job', db.job),
     t('Document', db.document),
     t('Upload', db.upload),
+    t('Image', db.image),
     t('KnowledgeSource', db.knowledgeSource),
     t('WorkspaceAssistantSettings', db.workspaceAssistantSettings),
     t('RetentionPolicy', db.retentionPolicy),
@@ -77,6 +78,8 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
       'KnowledgeSource.createdByUserId': await db.knowledgeSource.count({ where: { workspaceId, createdByUserId: userId } }),
       'Upload.uploadedByUserId': await db.upload.count({ where: { workspaceId, uploadedByUserId: userId } }),
       'User.displayName': await db.user.count({ where: { workspaceId, id: userId, displayName: { not: null } } }),
+      // A row stays until its picture's blob is deleted, so a row left means a picture may be left.
+      Image: await db.image.count({ where: mine }),
     };
     if (deleteAccount) {
       counts.User = await db.user.count({ where: { workspaceId, id: userId } });
@@ -195,6 +198,17 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
         case 'user':
           return eraseUser(plan as ErasurePlan & { scope: { kind: 'user' } });
       }
+    },
+
+    async imagesOf(plan) {
+      const { scope } = plan;
+      if (scope.kind !== 'user') return [];
+      return db.image.findMany({ where: { workspaceId: scope.workspaceId, userId: scope.userId }, select: { id: true, blobKey: true }, orderBy: { createdAt: 'asc' } });
+    },
+
+    async forgetImages(plan, imageIds) {
+      if (!imageIds.length) return 0;
+      return (await db.image.deleteMany({ where: { workspaceId: plan.scope.workspaceId, id: { in: imageIds } } })).count;
     },
 
     async eraseUsage(plan) {

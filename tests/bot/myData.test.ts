@@ -8,6 +8,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import JSZip from 'jszip';
 import { cardText, startFakeConnector } from '../fakes/botConnector';
+import { FAKE_PNG, startFakeStability, type FakeStability } from '../fakes/stabilityServer';
 import { openTestDatabase } from '../support/database';
 import { startTestKluis } from '../support/kluis';
 import { cardNodes } from '../support/cardNodes';
@@ -17,6 +18,7 @@ const tenantB = randomUUID();
 const db = openTestDatabase();
 let kluis: Awaited<ReturnType<typeof startTestKluis>>;
 let connector: Awaited<ReturnType<typeof startFakeConnector>>;
+let stability: FakeStability;
 
 interface Person { tenantId: string; oid: string; mri: string }
 const person = (tenantId: string): Person => ({ tenantId, oid: randomUUID(), mri: `29:${randomUUID()}` });
@@ -66,13 +68,15 @@ async function conversationOf(p: Person): Promise<string> {
 
 beforeAll(async () => {
   connector = await startFakeConnector();
-  kluis = await startTestKluis({ LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam` });
+  stability = await startFakeStability();
+  kluis = await startTestKluis({ LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam`, STABILITY_API_KEY: stability.apiKey, STABILITY_BASE_URL: stability.baseUrl, STABILITY_MAX_RETRIES: '0' });
   for (const p of [adminA, userA, otherA, userB]) await say(p, 'help');
 }, 60000);
 
 afterAll(async () => {
   await kluis?.stop();
   await connector?.close();
+  await stability?.close();
   const ids = (await db.workspace.findMany({ where: { tenantId: { in: [tenantA, tenantB] } } })).map((w) => w.id);
   await db.erasureJob.deleteMany({ where: { workspaceId: { in: ids } } });
   await db.workspace.deleteMany({ where: { id: { in: ids } } });
@@ -208,6 +212,46 @@ describe('delete my user data', () => {
     await kluis.modules.erasureRunner.settled();
     expect(await db.conversation.count({ where: { workspaceId: await workspaceOf(tenantA), id: conversationId } })).toBe(1);
     expect(await db.erasureJob.count({ where: { workspaceId: await workspaceOf(tenantA), requestedByUserId: (await userOf(otherA)).id } })).toBe(0);
+  });
+});
+
+describe('pictures made with /image', () => {
+  it('are in the maker\'s export (and no one else\'s) and go with the maker\'s deletion', async () => {
+    const maker = person(tenantA);
+    const other = person(tenantA);
+    const pictureOf = async (p: Person) => {
+      stability.enqueue({ kind: 'image', seed: 3 });
+      connector.reset();
+      expect((await post(p, { type: 'message', text: '/image a lighthouse at dusk' })).status).toBe(200);
+      const [reply] = await connector.waitForMessages(1);
+      expect((reply!.activity.attachments as Array<{ contentType: string }>)[0]!.contentType).toBe('image/png');
+      const user = await userOf(p);
+      const [image] = await db.image.findMany({ where: { workspaceId: user.workspaceId, userId: user.id } });
+      expect(image).toMatchObject({ blobKey: `images/${image!.id}.png` });
+      return image!;
+    };
+    await say(maker, 'help');
+    await say(other, 'help');
+    const mine = await pictureOf(maker);
+    const theirs = await pictureOf(other);
+    const ws = mine.workspaceId;
+
+    const started = await press(maker, 'kluis.mydata.export');
+    await kluis.modules.exports.settled();
+    const done = await press(maker, 'kluis.mydata.open', { exportId: String(started.refresh?.action.data?.exportId) });
+    const archive = await kluis.modules.exports.download(await principalOf(maker), downloadUrl(done)!.split('/').pop()!);
+    const zip = await JSZip.loadAsync(archive.bytes);
+    expect((await zip.file(`images/${mine.id}.png`)!.async('nodebuffer')).equals(FAKE_PNG)).toBe(true);
+    expect(zip.file(`images/${theirs.id}.png`)).toBeNull();
+    expect(JSON.parse(await zip.file('images.json')!.async('string'))).toEqual([expect.objectContaining({ id: mine.id, userId: (await userOf(maker)).id })]);
+
+    await press(maker, 'kluis.mydata.delete', { confirm: 'yes', deleteAccount: 'false' });
+    await kluis.modules.erasureRunner.settled();
+    expect(await db.image.count({ where: { workspaceId: ws, id: mine.id } })).toBe(0);
+    expect(await kluis.modules.blobs.get(ws, mine.blobKey)).toBeUndefined();
+    // The other member's picture stays, row and PNG.
+    expect(await db.image.count({ where: { workspaceId: ws, id: theirs.id } })).toBe(1);
+    expect((await kluis.modules.blobs.get(ws, theirs.blobKey))?.equals(FAKE_PNG)).toBe(true);
   });
 });
 

@@ -158,7 +158,7 @@ describe('workspace erasure', () => {
     const first = await engine.run((await engine.request({ kind: 'workspace', workspaceId: w.workspaceId }, { reason: 'admin' })).jobId);
     expect(first.status).toBe('done');
     expect(first.steps.find((s) => s.name === 'index')?.removed).toBe(5);
-    expect(first.steps.find((s) => s.name === 'blobs')?.removed).toBe(2);
+    expect(first.steps.find((s) => s.name === 'blobs')?.removed).toBe(4); // the upload, another blob and two pictures
     expect(first.steps.find((s) => s.name === 'dataKey')?.removed).toBe(1);
 
     expect(await engine.run(first.jobId)).toEqual(first);
@@ -236,7 +236,7 @@ describe('upload erasure', () => {
     expect(await index.countChunks(w.workspaceId, w.uploadDocumentId)).toBe(0);
     expect(await index.countChunks(w.workspaceId, w.folderDocumentId)).toBe(3);
     const after = await snapshot(db, index, blobs, w.workspaceId);
-    expect(after).toEqual({ ...before, upload: 0, document: 1, chunks: 3, blobs: 1, auditEvent: before.auditEvent! + 2 });
+    expect(after).toEqual({ ...before, upload: 0, document: 1, chunks: 3, blobs: before.blobs! - 1, auditEvent: before.auditEvent! + 2 });
   });
 });
 
@@ -325,11 +325,40 @@ describe('retention batches', () => {
 });
 
 describe('user erasure', () => {
-  it.each<ErasureStepName>(['rows', 'graphTokens', 'usage'])('keeps the account (login needs it) and removes everything personal; resumes after a crash after %s', async (step) => {
+  it('finds a picture made while the erasure ran (read at the blobs step), and a residue scan lists a row it could not remove', async () => {
+    const w = await seeded();
+    const { userId } = w.alice;
+    const lateImage = randomUUID();
+    const late = eraser({
+      afterStep: async (_jobId, step) => {
+        if (step !== 'rows') return;
+        await db.image.create({ data: { id: lateImage, workspaceId: w.workspaceId, userId, blobKey: `images/${lateImage}.png` } });
+        await blobs.put(w.workspaceId, `images/${lateImage}.png`, Buffer.from('late picture'));
+      },
+    });
+    const job = await late.request({ kind: 'user', workspaceId: w.workspaceId, userId, deleteAccount: false }, { reason: 'user' });
+    expect(await late.run(job.jobId)).toMatchObject({ status: 'done', residue: [] });
+    expect(await blobs.get(w.workspaceId, `images/${lateImage}.png`)).toBeUndefined();
+
+    // A row whose blob step never ran (a picture recorded after the job finished) is residue of a rerun's scan.
+    const stuck = eraser({ rows: { ...createPrismaErasureRows(db), forgetImages: async () => 0 } });
+    const again = await stuck.request({ kind: 'user', workspaceId: w.workspaceId, userId, deleteAccount: false }, { reason: 'user' });
+    await db.image.create({ data: { id: randomUUID(), workspaceId: w.workspaceId, userId, blobKey: 'images/never-stored.png' } });
+    expect(await stuck.run(again.jobId)).toMatchObject({ status: 'failed', residue: ['Image: 1'] });
+    await db.image.deleteMany({ where: { workspaceId: w.workspaceId, userId } });
+  });
+
+  it.each<ErasureStepName>(['rows', 'blobs', 'graphTokens', 'usage'])('keeps the account (login needs it) and removes everything personal; resumes after a crash after %s', async (step) => {
     const w = await seeded();
     const { userId } = w.alice;
     const view = await crashAndResume({ kind: 'user', workspaceId: w.workspaceId, userId, deleteAccount: false }, step);
-    expect(view.steps.map((s) => s.name)).toEqual(['rows', 'graphTokens', 'usage']);
+    expect(view.steps.map((s) => s.name)).toEqual(['rows', 'blobs', 'graphTokens', 'usage']);
+    // Her picture (row and PNG) goes; Bob's stays.
+    expect(view.steps.find((s) => s.name === 'blobs')?.removed).toBe(1);
+    expect(await db.image.count({ where: { workspaceId: w.workspaceId, userId } })).toBe(0);
+    expect(await blobs.get(w.workspaceId, `images/${w.alice.imageId}.png`)).toBeUndefined();
+    expect(await db.image.count({ where: { workspaceId: w.workspaceId, userId: w.bob.userId } })).toBe(1);
+    expect((await blobs.get(w.workspaceId, `images/${w.bob.imageId}.png`))?.toString()).toBe(`picture of ${w.bob.userId}`);
     expect(view.steps.find((s) => s.name === 'graphTokens')?.removed).toBe(1);
     expect(view.steps.find((s) => s.name === 'usage')?.removed).toBe(1);
 

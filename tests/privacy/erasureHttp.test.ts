@@ -241,11 +241,11 @@ describe('start-up', () => {
     kluis = await startTestKluis(env);
     const finished = await untilFinished(`/api/workspace/erasure/${job.jobId}`, adminB);
     expect(finished.body).toMatchObject({ status: 'done', residue: [] });
-    expect(finished.body.steps).toEqual([{ name: 'rows', done: true, removed: expect.any(Number) }, { name: 'graphTokens', done: true, removed: 0 }, { name: 'usage', done: true, removed: 1 }]);
+    expect(finished.body.steps).toEqual([{ name: 'rows', done: true, removed: expect.any(Number) }, { name: 'blobs', done: true, removed: 0 }, { name: 'graphTokens', done: true, removed: 0 }, { name: 'usage', done: true, removed: 1 }]);
     expect(await db.usageDaily.count({ where: { workspaceId: ub.workspaceId, userId: ub.userId } })).toBe(0);
     const untouched = await db.erasureJob.findUniqueOrThrow({ where: { id: busy.jobId } });
     expect(untouched.status).toBe('running');
-    expect((untouched.steps as Array<{ done: boolean }>).map((s) => s.done)).toEqual([true, false, false]);
+    expect((untouched.steps as Array<{ done: boolean }>).map((s) => s.done)).toEqual([true, false, false, false]);
     expect((await kluis.modules.eraser.run(busy.jobId)).status).toBe('done');
   }, 60000);
 });
