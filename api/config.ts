@@ -176,6 +176,7 @@ const environmentSchema = z
     USAGE_PRICES: priceOverrides.optional(),
 
     MASTER_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters (32 random bytes, e.g. openssl rand -hex 32)').optional(),
+    MASTER_KEY_PREVIOUS: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters: the master key MASTER_KEY replaced, during a rotation').optional(),
     ENTRA_CLIENT_ID: guid.optional(),
     ENTRA_API_URI: z.string().regex(/^api:\/\/\S+$/, 'expected the Application ID URI, e.g. api://kluis.example.com/<client id>').optional(),
     ENTRA_CLIENT_SECRET: z.string().min(1).optional(),
@@ -257,6 +258,9 @@ const environmentSchema = z
     }
     if (!env.LOCAL_MODE && !env.MASTER_KEY) {
       ctx.addIssue({ code: 'custom', path: ['MASTER_KEY'], message: 'required outside local mode (64 hex characters; it protects sessions and stored email addresses)' });
+    }
+    if (env.MASTER_KEY_PREVIOUS && (!env.MASTER_KEY || env.MASTER_KEY_PREVIOUS.toLowerCase() === env.MASTER_KEY.toLowerCase())) {
+      ctx.addIssue({ code: 'custom', path: ['MASTER_KEY_PREVIOUS'], message: 'only during a rotation: set MASTER_KEY to the new key and this to the old one (they must differ)' });
     }
     if (env.TERMINATED_WORKSPACE_ERASE_DAYS * 1440 + env.RETENTION_SWEEP_INTERVAL_MINUTES > 30 * 1440) {
       ctx.addIssue({ code: 'custom', path: ['TERMINATED_WORKSPACE_ERASE_DAYS'], message: 'this many days plus one RETENTION_SWEEP_INTERVAL_MINUTES must stay within the promised 30 days' });
@@ -383,6 +387,8 @@ export interface Config {
   localTenantId: string;
   /** 32 bytes; undefined in local mode until main loads or creates DATA_DIR/keys/master.key. */
   masterKey?: Buffer;
+  /** The retired master key during a rotation: data keys it wrapped still unwrap (`npm run keys:rotate` re-wraps them). */
+  masterKeyPrevious?: Buffer;
   entra: { clientId?: string; apiUri?: string; clientSecret?: string; authorityHost: string };
   sessions: { idleMinutes: number; absoluteHours: number; cookieSecure: boolean };
   trustProxy: boolean | number | string;
@@ -511,6 +517,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     },
     localTenantId: e.LOCAL_TENANT_ID,
     masterKey: e.MASTER_KEY ? Buffer.from(e.MASTER_KEY, 'hex') : undefined,
+    masterKeyPrevious: e.MASTER_KEY_PREVIOUS ? Buffer.from(e.MASTER_KEY_PREVIOUS, 'hex') : undefined,
     entra: { clientId: e.ENTRA_CLIENT_ID, apiUri: e.ENTRA_API_URI, clientSecret: e.ENTRA_CLIENT_SECRET, authorityHost: e.ENTRA_AUTHORITY_HOST.replace(/\/+$/, '') },
     // Local mode runs on http://127.0.0.1, where a Secure cookie would not be sent back.
     sessions: { idleMinutes: e.SESSION_IDLE_MINUTES, absoluteHours: e.SESSION_ABSOLUTE_HOURS, cookieSecure: e.COOKIE_SECURE ?? !e.LOCAL_MODE },

@@ -101,6 +101,7 @@ import { createPrismaAssistantSettingsStore } from './assistant/prismaAssistantS
 import { assistantSettingsRouter } from './http/routes/assistantSettings';
 import { createFeedback, type Feedback } from './assistant/feedback';
 import { createImages } from './assistant/images';
+import { createPrismaImageRecords } from './assistant/prismaImageRecords';
 import { createPrismaFeedbackStore } from './assistant/prismaFeedbackStore';
 import { createPrismaUsageStore } from './assistant/prismaUsageStore';
 import { priceTable } from './assistant/pricing';
@@ -193,7 +194,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     // Keys derived from the master key; workspace data keys wrapped by it seal blobs and chunk text.
     const masterKey = config.masterKey ?? (config.localMode ? loadOrCreateLocalMasterKey(config.dataDir) : fail('config_invalid', 'MASTER_KEY is required outside local mode'));
     const keys = deriveKeys(masterKey);
-    const dataKeys = createWorkspaceDataKeys(createPrismaDataKeyStore(db), createLocalKeyEncryptionKeys(masterKey));
+    const dataKeys = createWorkspaceDataKeys(createPrismaDataKeyStore(db), createLocalKeyEncryptionKeys(masterKey, config.masterKeyPrevious ? [config.masterKeyPrevious] : []));
     const embedder = createEmbedder(config);
     if (embedder) logger.info({ embedder: embedder.id, dimension: embedder.dimension }, 'hybrid search: passages and questions are embedded');
     const onRebuild = (previous: IndexBuild | undefined, current: IndexBuild) =>
@@ -496,7 +497,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       myData: { principals, authMethod: botAuthMethod, exports, erasure, publicUrl, logger },
       feedback,
       // `/image`: pictures kept in the workspace's blob store; off without a Stability key.
-      images: createImages({ provider: images, blobs, audit }),
+      images: createImages({ provider: images, blobs, audit, records: createPrismaImageRecords(db) }),
       turns,
     });
     const messagesHandler = createMessagesHandler({ adapter, bot, principals, logger, securityEvents, serviceUrlHosts: config.localMode ? undefined : config.bot.serviceUrlHosts, authMethod: botAuthMethod });

@@ -1,7 +1,7 @@
 /**
  * The retention sweeper on one workspace: 2,000 expired conversations and 500 expired uploads
- * among ten times as many kept ones (quick: a tenth), each expired record erased through the real
- * engine and adapters (MariaDB rows, LanceDB, the encrypted blob folder) as a sweep does.
+ * among ten times as many kept ones (quick: a tenth), the expired records erased in batches through
+ * the real engine and adapters (MariaDB rows, LanceDB, the encrypted blob folder) as a sweep does.
  *
  * Baseline: the sweeper's selection queries alone (which conversations and uploads have expired),
  * so the ratio says what erasing costs on top of finding.
@@ -16,7 +16,7 @@ import { createEraser } from '../api/privacy/erasure';
 import { createPrismaErasureJobStore } from '../api/privacy/prismaErasureJobs';
 import { createPrismaErasureRows } from '../api/privacy/prismaErasureRows';
 import { createPrismaSweeperSelection } from '../api/privacy/prismaSweeperSelection';
-import { createRetentionSweeper, DAY_MS } from '../api/privacy/sweeper';
+import { createRetentionSweeper, DAY_MS, SWEEP_BATCH_SIZE } from '../api/privacy/sweeper';
 import type { BenchContext, BenchResult } from './stats';
 
 const BENCH = 'sweeper';
@@ -88,7 +88,7 @@ export async function runSweeper({ quick, log }: BenchContext): Promise<BenchRes
         { benchmark: BENCH, metric: `sweep (${sizes.conversations} expired conversations, ${sizes.uploads} expired uploads, ${KEPT_FACTOR}x kept)`, value: seconds, unit: 's', baseline: { label: 'selection queries alone', value: selectSeconds } },
         { benchmark: BENCH, metric: 'per erased record', value: (seconds * 1000) / erased, unit: 'ms' },
       ],
-      notes: [`${BENCH}: sweepAll through the real erasure engine, one persisted job per expired conversation or upload (rows, LanceDB, encrypted blob folder, residue scan); kept records checked untouched afterwards.`],
+      notes: [`${BENCH}: sweepAll through the real erasure engine, one persisted job per batch of up to ${SWEEP_BATCH_SIZE} expired conversations or uploads (rows, LanceDB, encrypted blob folder, one residue scan per batch); kept records checked untouched afterwards.`],
     };
   });
 }

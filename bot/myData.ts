@@ -7,7 +7,9 @@
  * buttons carry the userId the card was made for, and a press whose userId is not the presser's
  * own (a card forwarded to, or forged by, someone else) is refused before anything is read.
  * Export and erasure job ids from the card are looked up in the caller's own workspace and for
- * the caller only: another user's id answers like one that does not exist.
+ * the caller only: another user's id answers like one that does not exist. The one exception is
+ * the deletion this card started: its status token, carried in the card, still reads that job
+ * after the deletion took the presser's account (their next contact makes a fresh one).
  *
  * Invoke responses go out here (as in the admin panel) so each person's view stays theirs.
  */
@@ -43,6 +45,8 @@ export interface MyDataView {
   /** The absolute download link of a finished export. */
   downloadUrl?: string;
   job?: ErasureJobView;
+  /** The erasure job's status token, carried in the card so its refresh outlives a deleted account. */
+  statusToken?: string;
 }
 
 export const MY_DATA_REFUSALS = {
@@ -72,6 +76,7 @@ export function myDataCard(v: MyDataView): AdminCard {
     ...exportFacts(e),
     downloadUrl: v.downloadUrl ?? '',
     jobId: job?.jobId ?? '',
+    statusToken: v.statusToken ?? '',
     jobRunning: running(job?.status),
     jobStatus: job?.status ?? '',
     requestedAt: utc(job?.requestedAt),
@@ -84,6 +89,7 @@ export function myDataCard(v: MyDataView): AdminCard {
 }
 
 const asString = (v: unknown, max: number): string => (typeof v === 'string' ? v.slice(0, max) : '');
+const tokenOf = (v: unknown): string | undefined => asString(v, 64) || undefined;
 const idOf = (v: unknown): string | undefined => {
   const id = asString(v, 64).toLowerCase();
   return UUID.test(id) ? id : undefined;
@@ -102,9 +108,11 @@ export function createMyData(deps: MyDataDeps) {
         case MY_DATA_VERBS.open: {
           const jobId = idOf(data.jobId);
           if (jobId) {
-            const job = await deps.erasure.myJob(principal, jobId);
+            // With "also delete my account" the presser now has a fresh account: the card's token shows them the end.
+            const statusToken = tokenOf(data.statusToken);
+            const job = await deps.erasure.myJob(principal, jobId, statusToken);
             const done = job.status === 'done' ? { kind: 'good' as const, text: 'Your data is deleted: nothing of it was found in any store.' } : job.status === 'failed' ? { kind: 'attention' as const, text: 'The deletion did not finish yet; Kluis resumes it by itself.' } : undefined;
-            return myDataCard({ view: 'deleting', userId, job, status: done });
+            return myDataCard({ view: 'deleting', userId, job, status: done, ...(statusToken ? { statusToken } : {}) });
           }
           const exportId = idOf(data.exportId);
           return myDataCard(exportId ? await exportView(principal, userId, exportId) : home);
@@ -119,7 +127,7 @@ export function createMyData(deps: MyDataDeps) {
           if (data.confirm !== 'yes') return myDataCard({ ...home, status: { kind: 'attention', text: 'Not deleted: the deletion was not confirmed.' } });
           const deleteAccount = data.deleteAccount === 'true' || data.deleteAccount === true;
           const job = await deps.erasure.eraseMyData(principal, { deleteAccount });
-          return myDataCard({ view: 'deleting', userId, job, status: { kind: 'good', text: deleteAccount ? 'Deleting your data and your account. This card refreshes until it is done.' : 'Deleting your data. This card refreshes until it is done.' } });
+          return myDataCard({ view: 'deleting', userId, job, ...(job.statusToken ? { statusToken: job.statusToken } : {}), status: { kind: 'good', text: deleteAccount ? 'Deleting your data and your account. This card refreshes until it is done.' : 'Deleting your data. This card refreshes until it is done.' } });
         }
         default:
           return myDataRefusalCard(MY_DATA_REFUSALS.unknownAction);

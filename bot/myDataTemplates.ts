@@ -2,7 +2,8 @@
  * Adaptive Card templates of the "my data" card (schema 1.5, Universal Actions), bound with
  * adaptivecards-templating like the admin panel's (bot/admin/templates.ts): whatever the data
  * holds stays data. Every button carries the userId the card was made for; a press whose userId
- * is not the presser's own is refused (bot/myData.ts).
+ * is not the presser's own is refused (bot/myData.ts). A deletion's card also carries the job's
+ * status token, so it still shows the end of a deletion that took the presser's account with it.
  */
 import { heading, SCHEMA, text } from './admin/templates';
 
@@ -22,7 +23,7 @@ export const MY_DATA_TEMPLATE = {
   type: 'AdaptiveCard',
   $schema: SCHEMA,
   version: '1.5',
-  refresh: { action: { type: 'Action.Execute', title: 'Refresh', verb: MY_DATA_VERBS.open, data: { userId: '${userId}', exportId: '${exportId}', jobId: '${jobId}' } }, userIds: ['${userId}'] },
+  refresh: { action: { type: 'Action.Execute', title: 'Refresh', verb: MY_DATA_VERBS.open, data: { userId: '${userId}', exportId: '${exportId}', jobId: '${jobId}', statusToken: '${statusToken}' } }, userIds: ['${userId}'] },
   body: [
     { type: 'TextBlock', text: 'My data in Kluis', weight: 'Bolder', size: 'Large', wrap: true },
     { type: 'Container', $when: "${status.text != ''}", style: '${status.style}', items: [{ type: 'RichTextBlock', inlines: [text('${status.text}', { weight: 'Bolder' })] }] },
@@ -64,7 +65,7 @@ export const MY_DATA_TEMPLATE = {
         heading('Deletion progress'),
         { type: 'FactSet', facts: [{ title: 'Status', value: '${jobStatus}' }, { title: 'Requested', value: '${requestedAt}' }, { title: 'Finished', value: '${finishedAt}' }] },
         { type: 'FactSet', facts: [{ $data: '${steps}', title: '${name}', value: '${state}' }] },
-        { type: 'ActionSet', $when: '${jobRunning}', actions: [execute('Refresh', MY_DATA_VERBS.open, { jobId: '${jobId}' })] },
+        { type: 'ActionSet', $when: '${jobRunning}', actions: [execute('Refresh', MY_DATA_VERBS.open, { jobId: '${jobId}', statusToken: '${statusToken}' })] },
       ],
     },
   ],

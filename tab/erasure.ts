@@ -39,6 +39,8 @@ interface JobView {
   jobId: string;
   status: 'queued' | 'running' | 'done' | 'failed';
   steps: Array<{ name: string; done: boolean }>;
+  /** Only in the answer that started the job: sent back when polling, it reads the job whoever Kluis now thinks we are. */
+  statusToken?: string;
 }
 
 export interface ErasureSectionDeps {
@@ -90,10 +92,11 @@ export function myDataErasureSection(deps: ErasureSectionDeps): HTMLElement {
     const started = await deps.api('/api/me/erasure', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     if (!started.ok) return problem(started);
     let job = (await started.json()) as JobView;
+    const statusToken = job.statusToken;
     show(job);
     while (job.status === 'queued' || job.status === 'running') {
       await new Promise((resolve) => setTimeout(resolve, deps.pollMs ?? 1000));
-      const polled = await deps.api(`/api/me/erasure/${encodeURIComponent(job.jobId)}`);
+      const polled = await deps.api(`/api/me/erasure/${encodeURIComponent(job.jobId)}`, statusToken ? { headers: { 'x-kluis-erasure-token': statusToken } } : undefined);
       if (!polled.ok) return problem(polled);
       job = (await polled.json()) as JobView;
       show(job);

@@ -28,14 +28,17 @@ function setup(behaviour: 'ok' | 'filtered' | 'jpeg' = 'ok') {
     },
   };
   const audit: Array<{ kind: string; outcome: string; detail?: unknown }> = [];
-  const images = createImages({ provider, blobs: store, audit: { record: async (e) => void audit.push(e) } });
-  return { images, blobs, sent, audit };
+  const records: Array<{ id: string; workspaceId: string; userId: string; blobKey: string }> = [];
+  const images = createImages({ provider, blobs: store, audit: { record: async (e) => void audit.push(e) }, records: { add: async ({ id, workspaceId, userId, blobKey }) => void records.push({ id, workspaceId, userId, blobKey }) } });
+  return { images, blobs, sent, audit, records };
 }
 
 describe('images', () => {
   it('sends only the prompt, keeps the PNG under the workspace, and audits without the prompt', async () => {
-    const { images, blobs, sent, audit } = setup();
+    const { images, blobs, sent, audit, records } = setup();
     const image = await images.generate(alex, '  a lighthouse at dusk  ');
+    // Recorded as made by the asker, so their export and erasure find it.
+    expect(records).toEqual([{ id: image.id, workspaceId: 'w1', userId: 'u1', blobKey: `images/${image.id}.png` }]);
     expect(sent).toEqual([{ prompt: 'a lighthouse at dusk', outputFormat: 'png' }]);
     expect(image.blobName).toBe(imageBlobName(image.id));
     expect(blobs.get(`w1|images/${image.id}.png`)?.equals(Buffer.from(PNG))).toBe(true);
@@ -73,7 +76,7 @@ describe('images', () => {
   });
 
   it('says it is not configured without a provider', async () => {
-    const images = createImages({ blobs: { put: async () => undefined } as unknown as BlobStore, audit: { record: async () => undefined } });
+    const images = createImages({ blobs: { put: async () => undefined } as unknown as BlobStore, audit: { record: async () => undefined }, records: { add: async () => undefined } });
     expect(images.enabled).toBe(false);
     await expect(images.generate(alex, 'a harbour')).rejects.toMatchObject({ id: 'images_not_configured' });
   });

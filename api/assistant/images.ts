@@ -4,7 +4,9 @@
  *
  * Every generated picture is kept in the workspace's blob store (encrypted like every blob) under
  * `images/<id>.png`, so it is on record like a stored answer and goes with the workspace when it
- * is erased. The audit log records who generated a picture, with which provider, and its size;
+ * is erased. Each picture also gets a row naming who made it (table Image, `ImageRecords`), written
+ * before the blob: the person's data export and their erasure find their pictures by it, and a
+ * crash between the two leaves a row without a picture, never a picture nobody can be traced to. The audit log records who generated a picture, with which provider, and its size;
  * never the prompt. Image calls are not metered: the usage meter counts language-model tokens
  * and has no unit for pictures.
  */
@@ -31,7 +33,12 @@ export interface GeneratedImage {
   model: string;
 }
 
-export function createImages(deps: { provider?: ImageProvider; blobs: BlobStore; audit: AuditLog }) {
+/** Who made which picture (api/assistant/prismaImageRecords.ts). */
+export interface ImageRecords {
+  add(image: { id: string; workspaceId: string; userId: string; blobKey: string; createdAt: Date }): Promise<void>;
+}
+
+export function createImages(deps: { provider?: ImageProvider; blobs: BlobStore; audit: AuditLog; records: ImageRecords }) {
   return {
     /** False when no image provider is configured: channels then say pictures are not enabled. */
     get enabled(): boolean {
@@ -61,6 +68,7 @@ export function createImages(deps: { provider?: ImageProvider; blobs: BlobStore;
       const id = randomUUID();
       const blobName = imageBlobName(id);
       const bytes = Buffer.from(result.bytes);
+      await deps.records.add({ id, workspaceId: principal.workspaceId, userId: principal.userId, blobKey: blobName, createdAt: new Date() });
       await deps.blobs.put(principal.workspaceId, blobName, bytes);
       await audit('success', { imageId: id, model: result.model, bytes: bytes.byteLength, promptChars: prompt.length });
       return { id, blobName, contentType: result.contentType, bytes, provider: result.provider, model: result.model };

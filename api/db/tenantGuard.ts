@@ -12,7 +12,7 @@
 import { fail } from '../errors';
 import type { PrismaClient } from './generated/client';
 
-export const TENANT_MODELS = new Set(['User', 'Membership', 'Conversation', 'Message', 'Document', 'AuditEvent', 'AuditChainHead', 'Job', 'Credential', 'Session', 'PasswordResetToken', 'Invitation', 'KnowledgeSource', 'WorkspaceAssistantSettings', 'Upload', 'RetentionPolicy', 'UsageDaily', 'UsageBudget', 'MessageFeedback', 'WorkspaceRoutingPolicy', 'WorkspaceDataKey']);
+export const TENANT_MODELS = new Set(['User', 'Membership', 'Conversation', 'Message', 'Document', 'AuditEvent', 'AuditChainHead', 'Job', 'Credential', 'Session', 'PasswordResetToken', 'Invitation', 'KnowledgeSource', 'WorkspaceAssistantSettings', 'Upload', 'RetentionPolicy', 'UsageDaily', 'UsageBudget', 'MessageFeedback', 'WorkspaceRoutingPolicy', 'WorkspaceDataKey', 'Image']);
 
 const CREATE_OPERATIONS = new Set(['create', 'createMany', 'createManyAndReturn']);
 

@@ -6,10 +6,14 @@
  * not marked done. The job ends with a residue scan over every store; it is `done` only when the
  * scan finds nothing of the scope, otherwise `failed` with the residue listed.
  *
+ * The retention sweeper erases expired conversations and uploads in batches (scopes
+ * `conversations` and `uploads`): one job, one pass over each store and one residue scan for up to
+ * a few hundred records, instead of a job per record.
+ *
  * The audit log gets who, when and the scope's ids, never erased content. A workspace erasure
  * deletes the workspace's audit events too; its record is the ErasureJob row itself.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { AuditLog } from '../audit/ports';
 import { fail, isKluisError } from '../errors';
 import type { BlobStore } from '../files/ports';
@@ -44,10 +48,15 @@ export interface ErasureEngine extends Eraser {
 
 const STEPS: Record<ErasureScope['kind'], ErasureStepName[]> = {
   workspace: ['rows', 'index', 'blobs', 'graphTokens', 'usage', 'dataKey'],
-  user: ['rows', 'graphTokens', 'usage'],
+  user: ['rows', 'blobs', 'graphTokens', 'usage'],
   conversation: ['rows'],
   upload: ['rows', 'index', 'blobs'],
+  conversations: ['rows'],
+  uploads: ['rows', 'index', 'blobs'],
 };
+
+/** A batch's key names its exact set of records (order aside), so a sweep that selects the same set again joins its job. */
+const batchKey = (ids: string[]) => createHash('sha256').update([...ids].sort().join(',')).digest('hex');
 
 /** The scope as a key: a second request for the same scope while a job runs joins that job. */
 export function activeKeyOf(scope: ErasureScope): string {
@@ -60,11 +69,28 @@ export function activeKeyOf(scope: ErasureScope): string {
       return `conversation:${scope.workspaceId}:${scope.conversationId}`;
     case 'upload':
       return `upload:${scope.workspaceId}:${scope.uploadId}`;
+    case 'conversations':
+      return `conversations:${scope.workspaceId}:${batchKey(scope.conversationIds)}`;
+    case 'uploads':
+      return `uploads:${scope.workspaceId}:${batchKey(scope.uploadIds)}`;
   }
 }
 
+/**
+ * A user erasure with deleteAccount removes the very account its requester signs in with; their
+ * next contact makes a fresh, empty one that owns nothing, so "own jobs only" would hide the end
+ * of their own erasure from them. The status token bridges that: 32 random bytes handed out once,
+ * at request time, and kept only as a hash, so the job row holds no personal data and a copy of
+ * the table (or a backup) yields no usable token.
+ */
+const STATUS_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+const hashOfToken = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
+
 /** The ids of a scope for the audit log: ids only, never content. */
-function auditDetail(jobId: string, scope: ErasureScope): Record<string, string | boolean> {
+function auditDetail(jobId: string, scope: ErasureScope): Record<string, string | boolean | number> {
+  // A batch's ids are in its ErasureJob row; the audit event counts them.
+  if (scope.kind === 'conversations') return { jobId, scope: scope.kind, records: scope.conversationIds.length };
+  if (scope.kind === 'uploads') return { jobId, scope: scope.kind, records: scope.uploadIds.length };
   const { kind, workspaceId: _workspace, ...ids } = scope;
   return { jobId, scope: kind, ...ids };
 }
@@ -114,6 +140,15 @@ export function createEraser(deps: EraserDeps): ErasureEngine {
           if ((await deps.blobs.get(workspaceId, name)) !== undefined) removed++;
           await deps.blobs.delete(workspaceId, name);
         }
+        if (scope.kind === 'user') {
+          // Blob first, then its row: a crash between leaves the row, so a rerun still finds the picture.
+          const images = await deps.rows.imagesOf(plan);
+          for (const image of images) {
+            if ((await deps.blobs.get(workspaceId, image.blobKey)) !== undefined) removed++;
+            await deps.blobs.delete(workspaceId, image.blobKey);
+          }
+          await deps.rows.forgetImages(plan, images.map((i) => i.id));
+        }
         return removed;
       }
       case 'graphTokens':
@@ -142,7 +177,7 @@ export function createEraser(deps: EraserDeps): ErasureEngine {
       if (blobs > 0) found.push(`blob store: ${blobs} blobs`);
       if (await deps.dataKeys.exists(workspaceId)) found.push('data key: still exists');
     }
-    if (scope.kind === 'upload') {
+    if (scope.kind === 'upload' || scope.kind === 'uploads') {
       for (const documentId of plan.documentIds) {
         const chunks = await deps.index.countChunks(workspaceId, documentId);
         if (chunks > 0) found.push(`search index: ${chunks} chunks of document ${documentId}`);
@@ -199,6 +234,7 @@ export function createEraser(deps: EraserDeps): ErasureEngine {
     async request(scope, requestedBy) {
       const found = await deps.rows.plan(scope);
       if (!found) fail('not_found', `Nothing to erase: the ${scope.kind} does not exist in workspace ${scope.workspaceId}`);
+      const statusToken = scope.kind === 'user' ? randomBytes(32).toString('base64url') : undefined;
       const job: StoredErasureJob = {
         id: randomUUID(),
         plan: { scope, ...found, ...(scope.kind === 'workspace' ? { keepAccounts: requestedBy.reason !== 'termination' } : {}) },
@@ -208,12 +244,14 @@ export function createEraser(deps: EraserDeps): ErasureEngine {
         steps: STEPS[scope.kind].map((name) => ({ name, done: false })),
         attempts: 0,
         requestedAt: new Date(),
+        ...(statusToken ? { statusTokenHash: hashOfToken(statusToken) } : {}),
       };
       const stored = await deps.jobs.createOrJoin(job, activeKeyOf(scope));
       if (!stored.joined && scope.kind !== 'workspace') {
         await deps.audit.record({ workspaceId: scope.workspaceId, actorUserId: requestedBy.userId, kind: 'erasure.requested', outcome: 'success', detail: { ...auditDetail(job.id, scope), reason: requestedBy.reason } });
       }
-      return viewOf(stored.job);
+      // A joined request gets no token: only the hash of the first one exists.
+      return { ...viewOf(stored.job), ...(statusToken && !stored.joined ? { statusToken } : {}) };
     },
 
     run(jobId) {
@@ -228,6 +266,14 @@ export function createEraser(deps: EraserDeps): ErasureEngine {
     async status(workspaceId, jobId) {
       const job = await deps.jobs.findInWorkspace(workspaceId, jobId);
       return job ? viewOf(job) : undefined;
+    },
+
+    async statusWithToken(workspaceId, jobId, statusToken) {
+      if (!STATUS_TOKEN.test(statusToken)) return undefined;
+      const job = await deps.jobs.findInWorkspace(workspaceId, jobId);
+      if (!job?.statusTokenHash) return undefined;
+      const matches = timingSafeEqual(Buffer.from(job.statusTokenHash, 'hex'), Buffer.from(hashOfToken(statusToken), 'hex'));
+      return matches ? viewOf(job) : undefined;
     },
 
     unfinished: (idleMs = 0) => deps.jobs.unfinished(new Date(Date.now() - idleMs)),

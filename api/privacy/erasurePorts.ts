@@ -42,6 +42,8 @@ export interface StoredErasureJob {
   attempts: number;
   requestedAt: Date;
   finishedAt?: Date;
+  /** SHA-256 (hex) of the requester's status token (user erasures). */
+  statusTokenHash?: string;
 }
 
 export interface ErasureJobStore {
@@ -70,6 +72,10 @@ export interface ErasureRows {
   eraseUsage(plan: ErasurePlan): Promise<number>;
   /** What is left of the scope, one line per table with rows, e.g. "Message: 3". Empty when nothing is. */
   residue(plan: ErasurePlan): Promise<string[]>;
+  /** The pictures a user made with `/image` (user scope; read when the blobs step runs, so late ones go too). */
+  imagesOf(plan: ErasurePlan): Promise<Array<{ id: string; blobKey: string }>>;
+  /** Deletes those picture rows, once their blobs are gone; returns how many. */
+  forgetImages(plan: ErasurePlan, imageIds: string[]): Promise<number>;
 }
 
 /** The in-memory Graph token cache (api/identity/onBehalfOf.ts). */

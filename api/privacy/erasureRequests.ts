@@ -23,8 +23,11 @@ export interface ErasureRequests {
   eraseMyData(principal: Principal, options: { deleteAccount: boolean }): Promise<ErasureJobView>;
   /** Admins: any erasure job of the workspace. */
   workspaceJob(principal: Principal, jobId: string): Promise<ErasureJobView>;
-  /** The caller's own user erasures only. */
-  myJob(principal: Principal, jobId: string): Promise<ErasureJobView>;
+  /**
+   * The caller's own user erasures only; with the job's status token (from the answer to their
+   * request) also the one that deleted their previous account in this workspace.
+   */
+  myJob(principal: Principal, jobId: string, statusToken?: string): Promise<ErasureJobView>;
 }
 
 export function createErasureRequests(deps: {
@@ -68,11 +71,14 @@ export function createErasureRequests(deps: {
       return (await deps.eraser.status(principal.workspaceId, jobId)) ?? fail('not_found', 'No such erasure job in this workspace');
     },
 
-    async myJob(principal, jobId) {
+    async myJob(principal, jobId, statusToken) {
       const job = await deps.eraser.status(principal.workspaceId, jobId);
-      // Someone else's job answers exactly like a job that does not exist.
-      if (!job || job.scope.kind !== 'user' || job.scope.userId !== principal.userId) fail('not_found', 'No such erasure job of this user');
-      return job;
+      if (job && job.scope.kind === 'user' && job.scope.userId === principal.userId) return job;
+      // The token is looked up in the caller's own workspace only: another tenant's token opens nothing.
+      const byToken = statusToken ? await deps.eraser.statusWithToken(principal.workspaceId, jobId, statusToken) : undefined;
+      // Someone else's job (without its token) answers exactly like a job that does not exist.
+      if (!byToken || byToken.scope.kind !== 'user') fail('not_found', 'No such erasure job of this user');
+      return byToken;
     },
   };
 }

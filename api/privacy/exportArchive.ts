@@ -2,13 +2,14 @@
  * What goes into an export archive, per scope. A workspace export holds every record of the
  * workspace and every uploaded file; a user export holds only what is about that user (profile
  * and memberships, their conversations with all messages, their feedback, their usage, the files
- * they uploaded) and nothing of anyone else. Each file is `files/<uploadId>/<name>`; `manifest.json`
- * lists what is in the archive.
+ * they uploaded, the pictures they generated) and nothing of anyone else. Each file is
+ * `files/<uploadId>/<name>`, each picture `images/<imageId>.png`; `manifest.json` lists what is in
+ * the archive.
  */
 import { createHash } from 'node:crypto';
 import type { BlobStore } from '../files/ports';
 import { blobNameOf } from '../knowledge/uploads';
-import type { ArchiveWriter, ExportJob, ExportProgress, ExportRecords, ExportUpload, RecordFilter } from './exportPorts';
+import type { ArchiveWriter, ExportImage, ExportJob, ExportProgress, ExportRecords, ExportUpload, RecordFilter } from './exportPorts';
 
 export interface BuildDeps {
   job: ExportJob;
@@ -40,6 +41,7 @@ export async function buildExportArchive(deps: BuildDeps): Promise<{ bytes: Buff
   try {
     if (!(await deps.save(progress))) return abandon(archive);
     const uploads = await records.uploads(filter);
+    const images = await records.images(filter);
     const sections: Record<string, unknown> =
       job.scope.kind === 'workspace'
         ? {
@@ -60,15 +62,24 @@ export async function buildExportArchive(deps: BuildDeps): Promise<{ bytes: Buff
             'usage.json': await records.usage(filter),
           };
     sections['uploads.json'] = uploads;
+    sections['images.json'] = images;
     for (const [name, value] of Object.entries(sections)) await archive.add(name, json(value));
 
-    progress = { phase: 'files', filesDone: 0, filesTotal: uploads.length };
+    progress = { phase: 'files', filesDone: 0, filesTotal: uploads.length + images.length };
     if (!(await deps.save(progress))) return abandon(archive);
     const files: Array<{ uploadId: string; path: string | null; sizeBytes: number; sha256: string | null }> = [];
+    const pictures: Array<{ imageId: string; path: string | null; sizeBytes: number; sha256: string | null }> = [];
+    const next = async () => {
+      progress = { ...progress, filesDone: progress.filesDone + 1 };
+      return progress.filesDone % SAVE_EVERY_FILES !== 0 || (await deps.save(progress));
+    };
     for (const upload of uploads) {
       files.push(await addFile(deps, upload));
-      progress = { ...progress, filesDone: progress.filesDone + 1 };
-      if (progress.filesDone % SAVE_EVERY_FILES === 0 && !(await deps.save(progress))) return abandon(archive);
+      if (!(await next())) return abandon(archive);
+    }
+    for (const image of images) {
+      pictures.push(await addImage(deps, image));
+      if (!(await next())) return abandon(archive);
     }
 
     const manifest = {
@@ -80,6 +91,7 @@ export async function buildExportArchive(deps: BuildDeps): Promise<{ bytes: Buff
       builtAt: deps.now().toISOString(),
       entries: Object.keys(sections),
       files,
+      images: pictures,
     };
     await archive.add('manifest.json', json(manifest));
     return { bytes: await archive.finish(), progress };
@@ -96,6 +108,15 @@ async function addFile(deps: BuildDeps, upload: ExportUpload) {
   const path = `files/${upload.id}/${archiveSegment(upload.fileName)}`;
   await deps.archive.add(path, bytes);
   return { uploadId: upload.id, path, sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+async function addImage(deps: BuildDeps, image: ExportImage) {
+  const bytes = await deps.blobs.get(deps.job.workspaceId, image.blobKey);
+  if (!bytes) return { imageId: image.id, path: null, sizeBytes: 0, sha256: null };
+  // Named by Kluis's id, never by the stored key, so the path is always one safe segment.
+  const path = `images/${archiveSegment(image.id)}.png`;
+  await deps.archive.add(path, bytes);
+  return { imageId: image.id, path, sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
 function abandon(archive: ArchiveWriter): undefined {

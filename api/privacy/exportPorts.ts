@@ -71,6 +71,12 @@ export interface ExportUpload extends ExportRow {
   fileName: string;
 }
 
+/** A picture generated with `/image`: its record; the PNG is the blob `blobKey`. */
+export interface ExportImage extends ExportRow {
+  id: string;
+  blobKey: string;
+}
+
 /** Filter of a scope's records: the workspace, and for a user export the user it is about. */
 export interface RecordFilter {
   workspaceId: string;
@@ -88,6 +94,8 @@ export interface ExportRecords {
   usage(filter: RecordFilter): Promise<ExportRow[]>;
   /** Uploaded files (with a user filter: the ones the user uploaded). */
   uploads(filter: RecordFilter): Promise<ExportUpload[]>;
+  /** Generated pictures (with a user filter: the ones the user made). */
+  images(filter: RecordFilter): Promise<ExportImage[]>;
   sources(workspaceId: string): Promise<ExportRow[]>;
   documents(workspaceId: string): Promise<ExportRow[]>;
   /** Retention periods, usage budget and assistant limits; the admin's instructions only as set/length. */

@@ -46,7 +46,10 @@ export type ErasureScope =
   | { kind: 'workspace'; workspaceId: string }
   | { kind: 'user'; workspaceId: string; userId: string; deleteAccount: boolean }
   | { kind: 'conversation'; workspaceId: string; conversationId: string }
-  | { kind: 'upload'; workspaceId: string; uploadId: string };
+  | { kind: 'upload'; workspaceId: string; uploadId: string }
+  /** A batch of the retention sweeper: many expired records of one rule, one job and one residue scan. */
+  | { kind: 'conversations'; workspaceId: string; conversationIds: string[] }
+  | { kind: 'uploads'; workspaceId: string; uploadIds: string[] };
 
 export type ErasureStatus = 'queued' | 'running' | 'done' | 'failed';
 
@@ -59,6 +62,12 @@ export interface ErasureJobView {
   residue?: string[];
   requestedAt: string;
   finishedAt?: string;
+  /**
+   * Only in the answer to the request that created a user erasure: a random token that reads this
+   * job's status later (`statusWithToken`), also once the requester's account is gone with it.
+   * Kluis keeps only its SHA-256.
+   */
+  statusToken?: string;
 }
 
 /** The erasure engine as the sweeper, the cards and the API see it (api/privacy/erasure.ts). */
@@ -68,6 +77,8 @@ export interface Eraser {
   /** Runs a job to its end (resuming from its last finished step). */
   run(jobId: string): Promise<ErasureJobView>;
   status(workspaceId: string, jobId: string): Promise<ErasureJobView | undefined>;
+  /** The job of the workspace whose status token this is; undefined for any other job, workspace or token. */
+  statusWithToken(workspaceId: string, jobId: string, statusToken: string): Promise<ErasureJobView | undefined>;
 }
 
 /**

@@ -19,6 +19,7 @@ function toJob(row: Row): StoredErasureJob {
     attempts: row.attempts,
     requestedAt: row.requestedAt,
     finishedAt: row.finishedAt ?? undefined,
+    statusTokenHash: row.statusTokenHash ?? undefined,
   };
 }
 
@@ -32,6 +33,7 @@ export function createPrismaErasureJobStore(db: Database): ErasureJobStore {
   return {
     async createOrJoin(job, activeKey) {
       const { scope } = job.plan;
+      // A workspace or a batch has no single target (a batch's ids are in its plan).
       const targetId = scope.kind === 'user' ? scope.userId : scope.kind === 'conversation' ? scope.conversationId : scope.kind === 'upload' ? scope.uploadId : null;
       // Twice at most: the unfinished job holding the key may finish between the insert and the read.
       for (let attempt = 0; attempt < 2; attempt++) {
@@ -49,6 +51,7 @@ export function createPrismaErasureJobStore(db: Database): ErasureJobStore {
               status: job.status,
               steps: json(job.steps),
               activeKey,
+              statusTokenHash: job.statusTokenHash ?? null,
               requestedAt: job.requestedAt,
             },
           });

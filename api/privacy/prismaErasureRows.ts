@@ -5,7 +5,7 @@
  * decided here too (README, "Erasure"):
  * - always: the user's conversations with every message in them, their messages in other
  *   conversations, their answer feedback, password-reset tokens, metered usage, their display
- *   name; audit events keep the event and its pseudonymous user id (the hash chain covers it) but
+ *   name, the pictures they generated (Image rows, after the engine deleted their blobs); audit events keep the event and its pseudonymous user id (the hash chain covers it) but
  *   lose the IP address; settings they changed and sources and files
  *   they added keep working but no longer name them;
  * - with deleteAccount also the account: sessions, the credentials login (e-mail, password, TOTP),
@@ -41,6 +41,7 @@ function workspaceTables(db: Database): Table[] {
     t('Job', db.job),
     t('Document', db.document),
     t('Upload', db.upload),
+    t('Image', db.image),
     t('KnowledgeSource', db.knowledgeSource),
     t('WorkspaceAssistantSettings', db.workspaceAssistantSettings),
     t('RetentionPolicy', db.retentionPolicy),
@@ -77,6 +78,8 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
       'KnowledgeSource.createdByUserId': await db.knowledgeSource.count({ where: { workspaceId, createdByUserId: userId } }),
       'Upload.uploadedByUserId': await db.upload.count({ where: { workspaceId, uploadedByUserId: userId } }),
       'User.displayName': await db.user.count({ where: { workspaceId, id: userId, displayName: { not: null } } }),
+      // A row stays until its picture's blob is deleted, so a row left means a picture may be left.
+      Image: await db.image.count({ where: mine }),
     };
     if (deleteAccount) {
       counts.User = await db.user.count({ where: { workspaceId, id: userId } });
@@ -143,6 +146,13 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
           if (!upload) return undefined;
           return { ...base, documentIds: upload.documentId ? [upload.documentId] : [], blobNames: [blobNameOf(scope.uploadId)] };
         }
+        case 'conversations':
+          return (await db.conversation.count({ where: { workspaceId: scope.workspaceId, id: { in: scope.conversationIds } } })) > 0 ? base : undefined;
+        case 'uploads': {
+          const uploads = await db.upload.findMany({ where: { workspaceId: scope.workspaceId, id: { in: scope.uploadIds } }, select: { id: true, documentId: true } });
+          if (!uploads.length) return undefined;
+          return { ...base, documentIds: uploads.flatMap((u) => (u.documentId ? [u.documentId] : [])), blobNames: uploads.map((u) => blobNameOf(u.id)) };
+        }
         case 'user': {
           const user = await db.user.findFirst({ where: { workspaceId: scope.workspaceId, id: scope.userId }, select: { entraObjectId: true } });
           if (!user) return undefined;
@@ -175,9 +185,30 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
             (await db.upload.deleteMany({ where: { workspaceId, id: scope.uploadId } })).count +
             (await db.document.deleteMany({ where: { workspaceId, id: { in: plan.documentIds } } })).count
           );
+        case 'conversations':
+          return (
+            (await db.message.deleteMany({ where: { workspaceId, conversationId: { in: scope.conversationIds } } })).count +
+            (await db.conversation.deleteMany({ where: { workspaceId, id: { in: scope.conversationIds } } })).count
+          );
+        case 'uploads':
+          return (
+            (await db.upload.deleteMany({ where: { workspaceId, id: { in: scope.uploadIds } } })).count +
+            (await db.document.deleteMany({ where: { workspaceId, id: { in: plan.documentIds } } })).count
+          );
         case 'user':
           return eraseUser(plan as ErasurePlan & { scope: { kind: 'user' } });
       }
+    },
+
+    async imagesOf(plan) {
+      const { scope } = plan;
+      if (scope.kind !== 'user') return [];
+      return db.image.findMany({ where: { workspaceId: scope.workspaceId, userId: scope.userId }, select: { id: true, blobKey: true }, orderBy: { createdAt: 'asc' } });
+    },
+
+    async forgetImages(plan, imageIds) {
+      if (!imageIds.length) return 0;
+      return (await db.image.deleteMany({ where: { workspaceId: plan.scope.workspaceId, id: { in: imageIds } } })).count;
     },
 
     async eraseUsage(plan) {
@@ -209,6 +240,18 @@ export function createPrismaErasureRows(db: Database): ErasureRows {
         case 'upload':
           counts = {
             Upload: await db.upload.count({ where: { workspaceId, id: scope.uploadId } }),
+            Document: await db.document.count({ where: { workspaceId, id: { in: plan.documentIds } } }),
+          };
+          break;
+        case 'conversations':
+          counts = {
+            Conversation: await db.conversation.count({ where: { workspaceId, id: { in: scope.conversationIds } } }),
+            Message: await db.message.count({ where: { workspaceId, conversationId: { in: scope.conversationIds } } }),
+          };
+          break;
+        case 'uploads':
+          counts = {
+            Upload: await db.upload.count({ where: { workspaceId, id: { in: scope.uploadIds } } }),
             Document: await db.document.count({ where: { workspaceId, id: { in: plan.documentIds } } }),
           };
           break;

@@ -5,7 +5,7 @@
  * state, and the admin's assistant instructions only as whether they are set and their length.
  */
 import type { Database } from '../db/client';
-import type { ExportConversation, ExportRecords, ExportRow, ExportUpload } from './exportPorts';
+import type { ExportConversation, ExportImage, ExportRecords, ExportRow, ExportUpload } from './exportPorts';
 
 /** JSON-ready: dates as ISO strings, BigInt counters as decimal strings. */
 function plain<T extends object>(row: T): ExportRow {
@@ -65,6 +65,11 @@ export function createPrismaExportRecords(db: Database): ExportRecords {
     async uploads({ workspaceId, userId }) {
       const rows = await db.upload.findMany({ where: { workspaceId, ...(userId ? { uploadedByUserId: userId } : {}) }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
       return rows.map((row): ExportUpload => ({ ...plain(row), id: row.id, fileName: row.fileName }));
+    },
+
+    async images({ workspaceId, userId }) {
+      const rows = await db.image.findMany({ where: { workspaceId, ...(userId ? { userId } : {}) }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+      return rows.map((row): ExportImage => ({ ...plain(row), id: row.id, blobKey: row.blobKey }));
     },
 
     async sources(workspaceId) {

@@ -8,8 +8,14 @@
  * takes, across database, search index and blob store); login attempts, which live in one table
  * only, are purged directly.
  *
- * A sweep never stops at the first failure: a failed erasure is reported (rule, target id, error
- * id) and the sweep carries on with the rest. The report holds counts and ids, never content, and
+ * Expired records are erased in batches: one erasure job (scope `conversations` or `uploads`) per
+ * rule and workspace for up to `batchSize` records, so a sweep pays one job, one pass over each
+ * store and one residue scan per batch rather than per record. A batch's job key names its exact
+ * set of records, so a sweep that selects the same set again (after a crash) joins the unfinished
+ * job, and a restart resumes it like any other erasure.
+ *
+ * A sweep never stops at the first failure: a batch that fails is retried record by record, so the
+ * failing record is reported (rule, target id, error id) and the others still go. The report holds counts and ids, never content, and
  * each workspace's part is audited as `retention.swept`.
  */
 import type { AuditLog } from '../audit/ports';
@@ -87,7 +93,7 @@ export interface RetentionSweeper {
 export interface RetentionSweeperDeps {
   selection: RetentionSelection;
   policies: { effective(workspaceId: string): Promise<RetentionPeriods> };
-  eraser: Eraser;
+  eraser: Pick<Eraser, 'request' | 'run'>;
   audit: AuditLog;
   lock: SweepLock;
   /** Login attempts naming no workspace are kept this many days (LOGIN_ATTEMPT_RETENTION_DAYS). */
@@ -103,8 +109,13 @@ export interface RetentionSweeperDeps {
     audit: { eraseIpsOlderThan(cutoff: Date, options: { workspaceId: string }): Promise<number>; pruneOlderThan(cutoff: Date, options: { workspaceId: string }): Promise<{ deleted: number; failed: unknown[] }> };
     exports: { purgeExpiredExports(workspaceId?: string): Promise<number> };
   };
+  /** Records per erasure job; SWEEP_BATCH_SIZE unless set. */
+  batchSize?: number;
   now?: () => Date;
 }
+
+/** Records per erasure job of a sweep: large enough to spread a job's fixed cost, small enough for one `IN` list and one job row. */
+export const SWEEP_BATCH_SIZE = 500;
 
 const noRemovals = (): Record<SweepRule, number> => ({ conversationDays: 0, inactiveConversationDays: 0, uploadedFileDays: 0, loginLogDays: 0, terminatedWorkspace: 0 });
 
@@ -116,21 +127,36 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps): RetentionSwe
   const now = deps.now ?? (() => new Date());
 
   /** Requests and runs one erasure; a job that ends other than `done` counts as a failure. */
-  async function erase(scope: ErasureScope, reason: 'retention' | 'termination'): Promise<string | undefined> {
+  async function erase(scope: ErasureScope, reason: 'retention' | 'termination', goneIsDone = false): Promise<string | undefined> {
     try {
       const job = await deps.eraser.request(scope, { reason });
       const finished = job.status === 'done' ? job : await deps.eraser.run(job.jobId);
       return finished.status === 'done' ? undefined : `erasure_${finished.status}`;
     } catch (error) {
+      // Retried after its batch failed: a record the batch already erased is done, not a failure.
+      if (goneIsDone && isKluisError(error, 'not_found')) return undefined;
       return errorIdOf(error);
     }
   }
 
-  async function eraseEach(sweep: WorkspaceSweep, rule: SweepRule, ids: string[], scopeOf: (id: string) => ErasureScope): Promise<void> {
-    for (const id of ids) {
-      const failed = await erase(scopeOf(id), 'retention');
-      if (failed) sweep.failures.push({ rule, workspaceId: sweep.workspaceId, targetId: id, error: failed });
-      else sweep.removed[rule] += 1;
+  async function eraseInBatches(sweep: WorkspaceSweep, rule: SweepRule, ids: string[], batchOf: (ids: string[]) => ErasureScope, oneOf: (id: string) => ErasureScope): Promise<void> {
+    const size = Math.max(1, deps.batchSize ?? SWEEP_BATCH_SIZE);
+    for (let start = 0; start < ids.length; start += size) {
+      const batch = ids.slice(start, start + size);
+      const failed = await erase(batchOf(batch), 'retention');
+      if (!failed) {
+        sweep.removed[rule] += batch.length;
+        continue;
+      }
+      if (batch.length === 1) {
+        sweep.failures.push({ rule, workspaceId: sweep.workspaceId, targetId: batch[0]!, error: failed });
+        continue;
+      }
+      for (const id of batch) {
+        const failedOne = await erase(oneOf(id), 'retention', true);
+        if (failedOne) sweep.failures.push({ rule, workspaceId: sweep.workspaceId, targetId: id, error: failedOne });
+        else sweep.removed[rule] += 1;
+      }
     }
   }
 
@@ -157,6 +183,7 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps): RetentionSwe
     const sweep: WorkspaceSweep = { workspaceId, removed: noRemovals(), failures: [] };
     const policy = await deps.policies.effective(workspaceId);
     const conversation = (conversationId: string): ErasureScope => ({ kind: 'conversation', workspaceId, conversationId });
+    const conversations = (conversationIds: string[]): ErasureScope => ({ kind: 'conversations', workspaceId, conversationIds });
 
     // Both conversation rules measure time since the last message; one conversation is erased once,
     // under the first rule that selects it.
@@ -166,10 +193,10 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps): RetentionSwe
       if (days === null) continue;
       const ids = (await deps.selection.conversationsIdleSince(workspaceId, before(at, days))).filter((id) => !taken.has(id));
       ids.forEach((id) => taken.add(id));
-      await eraseEach(sweep, rule, ids, conversation);
+      await eraseInBatches(sweep, rule, ids, conversations, conversation);
     }
     const uploads = await deps.selection.uploadsStoredBefore(workspaceId, before(at, policy.uploadedFileDays));
-    await eraseEach(sweep, 'uploadedFileDays', uploads, (uploadId) => ({ kind: 'upload', workspaceId, uploadId }));
+    await eraseInBatches(sweep, 'uploadedFileDays', uploads, (uploadIds) => ({ kind: 'uploads', workspaceId, uploadIds }), (uploadId) => ({ kind: 'upload', workspaceId, uploadId }));
     sweep.removed.loginLogDays = await deps.selection.purgeLoginAttempts(workspaceId, before(at, policy.loginLogDays));
     if (deps.upkeep) await upkeep(deps.upkeep, sweep, workspaceId, at, policy.loginLogDays);
 

@@ -5,9 +5,10 @@
  * another person's card binding, an unconfirmed deletion, malformed and hostile card data, and
  * ids of another user's or another workspace's jobs. None of them deletes anything.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import JSZip from 'jszip';
 import { cardText, startFakeConnector } from '../fakes/botConnector';
+import { FAKE_PNG, startFakeStability, type FakeStability } from '../fakes/stabilityServer';
 import { openTestDatabase } from '../support/database';
 import { startTestKluis } from '../support/kluis';
 import { cardNodes } from '../support/cardNodes';
@@ -17,6 +18,7 @@ const tenantB = randomUUID();
 const db = openTestDatabase();
 let kluis: Awaited<ReturnType<typeof startTestKluis>>;
 let connector: Awaited<ReturnType<typeof startFakeConnector>>;
+let stability: FakeStability;
 
 interface Person { tenantId: string; oid: string; mri: string }
 const person = (tenantId: string): Person => ({ tenantId, oid: randomUUID(), mri: `29:${randomUUID()}` });
@@ -66,13 +68,15 @@ async function conversationOf(p: Person): Promise<string> {
 
 beforeAll(async () => {
   connector = await startFakeConnector();
-  kluis = await startTestKluis({ LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam` });
+  stability = await startFakeStability();
+  kluis = await startTestKluis({ LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenantA}=Contoso,${tenantB}=Fabrikam`, STABILITY_API_KEY: stability.apiKey, STABILITY_BASE_URL: stability.baseUrl, STABILITY_MAX_RETRIES: '0' });
   for (const p of [adminA, userA, otherA, userB]) await say(p, 'help');
 }, 60000);
 
 afterAll(async () => {
   await kluis?.stop();
   await connector?.close();
+  await stability?.close();
   const ids = (await db.workspace.findMany({ where: { tenantId: { in: [tenantA, tenantB] } } })).map((w) => w.id);
   await db.erasureJob.deleteMany({ where: { workspaceId: { in: ids } } });
   await db.workspace.deleteMany({ where: { id: { in: ids } } });
@@ -150,13 +154,53 @@ describe('delete my user data', () => {
     for (const p of [otherA, userB]) expect(cardText(await press(p, 'kluis.mydata.open', { jobId }))).toMatch(/does not exist \(any more\) for you/);
   });
 
-  it('deletes the account too when the checkbox is ticked', async () => {
+  it('deletes the account too when the checkbox is ticked, and the card still shows the end to the person whose account went', async () => {
     const p = person(tenantA);
     await say(p, 'help');
     const user = await userOf(p);
-    await press(p, 'kluis.mydata.delete', { confirm: 'yes', deleteAccount: 'true' });
+    const started = await press(p, 'kluis.mydata.delete', { confirm: 'yes', deleteAccount: 'true' });
+    const jobId = String(started.refresh?.action.data?.jobId);
+    const statusToken = String(started.refresh?.action.data?.statusToken);
+    expect(statusToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     await kluis.modules.erasureRunner.settled();
     expect(await db.user.count({ where: { workspaceId: user.workspaceId, id: user.id } })).toBe(0);
+    // The job row keeps only the token's hash.
+    const row = await db.erasureJob.findUniqueOrThrow({ where: { id: jobId } });
+    expect(row.statusTokenHash).toBe(createHash('sha256').update(statusToken).digest('hex'));
+    expect(JSON.stringify(row)).not.toContain(statusToken);
+
+    // Their next message makes a fresh, empty account; the card's refresh still reads the job as done.
+    await say(p, 'help');
+    const fresh = await userOf(p);
+    expect(fresh.id).not.toBe(user.id);
+    const done = await press(p, 'kluis.mydata.open', { jobId, statusToken });
+    expect(cardText(done)).toMatch(/Your data is deleted/);
+    expect(JSON.stringify(done)).toContain('"value":"done"');
+    expect(done.refresh?.action.data).toMatchObject({ jobId, statusToken });
+    // Without the token the fresh account owns no such job.
+    expect(cardText(await press(p, 'kluis.mydata.open', { jobId }))).toMatch(/does not exist \(any more\) for you/);
+  });
+
+  it('opens a deletion by status token for no one else: a wrong token, another member\'s token, another tenant with the right token', async () => {
+    const p = person(tenantA);
+    await say(p, 'help');
+    const started = await press(p, 'kluis.mydata.delete', { confirm: 'yes', deleteAccount: 'true' });
+    const jobId = String(started.refresh?.action.data?.jobId);
+    const statusToken = String(started.refresh?.action.data?.statusToken);
+    await kluis.modules.erasureRunner.settled();
+    const wrong = `${statusToken.slice(0, 42)}${statusToken.endsWith('A') ? 'B' : 'A'}`;
+    for (const [who, token] of [[otherA, wrong], [otherA, ''], [otherA, `${statusToken}x`], [otherA, { $when: statusToken }], [userB, statusToken]] as const) {
+      const card = await press(who, 'kluis.mydata.open', { jobId, statusToken: token });
+      expect(cardText(card)).toMatch(/does not exist \(any more\) for you/);
+      expect(JSON.stringify(card)).not.toContain('"value":"done"');
+    }
+    // A status token opens only its own job: with another job's id it opens nothing.
+    const q = person(tenantA);
+    await say(q, 'help');
+    const own = await press(q, 'kluis.mydata.delete', { confirm: 'yes', deleteAccount: 'false' });
+    const otherJob = String(own.refresh?.action.data?.jobId);
+    await kluis.modules.erasureRunner.settled();
+    expect(cardText(await press(p, 'kluis.mydata.open', { jobId: otherJob, statusToken }))).toMatch(/does not exist \(any more\) for you/);
   });
 
   it('deletes nothing without the confirmation', async () => {
@@ -168,6 +212,46 @@ describe('delete my user data', () => {
     await kluis.modules.erasureRunner.settled();
     expect(await db.conversation.count({ where: { workspaceId: await workspaceOf(tenantA), id: conversationId } })).toBe(1);
     expect(await db.erasureJob.count({ where: { workspaceId: await workspaceOf(tenantA), requestedByUserId: (await userOf(otherA)).id } })).toBe(0);
+  });
+});
+
+describe('pictures made with /image', () => {
+  it('are in the maker\'s export (and no one else\'s) and go with the maker\'s deletion', async () => {
+    const maker = person(tenantA);
+    const other = person(tenantA);
+    const pictureOf = async (p: Person) => {
+      stability.enqueue({ kind: 'image', seed: 3 });
+      connector.reset();
+      expect((await post(p, { type: 'message', text: '/image a lighthouse at dusk' })).status).toBe(200);
+      const [reply] = await connector.waitForMessages(1);
+      expect((reply!.activity.attachments as Array<{ contentType: string }>)[0]!.contentType).toBe('image/png');
+      const user = await userOf(p);
+      const [image] = await db.image.findMany({ where: { workspaceId: user.workspaceId, userId: user.id } });
+      expect(image).toMatchObject({ blobKey: `images/${image!.id}.png` });
+      return image!;
+    };
+    await say(maker, 'help');
+    await say(other, 'help');
+    const mine = await pictureOf(maker);
+    const theirs = await pictureOf(other);
+    const ws = mine.workspaceId;
+
+    const started = await press(maker, 'kluis.mydata.export');
+    await kluis.modules.exports.settled();
+    const done = await press(maker, 'kluis.mydata.open', { exportId: String(started.refresh?.action.data?.exportId) });
+    const archive = await kluis.modules.exports.download(await principalOf(maker), downloadUrl(done)!.split('/').pop()!);
+    const zip = await JSZip.loadAsync(archive.bytes);
+    expect((await zip.file(`images/${mine.id}.png`)!.async('nodebuffer')).equals(FAKE_PNG)).toBe(true);
+    expect(zip.file(`images/${theirs.id}.png`)).toBeNull();
+    expect(JSON.parse(await zip.file('images.json')!.async('string'))).toEqual([expect.objectContaining({ id: mine.id, userId: (await userOf(maker)).id })]);
+
+    await press(maker, 'kluis.mydata.delete', { confirm: 'yes', deleteAccount: 'false' });
+    await kluis.modules.erasureRunner.settled();
+    expect(await db.image.count({ where: { workspaceId: ws, id: mine.id } })).toBe(0);
+    expect(await kluis.modules.blobs.get(ws, mine.blobKey)).toBeUndefined();
+    // The other member's picture stays, row and PNG.
+    expect(await db.image.count({ where: { workspaceId: ws, id: theirs.id } })).toBe(1);
+    expect((await kluis.modules.blobs.get(ws, theirs.blobKey))?.equals(FAKE_PNG)).toBe(true);
   });
 });
 

@@ -499,7 +499,7 @@ describe('schema drift between schema.prisma and the migrations', () => {
   it('compares something real: every model, column, index and foreign key of the schema is looked at', () => {
     // Guards against a comparison that passes because it reads nothing (wrong database, empty DMMF).
     const expected = expectedShape(readDmmf(schemaSource));
-    expect([...expected.keys()].sort()).toEqual(['AuditChainHead', 'AuditEvent', 'Conversation', 'Credential', 'Document', 'ErasureJob', 'Invitation', 'Job', 'KnowledgeSource', 'LoginAttempt', 'Membership', 'Message', 'MessageFeedback', 'PasswordResetToken', 'QueueJob', 'QueueSchedule', 'RateLimiterFlexible', 'RetentionPolicy', 'SecurityEvent', 'Session', 'Upload', 'UsageBudget', 'UsageDaily', 'User', 'Workspace', 'WorkspaceAssistantSettings', 'WorkspaceDataKey', 'WorkspaceRoutingPolicy']);
+    expect([...expected.keys()].sort()).toEqual(['AuditChainHead', 'AuditEvent', 'Conversation', 'Credential', 'Document', 'ErasureJob', 'Image', 'Invitation', 'Job', 'KnowledgeSource', 'LoginAttempt', 'Membership', 'Message', 'MessageFeedback', 'PasswordResetToken', 'QueueJob', 'QueueSchedule', 'RateLimiterFlexible', 'RetentionPolicy', 'SecurityEvent', 'Session', 'Upload', 'UsageBudget', 'UsageDaily', 'User', 'Workspace', 'WorkspaceAssistantSettings', 'WorkspaceDataKey', 'WorkspaceRoutingPolicy']);
     expect(database.get('Message')?.columns.get('citations')).toEqual({ type: 'json', nullable: true, default: null, extra: '' });
     expect(database.get('Membership')?.columns.get('role')).toEqual({
       type: "enum('admin','manager','user','viewer')",
@@ -518,8 +518,8 @@ describe('schema drift between schema.prisma and the migrations', () => {
     });
     const indexCount = [...expected.values()].reduce((n, t) => n + t.indexes.length, 0);
     const foreignKeyCount = [...expected.values()].reduce((n, t) => n + t.foreignKeys.length, 0);
-    expect(indexCount).toBe(78);
-    expect(foreignKeyCount).toBe(30);
+    expect(indexCount).toBe(80);
+    expect(foreignKeyCount).toBe(31);
   });
 
   /** A copy of the schema with one edit; fails loudly if the edit did not apply. */

@@ -14,7 +14,7 @@ import { isKluisError, type KluisError } from '../../api/errors';
 import { connectionOptions, migrateDatabase, MIGRATIONS_DIR, readMigrations, type Migration } from '../../api/db/migrate';
 import { scratchDatabaseUrl } from '../support/database';
 
-const SCHEMA_TABLES = ['AuditChainHead', 'AuditEvent', 'Conversation', 'Credential', 'Document', 'ErasureJob', 'Invitation', 'Job', 'KnowledgeSource', 'LoginAttempt', 'Membership', 'Message', 'MessageFeedback', 'PasswordResetToken', 'QueueJob', 'QueueSchedule', 'RateLimiterFlexible', 'RetentionPolicy', 'SecurityEvent', 'Session', 'Upload', 'UsageBudget', 'UsageDaily', 'User', 'Workspace', 'WorkspaceAssistantSettings', 'WorkspaceDataKey', 'WorkspaceRoutingPolicy'];
+const SCHEMA_TABLES = ['AuditChainHead', 'AuditEvent', 'Conversation', 'Credential', 'Document', 'ErasureJob', 'Image', 'Invitation', 'Job', 'KnowledgeSource', 'LoginAttempt', 'Membership', 'Message', 'MessageFeedback', 'PasswordResetToken', 'QueueJob', 'QueueSchedule', 'RateLimiterFlexible', 'RetentionPolicy', 'SecurityEvent', 'Session', 'Upload', 'UsageBudget', 'UsageDaily', 'User', 'Workspace', 'WorkspaceAssistantSettings', 'WorkspaceDataKey', 'WorkspaceRoutingPolicy'];
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 

@@ -158,7 +158,7 @@ describe('workspace erasure', () => {
     const first = await engine.run((await engine.request({ kind: 'workspace', workspaceId: w.workspaceId }, { reason: 'admin' })).jobId);
     expect(first.status).toBe('done');
     expect(first.steps.find((s) => s.name === 'index')?.removed).toBe(5);
-    expect(first.steps.find((s) => s.name === 'blobs')?.removed).toBe(2);
+    expect(first.steps.find((s) => s.name === 'blobs')?.removed).toBe(4); // the upload, another blob and two pictures
     expect(first.steps.find((s) => s.name === 'dataKey')?.removed).toBe(1);
 
     expect(await engine.run(first.jobId)).toEqual(first);
@@ -236,16 +236,129 @@ describe('upload erasure', () => {
     expect(await index.countChunks(w.workspaceId, w.uploadDocumentId)).toBe(0);
     expect(await index.countChunks(w.workspaceId, w.folderDocumentId)).toBe(3);
     const after = await snapshot(db, index, blobs, w.workspaceId);
-    expect(after).toEqual({ ...before, upload: 0, document: 1, chunks: 3, blobs: 1, auditEvent: before.auditEvent! + 2 });
+    expect(after).toEqual({ ...before, upload: 0, document: 1, chunks: 3, blobs: before.blobs! - 1, auditEvent: before.auditEvent! + 2 });
+  });
+});
+
+describe('retention batches', () => {
+  /** Two more indexed uploads with their blobs, beside the seeded one. */
+  async function moreUploads(w: SeededWorkspace, n: number): Promise<Array<{ uploadId: string; documentId: string }>> {
+    const made = [];
+    for (let i = 0; i < n; i++) {
+      const uploadId = randomUUID();
+      const documentId = randomUUID();
+      await db.document.create({ data: { id: documentId, workspaceId: w.workspaceId, sourceKind: 'upload', sourceRef: `batch-${documentId}`, title: 'batch file', mimeType: 'text/plain', contentHash: documentId.replace(/-/g, '').padEnd(64, '0'), sizeBytes: 10, chunkCount: 2, status: 'indexed', indexedAt: new Date() } });
+      await index.replaceDocument(w.workspaceId, documentId, [0, 1].map((ordinal) => ({ id: `${documentId}:${ordinal}`, documentId, ordinal, title: 'batch file', sourceRef: 'batch file', text: `batch passage ${ordinal}`, language: 'en' as const })));
+      await db.upload.create({ data: { id: uploadId, workspaceId: w.workspaceId, fileName: 'batch.txt', mimeType: 'text/plain', kind: 'document', sizeBytes: 10, contentHash: uploadId.replace(/-/g, '').padEnd(64, '0'), indexStatus: 'indexed', documentId } });
+      await blobs.put(w.workspaceId, blobNameOf(uploadId), Buffer.from(`batch ${uploadId}`));
+      made.push({ uploadId, documentId });
+    }
+    return made;
+  }
+
+  it.each<ErasureStepName>(['rows', 'index', 'blobs'])('erases a batch of uploads in one job with one residue scan, resuming after a crash after %s; the upload outside the batch stays', async (step) => {
+    const w = await seeded();
+    const [second, outside] = await moreUploads(w, 2);
+    const batch = [w.uploadId, second!.uploadId];
+    const before = await snapshot(db, index, blobs, w.workspaceId);
+    const view = await crashAndResume({ kind: 'uploads', workspaceId: w.workspaceId, uploadIds: batch }, step);
+    expect(view.steps).toEqual([
+      { name: 'rows', done: true, removed: 4 },
+      { name: 'index', done: true, removed: 4 },
+      { name: 'blobs', done: true, removed: 2 },
+    ]);
+    for (const id of batch) expect(await blobs.get(w.workspaceId, blobNameOf(id))).toBeUndefined();
+    expect(await index.countChunks(w.workspaceId, second!.documentId)).toBe(0);
+    expect(await db.upload.count({ where: { workspaceId: w.workspaceId, id: outside!.uploadId } })).toBe(1);
+    expect(await index.countChunks(w.workspaceId, outside!.documentId)).toBe(2);
+    expect(await blobs.get(w.workspaceId, blobNameOf(outside!.uploadId))).toBeDefined();
+    const after = await snapshot(db, index, blobs, w.workspaceId);
+    expect(after).toEqual({ ...before, upload: before.upload! - 2, document: before.document! - 2, chunks: before.chunks! - 4, blobs: before.blobs! - 2, auditEvent: before.auditEvent! + 2 });
+    // One job for the batch: its row holds the ids, the audit events count them.
+    const record = await db.erasureJob.findUniqueOrThrow({ where: { id: view.jobId } });
+    expect(record).toMatchObject({ scopeKind: 'uploads', targetId: null, status: 'done', activeKey: null });
+    const events = await db.auditEvent.findMany({ where: { workspaceId: w.workspaceId, kind: { startsWith: 'erasure.' } } });
+    expect(events.map((e) => e.detail)).toEqual(expect.arrayContaining([expect.objectContaining({ jobId: view.jobId, scope: 'uploads', records: 2 })]));
+  });
+
+  it('erases a batch of conversations in one job, joins a second request for the same set in another order, and leaves the rest', async () => {
+    const w = await seeded();
+    const before = await snapshot(db, index, blobs, w.workspaceId);
+    const set = [w.alice.conversationId, w.bob.conversationId];
+    const first = await eraser().request({ kind: 'conversations', workspaceId: w.workspaceId, conversationIds: set }, { reason: 'retention' });
+    const again = await eraser().request({ kind: 'conversations', workspaceId: w.workspaceId, conversationIds: [...set].reverse() }, { reason: 'retention' });
+    expect(again.jobId).toBe(first.jobId);
+    // A different set is a different job.
+    const other = await db.conversation.create({ data: { id: randomUUID(), workspaceId: w.workspaceId, channel: 'teams', externalId: randomUUID() } });
+    const third = await eraser().request({ kind: 'conversations', workspaceId: w.workspaceId, conversationIds: [other.id] }, { reason: 'retention' });
+    expect(third.jobId).not.toBe(first.jobId);
+    const view = await eraser().run(first.jobId);
+    expect(view).toMatchObject({ status: 'done', residue: [] });
+    const after = await snapshot(db, index, blobs, w.workspaceId);
+    expect(after).toMatchObject({ conversation: before.conversation! - 2 + 1, chunks: before.chunks, blobs: before.blobs });
+    expect(await db.message.count({ where: { workspaceId: w.workspaceId, conversationId: { in: set } } })).toBe(0);
+    await eraser().run(third.jobId);
+  });
+
+  it('ends a batch failed with the residue listed when one of its conversations is written again meanwhile, and a rerun finishes it', async () => {
+    const w = await seeded();
+    const late = eraser({
+      afterStep: async () => {
+        await db.conversation.create({ data: { id: w.alice.conversationId, workspaceId: w.workspaceId, channel: 'teams', externalId: randomUUID() } });
+      },
+    });
+    const job = await late.request({ kind: 'conversations', workspaceId: w.workspaceId, conversationIds: [w.alice.conversationId, w.bob.conversationId] }, { reason: 'retention' });
+    const view = await late.run(job.jobId);
+    expect(view.status).toBe('failed');
+    expect(view.residue).toEqual(['Conversation: 1']);
+    expect(await eraser().run(job.jobId)).toMatchObject({ status: 'done', residue: [] });
+  });
+
+  it('cannot reach another workspace\'s uploads or conversations through a batch (cross-tenant ids)', async () => {
+    const w = await seeded();
+    await expect(eraser().request({ kind: 'uploads', workspaceId: w.workspaceId, uploadIds: [bystander.uploadId] }, { reason: 'retention' })).rejects.toMatchObject({ id: 'not_found' });
+    await expect(eraser().request({ kind: 'conversations', workspaceId: w.workspaceId, conversationIds: [bystander.alice.conversationId] }, { reason: 'retention' })).rejects.toMatchObject({ id: 'not_found' });
+    // Mixed with one of its own: only its own goes (the bystander check after each test proves it).
+    const mixed = await eraser().request({ kind: 'uploads', workspaceId: w.workspaceId, uploadIds: [w.uploadId, bystander.uploadId] }, { reason: 'retention' });
+    expect(await eraser().run(mixed.jobId)).toMatchObject({ status: 'done', residue: [] });
   });
 });
 
 describe('user erasure', () => {
-  it.each<ErasureStepName>(['rows', 'graphTokens', 'usage'])('keeps the account (login needs it) and removes everything personal; resumes after a crash after %s', async (step) => {
+  it('finds a picture made while the erasure ran (read at the blobs step), and a residue scan lists a row it could not remove', async () => {
+    const w = await seeded();
+    const { userId } = w.alice;
+    const lateImage = randomUUID();
+    const late = eraser({
+      afterStep: async (_jobId, step) => {
+        if (step !== 'rows') return;
+        await db.image.create({ data: { id: lateImage, workspaceId: w.workspaceId, userId, blobKey: `images/${lateImage}.png` } });
+        await blobs.put(w.workspaceId, `images/${lateImage}.png`, Buffer.from('late picture'));
+      },
+    });
+    const job = await late.request({ kind: 'user', workspaceId: w.workspaceId, userId, deleteAccount: false }, { reason: 'user' });
+    expect(await late.run(job.jobId)).toMatchObject({ status: 'done', residue: [] });
+    expect(await blobs.get(w.workspaceId, `images/${lateImage}.png`)).toBeUndefined();
+
+    // A row whose blob step never ran (a picture recorded after the job finished) is residue of a rerun's scan.
+    const stuck = eraser({ rows: { ...createPrismaErasureRows(db), forgetImages: async () => 0 } });
+    const again = await stuck.request({ kind: 'user', workspaceId: w.workspaceId, userId, deleteAccount: false }, { reason: 'user' });
+    await db.image.create({ data: { id: randomUUID(), workspaceId: w.workspaceId, userId, blobKey: 'images/never-stored.png' } });
+    expect(await stuck.run(again.jobId)).toMatchObject({ status: 'failed', residue: ['Image: 1'] });
+    await db.image.deleteMany({ where: { workspaceId: w.workspaceId, userId } });
+  });
+
+  it.each<ErasureStepName>(['rows', 'blobs', 'graphTokens', 'usage'])('keeps the account (login needs it) and removes everything personal; resumes after a crash after %s', async (step) => {
     const w = await seeded();
     const { userId } = w.alice;
     const view = await crashAndResume({ kind: 'user', workspaceId: w.workspaceId, userId, deleteAccount: false }, step);
-    expect(view.steps.map((s) => s.name)).toEqual(['rows', 'graphTokens', 'usage']);
+    expect(view.steps.map((s) => s.name)).toEqual(['rows', 'blobs', 'graphTokens', 'usage']);
+    // Her picture (row and PNG) goes; Bob's stays.
+    expect(view.steps.find((s) => s.name === 'blobs')?.removed).toBe(1);
+    expect(await db.image.count({ where: { workspaceId: w.workspaceId, userId } })).toBe(0);
+    expect(await blobs.get(w.workspaceId, `images/${w.alice.imageId}.png`)).toBeUndefined();
+    expect(await db.image.count({ where: { workspaceId: w.workspaceId, userId: w.bob.userId } })).toBe(1);
+    expect((await blobs.get(w.workspaceId, `images/${w.bob.imageId}.png`))?.toString()).toBe(`picture of ${w.bob.userId}`);
     expect(view.steps.find((s) => s.name === 'graphTokens')?.removed).toBe(1);
     expect(view.steps.find((s) => s.name === 'usage')?.removed).toBe(1);
 

@@ -101,6 +101,40 @@ describe('POST /api/me/erasure', () => {
     expect((await call('GET', `/api/workspace/erasure/${started.body.jobId}`, await adminA())).body.status).toBe('done');
   });
 
+  it('deletes the account too, and the status token still shows the requester the end; no one else reads the job with it', async () => {
+    const oid = randomUUID();
+    const me = () => token(tenantA, oid, 'Kluis.User');
+    const before = await principalOf(await me());
+    await conversationOf(before);
+    const started = await call('POST', '/api/me/erasure', await me(), { deleteAccount: true });
+    expect(started.status).toBe(202);
+    const statusToken = String(started.body.statusToken);
+    expect(statusToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const path = `/api/me/erasure/${started.body.jobId}`;
+    await kluis.modules.erasureRunner.settled();
+    expect(await db.user.count({ where: { workspaceId: before.workspaceId, id: before.userId } })).toBe(0);
+
+    // The same person is now a fresh, empty account; with the token they see the job done.
+    const withToken = (bearer: string, value = statusToken) => fetch(`${kluis.url}${path}`, { headers: { authorization: `Bearer ${bearer}`, 'x-kluis-erasure-token': value } });
+    const finished = await withToken(await me());
+    expect(finished.status).toBe(200);
+    expect(await finished.json()).toMatchObject({ jobId: started.body.jobId, status: 'done', residue: [], scope: { kind: 'user', userId: before.userId, deleteAccount: true } });
+    expect((await principalOf(await me())).userId).not.toBe(before.userId);
+    // Without the token, the fresh account has no such job; the row keeps only the token's hash.
+    expect((await call('GET', path, await me())).status).toBe(404);
+    expect((await db.erasureJob.findUniqueOrThrow({ where: { id: started.body.jobId } })).statusTokenHash).toMatch(/^[0-9a-f]{64}$/);
+    // Another tenant with the right token (cross-tenant), and anyone with a wrong or oversized one: 404.
+    expect((await withToken(await userB())).status).toBe(404);
+    expect((await withToken(await adminB())).status).toBe(404);
+    expect((await withToken(await userA(), `${statusToken.slice(0, 42)}${statusToken.endsWith('A') ? 'B' : 'A'}`)).status).toBe(404);
+    expect((await withToken(await userA(), statusToken.repeat(10))).status).toBe(404);
+    // A token opens its own job only.
+    const other = await call('POST', '/api/me/erasure', await userA(), {});
+    await kluis.modules.erasureRunner.settled();
+    expect((await fetch(`${kluis.url}/api/me/erasure/${other.body.jobId}`, { headers: { authorization: `Bearer ${await me()}`, 'x-kluis-erasure-token': statusToken } })).status).toBe(404);
+    expect(other.body.statusToken).not.toBe(statusToken);
+  });
+
   it.each([
     ['deleteAccount as a string', { deleteAccount: 'yes' }],
     ['an unknown field', { deleteAccount: false, userId: randomUUID() }],
@@ -207,11 +241,11 @@ describe('start-up', () => {
     kluis = await startTestKluis(env);
     const finished = await untilFinished(`/api/workspace/erasure/${job.jobId}`, adminB);
     expect(finished.body).toMatchObject({ status: 'done', residue: [] });
-    expect(finished.body.steps).toEqual([{ name: 'rows', done: true, removed: expect.any(Number) }, { name: 'graphTokens', done: true, removed: 0 }, { name: 'usage', done: true, removed: 1 }]);
+    expect(finished.body.steps).toEqual([{ name: 'rows', done: true, removed: expect.any(Number) }, { name: 'blobs', done: true, removed: 0 }, { name: 'graphTokens', done: true, removed: 0 }, { name: 'usage', done: true, removed: 1 }]);
     expect(await db.usageDaily.count({ where: { workspaceId: ub.workspaceId, userId: ub.userId } })).toBe(0);
     const untouched = await db.erasureJob.findUniqueOrThrow({ where: { id: busy.jobId } });
     expect(untouched.status).toBe('running');
-    expect((untouched.steps as Array<{ done: boolean }>).map((s) => s.done)).toEqual([true, false, false]);
+    expect((untouched.steps as Array<{ done: boolean }>).map((s) => s.done)).toEqual([true, false, false, false]);
     expect((await kluis.modules.eraser.run(busy.jobId)).status).toBe('done');
   }, 60000);
 });

@@ -81,7 +81,7 @@ describe('Delete my user data (tab)', () => {
     await tab.getByRole('button', { name: 'Delete my user data…' }).click();
     await tab.getByRole('button', { name: 'Yes, delete my data' }).click();
     await tab.locator('#erasure-status', { hasText: 'Your user data has been deleted.' }).waitFor({ timeout: 30000 });
-    expect(await tab.locator('#erasure-progress').getAttribute('value')).toBe('3');
+    expect(await tab.locator('#erasure-progress').getAttribute('value')).toBe('4');
     expect(await tab.getByRole('button', { name: 'Delete my user data…' }).isDisabled()).toBe(true);
     // The erased conversations leave the page at once.
     await tab.getByText('You have no conversations yet.').waitFor();

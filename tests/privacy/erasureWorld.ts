@@ -12,6 +12,8 @@ export interface SeededUser {
   entraObjectId?: string;
   emailIndex?: string;
   conversationId: string;
+  /** The one picture they generated (images/<id>.png). */
+  imageId?: string;
 }
 
 export interface SeededWorkspace {
@@ -80,6 +82,13 @@ export async function seedWorkspace(db: Database, index: SearchIndex, blobs: Blo
   await db.upload.create({ data: { id: uploadId, workspaceId, fileName: 'travel.txt', mimeType: 'text/plain', kind: 'document', sizeBytes: 10, contentHash: hex(uploadId), indexStatus: 'indexed', documentId: uploadDocumentId, uploadedByUserId: alice.userId } });
   await blobs.put(workspaceId, blobNameOf(uploadId), Buffer.from('travel rules'));
   await blobs.put(workspaceId, 'exports/other', Buffer.from('another blob'));
+  // A picture each made with /image: the row names its maker, the PNG is a blob.
+  for (const maker of [alice, bob]) {
+    const imageId = randomUUID();
+    await db.image.create({ data: { id: imageId, workspaceId, userId: maker.userId, blobKey: `images/${imageId}.png` } });
+    await blobs.put(workspaceId, `images/${imageId}.png`, Buffer.from(`picture of ${maker.userId}`));
+    maker.imageId = imageId;
+  }
   await db.job.create({ data: { id: randomUUID(), workspaceId, kind: 'sync', payload: { sourceId: 'x' } } });
   await db.knowledgeSource.create({ data: { id: randomUUID(), workspaceId, kind: 'sharepoint', driveId: randomUUID(), displayName: 'Team site', schedule: 'daily', createdByUserId: alice.userId } });
   await db.retentionPolicy.create({ data: { workspaceId, uploadedFileDays: 30, loginLogDays: 37, updatedByUserId: alice.userId } });
@@ -90,7 +99,7 @@ export async function seedWorkspace(db: Database, index: SearchIndex, blobs: Blo
   return { workspaceId, tenantId, name, alice, bob, uploadId, uploadDocumentId, folderDocumentId };
 }
 
-const TABLES = ['user', 'membership', 'conversation', 'message', 'messageFeedback', 'usageDaily', 'auditEvent', 'passwordResetToken', 'credential', 'session', 'invitation', 'document', 'upload', 'job', 'knowledgeSource', 'retentionPolicy', 'workspaceAssistantSettings', 'usageBudget', 'workspaceRoutingPolicy'] as const;
+const TABLES = ['user', 'membership', 'conversation', 'message', 'messageFeedback', 'usageDaily', 'auditEvent', 'passwordResetToken', 'credential', 'session', 'invitation', 'document', 'upload', 'job', 'knowledgeSource', 'retentionPolicy', 'workspaceAssistantSettings', 'usageBudget', 'workspaceRoutingPolicy', 'image'] as const;
 
 /** Row counts per table, chunks and blobs of one workspace: compared before and after to prove it untouched. */
 export async function snapshot(db: Database, index: SearchIndex, blobs: BlobStore, workspaceId: string): Promise<Record<string, number>> {

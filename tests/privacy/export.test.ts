@@ -84,9 +84,9 @@ describe('data export over HTTP', () => {
     workspaceA = (await db.workspace.findUniqueOrThrow({ where: { tenantId: tenantA } })).id;
     workspaceB = (await db.workspace.findUniqueOrThrow({ where: { tenantId: tenantB } })).id;
     await userIdOf(await as.adminA());
-    user1 = await seedUser(db, blobs, workspaceA, { userId: await userIdOf(await as.user1()), label: 'user1', conversations: 2, messagesPerConversation: 3, files: 2 });
-    user2 = await seedUser(db, blobs, workspaceA, { userId: await userIdOf(await as.user2()), label: 'user2', conversations: 2, files: 1 });
-    userB = await seedUser(db, blobs, workspaceB, { userId: await userIdOf(await as.adminB()), label: 'B', conversations: 1, files: 1 });
+    user1 = await seedUser(db, blobs, workspaceA, { userId: await userIdOf(await as.user1()), label: 'user1', conversations: 2, messagesPerConversation: 3, files: 2, images: 2 });
+    user2 = await seedUser(db, blobs, workspaceA, { userId: await userIdOf(await as.user2()), label: 'user2', conversations: 2, files: 1, images: 1 });
+    userB = await seedUser(db, blobs, workspaceB, { userId: await userIdOf(await as.adminB()), label: 'B', conversations: 1, files: 1, images: 1 });
     await db.workspaceAssistantSettings.create({ data: { workspaceId: workspaceA, instructions: secretInstructions, maxTurns: 6, maxTurnChars: 2000, maxPassages: 6, maxPassageChars: 1500 } });
     await db.credential.create({
       data: { id: randomUUID(), workspaceId: workspaceA, userId: user1.userId, emailIndex: createHash('sha256').update(randomUUID()).digest('hex'), emailCiphertext: `SECRET-EMAIL-${secretHash}`, passwordHash: secretHash, passwordChangedAt: new Date() },
@@ -124,8 +124,13 @@ describe('data export over HTTP', () => {
     expect(uploads.map((u) => u.id).sort()).toEqual(user1.uploads.map((u) => u.id).sort());
     for (const upload of user1.uploads) expect(zip.bytes(`files/${upload.id}/${upload.fileName}`).equals((await blobs.get(workspaceA, `uploads/${upload.id}`))!)).toBe(true);
     expect(zip.json<{ files: unknown[] }>('manifest.json').files).toHaveLength(2);
+    // Their pictures from /image, byte for byte, and no one else's.
+    expect(zip.json<Array<{ id: string; userId: string }>>('images.json').map((i) => [i.id, i.userId]).sort()).toEqual(user1.images.map((i) => [i.id, user1.userId]).sort());
+    for (const image of user1.images) expect(zip.bytes(`images/${image.id}.png`).equals(image.bytes)).toBe(true);
+    expect(zip.json<{ images: Array<{ imageId: string; path: string }> }>('manifest.json').images.map((i) => i.path).sort()).toEqual(user1.images.map((i) => `images/${i.id}.png`).sort());
+    for (const image of [...user2.images, ...userB.images]) expect(zip.names).not.toContain(`images/${image.id}.png`);
     // Only user-scope entries: nothing of the workspace's settings, audit log or members.
-    expect(zip.names.filter((n) => !n.startsWith('files/'))).toEqual(['conversations.json', 'feedback.json', 'manifest.json', 'profile.json', 'uploads.json', 'usage.json']);
+    expect(zip.names.filter((n) => !n.startsWith('files/') && !n.startsWith('images/'))).toEqual(['conversations.json', 'feedback.json', 'images.json', 'manifest.json', 'profile.json', 'uploads.json', 'usage.json']);
 
     expect(zip.everything).toContain(user1.canary);
     for (const foreign of [user2.canary, user2.userId, userB.canary, userB.userId, workspaceB, secretHash, secretInstructions]) expect(zip.everything).not.toContain(foreign);
@@ -148,6 +153,10 @@ describe('data export over HTTP', () => {
     const uploads = await db.upload.findMany({ where: { workspaceId: workspaceA } });
     expect(zip.json<Array<{ id: string }>>('uploads.json').map((u) => u.id).sort()).toEqual(uploads.map((u) => u.id).sort());
     for (const upload of uploads) expect(zip.bytes(`files/${upload.id}/${upload.fileName}`).equals((await blobs.get(workspaceA, `uploads/${upload.id}`))!)).toBe(true);
+    // Every picture of the workspace, none of another.
+    expect(zip.json<Array<{ id: string }>>('images.json').map((i) => i.id).sort()).toEqual([...user1.images, ...user2.images].map((i) => i.id).sort());
+    for (const image of [...user1.images, ...user2.images]) expect(zip.bytes(`images/${image.id}.png`).equals(image.bytes)).toBe(true);
+    expect(zip.names).not.toContain(`images/${userB.images[0]!.id}.png`);
     expect(zip.json('settings.json')).toMatchObject({ assistant: { maxTurns: 6, instructions: { set: true, chars: secretInstructions.length } }, retentionPolicy: null });
     const auditIds = zip.json<Array<{ id: string; kind: string; detail: { jobId?: string } }>>('audit-events.json');
     expect(auditIds.some((e) => e.kind === 'export.requested' && e.detail?.jobId === status.id)).toBe(true);

@@ -11,17 +11,19 @@ export interface SeededUser {
   conversationIds: string[];
   messageIds: string[];
   uploads: Array<{ id: string; fileName: string; bytes: Buffer }>;
+  /** Pictures made with /image (Image rows, PNG blobs under images/<id>.png). */
+  images: Array<{ id: string; bytes: Buffer }>;
 }
 
 /** Creates a user (unless `userId` names one) and their records: conversations, messages, feedback, usage, uploads with files. */
-export async function seedUser(db: Database, blobs: BlobStore, workspaceId: string, options: { userId?: string; conversations?: number; messagesPerConversation?: number; files?: number; label: string }): Promise<SeededUser> {
+export async function seedUser(db: Database, blobs: BlobStore, workspaceId: string, options: { userId?: string; conversations?: number; messagesPerConversation?: number; files?: number; images?: number; label: string }): Promise<SeededUser> {
   const canary = `CANARY-${options.label}-${randomBytes(6).toString('hex')}`;
   const userId = options.userId ?? randomUUID();
   if (!options.userId) {
     await db.user.create({ data: { id: userId, workspaceId, entraObjectId: randomUUID(), displayName: `Person ${canary}` } });
     await db.membership.create({ data: { id: randomUUID(), workspaceId, userId, role: 'user' } });
   }
-  const seeded: SeededUser = { userId, canary, conversationIds: [], messageIds: [], uploads: [] };
+  const seeded: SeededUser = { userId, canary, conversationIds: [], messageIds: [], uploads: [], images: [] };
   for (let c = 0; c < (options.conversations ?? 1); c++) {
     const conversationId = randomUUID();
     await db.conversation.create({ data: { id: conversationId, workspaceId, userId, channel: 'tab', externalId: `export-${conversationId}` } });
@@ -48,6 +50,13 @@ export async function seedUser(db: Database, blobs: BlobStore, workspaceId: stri
     await blobs.put(workspaceId, blobNameOf(id), bytes);
     await db.upload.create({ data: { id, workspaceId, fileName, mimeType: 'text/plain', kind: 'document', sizeBytes: bytes.length, contentHash: createHash('sha256').update(bytes).digest('hex'), indexStatus: 'not_indexed', uploadedByUserId: userId } });
     seeded.uploads.push({ id, fileName, bytes });
+  }
+  for (let i = 0; i < (options.images ?? 0); i++) {
+    const id = randomUUID();
+    const bytes = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47]), Buffer.from(` picture ${i} of ${canary}`)]);
+    await db.image.create({ data: { id, workspaceId, userId, blobKey: `images/${id}.png` } });
+    await blobs.put(workspaceId, `images/${id}.png`, bytes);
+    seeded.images.push({ id, bytes });
   }
   return seeded;
 }

@@ -51,12 +51,16 @@ interface Recorded {
   reason: string;
 }
 
-/** Records every erasure; `failOn` makes the request for an id throw, `failRunOf` makes its job end failed. */
-function recordingEraser(options: { failOn?: Set<string>; failRunOf?: Set<string>; gate?: Promise<void> } = {}): Eraser & { requests: Recorded[]; runs: string[] } {
+/** The records an erasure scope names (a batch names many). */
+const targetsOf = (s: ErasureScope): string[] =>
+  s.kind === 'conversation' ? [s.conversationId] : s.kind === 'upload' ? [s.uploadId] : s.kind === 'conversations' ? s.conversationIds : s.kind === 'uploads' ? s.uploadIds : s.kind === 'user' ? [s.userId] : [s.workspaceId];
+
+/** Records every erasure; `failOn` makes a request naming an id throw, `failRunOf` makes its job end failed. */
+function recordingEraser(options: { failOn?: Set<string>; failRunOf?: Set<string>; gate?: Promise<void> } = {}): Pick<Eraser, 'request' | 'run'> & { requests: Recorded[]; runs: string[] } {
   const requests: Recorded[] = [];
   const runs: string[] = [];
   const jobs = new Map<string, ErasureScope>();
-  const targetOf = (s: ErasureScope) => (s.kind === 'conversation' ? s.conversationId : s.kind === 'upload' ? s.uploadId : s.kind === 'user' ? s.userId : s.workspaceId);
+  const hits = (set: Set<string> | undefined, s: ErasureScope) => targetsOf(s).some((id) => set?.has(id));
   const view = (jobId: string, scope: ErasureScope, status: ErasureJobView['status']): ErasureJobView => ({ jobId, scope, status, steps: [], requestedAt: NOW.toISOString() });
   return {
     requests,
@@ -64,7 +68,7 @@ function recordingEraser(options: { failOn?: Set<string>; failRunOf?: Set<string
     async request(scope, requestedBy) {
       if (options.gate) await options.gate;
       requests.push({ scope, reason: requestedBy.reason });
-      if (options.failOn?.has(targetOf(scope))) fail('store_unavailable', 'test: erasure request refused');
+      if (hits(options.failOn, scope)) fail('store_unavailable', 'test: erasure request refused');
       const jobId = randomUUID();
       jobs.set(jobId, scope);
       return view(jobId, scope, 'queued');
@@ -72,15 +76,15 @@ function recordingEraser(options: { failOn?: Set<string>; failRunOf?: Set<string
     async run(jobId) {
       runs.push(jobId);
       const scope = jobs.get(jobId)!;
-      return view(jobId, scope, options.failRunOf?.has(targetOf(scope)) ? 'failed' : 'done');
-    },
-    async status() {
-      return undefined;
+      return view(jobId, scope, hits(options.failRunOf, scope) ? 'failed' : 'done');
     },
   };
 }
 
-function sweeperWith(policies: Map<string, Partial<RetentionPeriods>>, eraser: Eraser, extra: Partial<RetentionSweeperDeps> = {}) {
+/** Every record the sweeper asked to erase in the workspace, once each (a record retried alone after its batch failed counts once). */
+const erasedIn = (eraser: { requests: Recorded[] }, workspaceId: string) => [...new Set(eraser.requests.filter((r) => r.scope.workspaceId === workspaceId).flatMap((r) => targetsOf(r.scope)))].sort();
+
+function sweeperWith(policies: Map<string, Partial<RetentionPeriods>>, eraser: Pick<Eraser, 'request' | 'run'>, extra: Partial<RetentionSweeperDeps> = {}) {
   const events: AuditEventInput[] = [];
   const freeLock: SweepLock = { runExclusive: async (work) => ({ ran: true, result: await work() }) };
   const sweeper = createRetentionSweeper({
@@ -97,8 +101,6 @@ function sweeperWith(policies: Map<string, Partial<RetentionPeriods>>, eraser: E
   return { sweeper, events };
 }
 
-const erasedIn = (eraser: { requests: Recorded[] }, workspaceId: string) =>
-  eraser.requests.filter((r) => r.scope.workspaceId === workspaceId).map((r) => (r.scope.kind === 'conversation' ? r.scope.conversationId : r.scope.kind === 'upload' ? r.scope.uploadId : r.scope.workspaceId)).sort();
 
 afterAll(async () => {
   await db.loginAttempt.deleteMany({ where: { workspaceId: { in: created } } });
@@ -125,7 +127,9 @@ describe('conversationDays: days after the last message', () => {
     expect(erasedIn(eraser, a)).not.toEqual(expect.arrayContaining([exactly, oldButActive, emptyExactly]));
     // B keeps conversations (the default): its 400-day-old conversation is untouched.
     expect(erasedIn(eraser, b)).toEqual([]);
-    expect(eraser.requests.filter((r) => r.scope.workspaceId === a).every((r) => r.reason === 'retention' && r.scope.kind === 'conversation')).toBe(true);
+    expect(eraser.requests.filter((r) => r.scope.workspaceId === a).every((r) => r.reason === 'retention' && r.scope.kind === 'conversations')).toBe(true);
+    // One batch for the rule: both records in one erasure job.
+    expect(eraser.requests.filter((r) => r.scope.workspaceId === a)).toHaveLength(1);
     expect(report.workspaces.find((w) => w.workspaceId === a)?.removed.conversationDays).toBe(2);
     expect(eraser.runs).toHaveLength(eraser.requests.length);
     void otherWorkspace;
@@ -183,7 +187,7 @@ describe('uploadedFileDays', () => {
     expect(erasedIn(eraser, a)).toEqual([old]);
     expect(erasedIn(eraser, a)).not.toContain(exactly);
     expect(erasedIn(eraser, b)).not.toContain(bOld);
-    expect(eraser.requests.find((r) => r.scope.workspaceId === a)).toEqual({ scope: { kind: 'upload', workspaceId: a, uploadId: old }, reason: 'retention' });
+    expect(eraser.requests.find((r) => r.scope.workspaceId === a)).toEqual({ scope: { kind: 'uploads', workspaceId: a, uploadIds: [old] }, reason: 'retention' });
   });
 });
 
@@ -278,6 +282,58 @@ describe('terminated workspaces', () => {
   });
 });
 
+describe('batches', () => {
+  it('erases the expired records of a rule in batches of batchSize, one job each, and retries only a failing batch record by record', async () => {
+    const a = await workspace();
+    const expired: string[] = [];
+    for (let i = 0; i < 5; i++) expired.push(await conversation(a, ago(60), [ago(40, i)]));
+    const kept = await conversation(a, ago(60), [ago(29)]);
+    // Uploads are batched the same way; not here, because the default upload period would let the
+    // scheduled sweep of another test's Kluis on this database erase them meanwhile.
+    const broken = expired[3]!;
+    const eraser = recordingEraser({ failRunOf: new Set([broken]) });
+    const { sweeper } = sweeperWith(new Map([[a, { conversationDays: 30 }]]), eraser, { batchSize: 2 });
+
+    const report = await sweeper.sweepAll();
+
+    const requests = eraser.requests.filter((r) => r.scope.workspaceId === a).map((r) => r.scope);
+    const batches = requests.filter((s) => s.kind === 'conversations').map((s) => (s.kind === 'conversations' ? s.conversationIds : []));
+    expect(batches.map((b) => b.length)).toEqual([2, 2, 1]);
+    expect(batches.flat().sort()).toEqual([...expired].sort());
+    expect(batches.flat()).not.toContain(kept);
+    // Only the batch holding the broken record was retried, record by record.
+    const brokenBatch = batches.find((b) => b.includes(broken))!;
+    expect(requests.filter((s) => s.kind === 'conversation').map((s) => (s.kind === 'conversation' ? s.conversationId : ''))).toEqual(brokenBatch);
+    const mine = report.workspaces.find((w) => w.workspaceId === a)!;
+    expect(mine.removed).toMatchObject({ conversationDays: 4 });
+    expect(mine.failures).toEqual([{ rule: 'conversationDays', workspaceId: a, targetId: broken, error: 'erasure_failed' }]);
+    expect(eraser.runs).toHaveLength(eraser.requests.length);
+  });
+
+  it('counts a record its failed batch already erased as removed when the retry finds it gone', async () => {
+    const a = await workspace();
+    const first = await conversation(a, ago(60), [ago(40)]);
+    const second = await conversation(a, ago(60), [ago(41)]);
+    const eraser = recordingEraser();
+    const gone: Pick<Eraser, 'request' | 'run'> = {
+      async request(scope, by) {
+        // The batch erased its rows, then its job ended failed (residue elsewhere); the retries find nothing.
+        if (scope.kind === 'conversation') fail('not_found', 'test: already erased');
+        return eraser.request(scope, by);
+      },
+      async run(jobId) {
+        return { ...(await eraser.run(jobId)), status: 'failed' };
+      },
+    };
+    const { sweeper } = sweeperWith(new Map([[a, { conversationDays: 30 }]]), gone);
+    const report = await sweeper.sweepAll();
+    const mine = report.workspaces.find((w) => w.workspaceId === a)!;
+    expect(mine.removed.conversationDays).toBe(2);
+    expect(mine.failures).toEqual([]);
+    expect(erasedIn(eraser, a)).toEqual([first, second].sort());
+  });
+});
+
 describe('failures', () => {
   it('reports a failing erasure (refused request, failed job) and carries on with the rest', async () => {
     const a = await workspace();
@@ -301,6 +357,8 @@ describe('failures', () => {
     );
     expect(mine.failures).toHaveLength(2);
     expect(erasedIn(eraser, a)).toEqual([refused, failedJob, fine, oldUpload].sort());
+    // The failed batch of three was retried record by record; the upload's batch went through at once.
+    expect(eraser.requests.filter((r) => r.scope.workspaceId === a).map((r) => r.scope.kind)).toEqual(['conversations', 'conversation', 'conversation', 'conversation', 'uploads']);
     expect(report.terminated.failures).toContainEqual({ rule: 'terminatedWorkspace', workspaceId: terminatedRefused, targetId: terminatedRefused, error: 'store_unavailable' });
     expect(report.totals.failures).toBeGreaterThanOrEqual(3);
     // Audited with counts, never content.
@@ -327,7 +385,7 @@ describe('on demand and on schedule', () => {
     const admin = principal(a, 'admin');
     const sweep = await sweeper.sweepWorkspaceOf(admin);
     expect(sweep).toMatchObject({ workspaceId: a, removed: { uploadedFileDays: 1 }, failures: [] });
-    expect(eraser.requests.map((r) => r.scope)).toEqual([{ kind: 'upload', workspaceId: a, uploadId: aOld }]);
+    expect(eraser.requests.map((r) => r.scope)).toEqual([{ kind: 'uploads', workspaceId: a, uploadIds: [aOld] }]);
     expect(events).toContainEqual(expect.objectContaining({ workspaceId: a, actorUserId: admin.userId, kind: 'retention.swept', outcome: 'success', detail: expect.objectContaining({ trigger: 'admin' }) }));
   });
 
