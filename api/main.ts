@@ -3,6 +3,7 @@
  * Nothing else in Kluis constructs adapters; tests build the same graph through startKluis with
  * their own Config.
  */
+import { instrumentJobQueue } from './operations/jobs/instrumented';
 import type { JobQueue } from './operations/jobs/ports';
 import { createJobQueue } from './operations/jobs/createJobQueue';
 import { Redis } from 'ioredis';
@@ -209,14 +210,15 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     // replica: BullMQ on Redis with REDIS_URL, else the database's QueueJob table. Kinds are defined
     // below; the queue starts taking jobs once the HTTP server listens, and stops (handing back what
     // runs past the grace period) after it closed.
-    const jobs = createJobQueue(db, { redisUrl: config.operations.redisUrl, logger });
-    cleanups.push(() => jobs.stop(config.operations.shutdownGraceSeconds * 1000));
+    const queue = createJobQueue(db, { redisUrl: config.operations.redisUrl, logger });
+    cleanups.push(() => queue.stop(config.operations.shutdownGraceSeconds * 1000));
     const tableDepth = createPrismaQueueDepth(db);
-    const queueDepth = async () => [...(await tableDepth()), ...(await jobs.depth()).map((d) => ({ queue: 'background', ...d }))];
+    const queueDepth = async () => [...(await tableDepth()), ...(await queue.depth()).map((d) => ({ queue: 'background', ...d }))];
 
     // Operations: Prometheus metrics (a registry of this instance) and abnormal-behaviour alerts,
     // fed by decorators around the audit log, the login attempt log, the usage meter and the assistant.
     const metrics = createPrometheusMetrics({ queueDepth, onCollectError: (error) => logger.warn({ err: error }, 'queue depth could not be counted') });
+    const jobs = instrumentJobQueue(queue, { metrics, logger });
     const alertSink = createAlertSink({
       log: logger,
       metrics,
@@ -395,7 +397,13 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       kind: 'knowledge.sync',
       attempts: 3,
       backoffMs: 30_000,
-      handle: async ({ workspaceId, sourceId }) => void (await sources.runSync(workspaceId, sourceId)),
+      handle: async ({ workspaceId, sourceId }) => {
+        const result = await sources.runSync(workspaceId, sourceId);
+        if (result) {
+          metrics.knowledgeFiles('indexed', result.progress.indexed);
+          metrics.knowledgeFiles('failed', result.progress.failed.length);
+        }
+      },
       onGiveUp: async ({ workspaceId, sourceId }, error) => logger.error({ err: error, workspaceId, sourceId }, 'SharePoint sync given up after its retries; the next scheduled run tries again'),
     });
     jobs.define({ kind: 'knowledge.due', attempts: 1, handle: async () => void (await sources.runDue()) });

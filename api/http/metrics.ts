@@ -46,6 +46,8 @@ export function createPrometheusMetrics(options: { queueDepth?: () => Promise<Qu
   const refusals = new Counter({ name: 'kluis_authorization_refusals_total', help: 'Refused authorizations', registers });
   const knowledgeFiles = new Counter({ name: 'kluis_knowledge_files_total', help: 'Files knowledge syncs indexed or failed to index', labelNames: ['result'], registers });
   const alerts = new Counter({ name: 'kluis_alerts_total', help: 'Abnormal-behaviour alerts raised by kind', labelNames: ['kind'], registers });
+  const jobs = new Counter({ name: 'kluis_jobs_total', help: 'Background jobs this instance ran, by kind and outcome', labelNames: ['kind', 'outcome'], registers });
+  const jobSeconds = new Histogram({ name: 'kluis_job_duration_seconds', help: 'Background job run time by kind', labelNames: ['kind'], buckets: [0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 1800], registers });
   const queueDepth = options.queueDepth;
   new Gauge({
     name: 'kluis_queue_depth',
@@ -83,6 +85,10 @@ export function createPrometheusMetrics(options: { queueDepth?: () => Promise<Qu
     authorizationRefused: () => refusals.inc(),
     knowledgeFiles: (result, count) => count > 0 && knowledgeFiles.inc({ result }, count),
     alertRaised: (kind) => alerts.inc({ kind }),
+    job(kind, outcome, seconds) {
+      jobs.inc({ kind: bounded(kind), outcome });
+      jobSeconds.observe({ kind: bounded(kind) }, seconds);
+    },
     httpLatency(req, res, next) {
       const started = performance.now();
       res.once('finish', () => {

@@ -17,6 +17,8 @@ export interface OperationsMetrics {
   knowledgeFiles(result: 'indexed' | 'failed', count: number): void;
   /** An abnormal-behaviour alert was raised. */
   alertRaised(kind: AlertKind): void;
+  /** One background job this replica ran (the job queue's kind), its outcome and duration. */
+  job(kind: string, outcome: 'succeeded' | 'failed', seconds: number): void;
 }
 
 export type AlertKind = 'login_failures' | 'document_reads' | 'authorization_refusals' | 'provider_errors';
@@ -49,6 +51,7 @@ export const NO_METRICS: OperationsMetrics = {
   authorizationRefused: () => undefined,
   knowledgeFiles: () => undefined,
   alertRaised: () => undefined,
+  job: () => undefined,
 };
 
 /** A queue's unfinished rows by kind and status, counted on each metrics scrape. */

@@ -79,6 +79,10 @@ describe('GET /metrics', () => {
     expect(login.status).toBe(401);
     const { workspaceId } = (await (await fetch(`${kluis.url}/api/me`, { headers: { authorization: `Bearer ${await token(tenant, oid)}` } })).json()) as { workspaceId: string };
     await db.job.create({ data: { id: randomUUID(), workspaceId, kind: 'metrics.probe', status: 'queued' } });
+    // A background job: the user's export is built through the job queue.
+    const exported = await fetch(`${kluis.url}/api/me/export`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(tenant, oid)}` }, body: '{}' });
+    expect(exported.status).toBe(202);
+    await kluis.modules.exports.settled();
 
     const after = await scrape();
     expect(sample(after.text, 'kluis_turns_total', { channel: 'tab', outcome: 'answered' })).toBe(turnsBefore + 1);
@@ -89,6 +93,8 @@ describe('GET /metrics', () => {
     expect(sample(after.text, 'kluis_queue_depth', { queue: 'job', kind: 'metrics.probe', status: 'queued' })).toBeGreaterThanOrEqual(1);
     expect(sample(after.text, 'kluis_knowledge_files_total', { result: 'indexed' })).toBeGreaterThan(0);
     expect(sample(after.text, 'kluis_alerts_total', { kind: 'login_failures' })).toBe(0);
+    expect(sample(after.text, 'kluis_jobs_total', { kind: 'export.build', outcome: 'succeeded' })).toBe(1);
+    expect(sample(after.text, 'kluis_job_duration_seconds_count', { kind: 'export.build' })).toBe(1);
     expect(sample(after.text, 'kluis_authorization_refusals_total')).toBeDefined();
     // Never a tenant, workspace or user id, a tenant name or the question as a label.
     for (const secret of [tenant, workspaceId, oid, 'Contoso', QUESTION]) expect(after.text).not.toContain(secret);
