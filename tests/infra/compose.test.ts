@@ -100,6 +100,7 @@ function sampleEnvironment(environment: string, overrides: Record<string, string
     AZURE_OPENAI_API_KEY: '',
     SMTP_URL: '',
     MAIL_FROM: '',
+    REDIS_URL: 'redis://:redispassword0123456789@redis:6379/0',
     BOT_OAUTH_CONNECTION: '',
     ...overrides,
   };

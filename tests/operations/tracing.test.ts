@@ -179,7 +179,7 @@ describe('traces of a Teams turn', () => {
       ONBOARD_TENANTS: `${failingTenant}=Contoso Traces`,
       KNOWLEDGE_DIR: knowledgeDir,
       KNOWLEDGE_TENANT_ID: failingTenant,
-      OPENAI_API_KEY: 'sk-test-key-that-is-never-accepted',
+      OPENAI_API_KEY: 'not-a-key',
       OPENAI_BASE_URL: `http://127.0.0.1:${deadPort}/v1`,
       OPENAI_MAX_RETRIES: '0',
       OPENAI_TIMEOUT_MS: '2000',
