@@ -29,8 +29,8 @@ export interface KluisProcess {
   errorLines(): string[];
   /** The last lines of output, for explaining a failure. */
   tail(): string[];
-  /** SIGTERM (serve.ts stops cleanly on it), SIGKILL if it has not exited within 30 s. */
-  stop(): Promise<void>;
+  /** SIGTERM (serve.ts stops cleanly on it), SIGKILL if it has not exited within `graceMs` (15 s). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /** Production settings that have nothing to do with a load on loopback, filled in for a start. */
@@ -112,10 +112,12 @@ export async function startKluisProcess(env: Record<string, string>, options: { 
       resolve();
     });
   });
-  const stop = async () => {
+  const stop = async (graceMs = 15_000) => {
     if (exited) return;
     child.kill('SIGTERM');
-    const done = await Promise.race([exit.then(() => true), sleep(30_000).then(() => false)]);
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([exit.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)))]);
+    clearTimeout(timer);
     if (!done) {
       child.kill('SIGKILL');
       await exit;
@@ -133,7 +135,7 @@ export async function startKluisProcess(env: Record<string, string>, options: { 
       // not listening yet
     }
     if (performance.now() > deadline) {
-      await stop();
+      await stop(5_000);
       throw new Error(`Kluis did not become ready at ${url}:\n${tail.slice(-20).join('\n')}`);
     }
     await sleep(100);
