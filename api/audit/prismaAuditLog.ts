@@ -82,8 +82,30 @@ export function createPrismaAuditLog(db: Database): AuditLog & AuditRetention {
     headsKnown.add(workspaceId);
   }
 
+  // Appends to one workspace take turns in this process before they take a pooled connection:
+  // waiting on the head's row lock with a connection each, a burst in one workspace would hold
+  // every connection of the pool and starve all other queries. Other processes still take turns
+  // with this one through the row lock.
+  const turns = new Map<string, Promise<void>>();
+  function inTurn<T>(workspaceId: string, work: () => Promise<T>): Promise<T> {
+    const result = (turns.get(workspaceId) ?? Promise.resolve()).then(work);
+    const done = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    turns.set(workspaceId, done);
+    void done.then(() => {
+      if (turns.get(workspaceId) === done) turns.delete(workspaceId);
+    });
+    return result;
+  }
+
   /** Runs `work` with the workspace's chain head locked and its legacy events chained. */
-  async function withLockedHead<T>(workspaceId: string, work: (tx: Transaction, head: ChainHead) => Promise<T>): Promise<T> {
+  function withLockedHead<T>(workspaceId: string, work: (tx: Transaction, head: ChainHead) => Promise<T>): Promise<T> {
+    return inTurn(workspaceId, () => lockedHead(workspaceId, work));
+  }
+
+  async function lockedHead<T>(workspaceId: string, work: (tx: Transaction, head: ChainHead) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       await ensureHead(workspaceId);
       const outcome = await db.$transaction(async (tx) => {

@@ -60,6 +60,8 @@ function report(result: ChatLoadResult, memory: { idleMb: number; endMb: number 
     `  turns ${result.turns} (${result.turnsPerSecond.toFixed(1)}/s), complete answers ${result.completeAnswers}, incomplete ${result.incompleteAnswers}, non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}`,
     `  latency ms: p50 ${l.p50.toFixed(0)}, p90 ${l.p90.toFixed(0)}, p95 ${l.p95.toFixed(0)}, p99 ${l.p99.toFixed(0)}, max ${l.max.toFixed(0)}, mean ${l.mean.toFixed(0)}`,
     `  Kluis RSS: idle ${memory.idleMb.toFixed(0)} MB, at the end of the load ${memory.endMb.toFixed(0)} MB`,
+    ...result.incompleteSamples.map((body) => `  not a complete answer: ${body}`),
+    ...kluis.errorLines().slice(0, 5).map((line) => `  Kluis logged: ${line.slice(0, 1000)}`),
   ].join('\n');
 }
 
