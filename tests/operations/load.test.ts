@@ -19,7 +19,7 @@ import path from 'node:path';
 import { startFakeEntraIssuer, type FakeEntraIssuer } from '../fakes/entraIssuer';
 import { openTestDatabase, randomTenantId, testDatabaseUrl } from '../support/database';
 import { DEMO_KNOWLEDGE } from '../support/kluis';
-import { runChatLoad, type ChatLoadResult, type LoadConversation } from '../support/loadChat';
+import { completeAnswerOf, LOAD_QUESTIONS, runChatLoad, type ChatLoadResult, type LoadConversation } from '../support/loadChat';
 import { productionBasics, REPO_ROOT, startKluisProcess, type KluisProcess } from '../support/kluisProcess';
 
 const CONVERSATIONS = 50;
@@ -73,6 +73,13 @@ describe('Kluis under load', () => {
         conversationId: randomUUID(),
       })),
     );
+    // One turn first, so the signing keys are fetched and the code is warm before the clock starts.
+    const warm = await fetch(`${kluis.url}/api/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${conversations[0]!.bearer}` },
+      body: JSON.stringify({ message: LOAD_QUESTIONS[0], channel: 'tab', conversationId: randomUUID() }),
+    });
+    expect(completeAnswerOf(await warm.text())).toBeDefined();
     const idleMb = kluis.rssMb();
     const result = await runChatLoad({ urls: [kluis.url], conversations, durationSeconds: DURATION_SECONDS, timeoutSeconds: 30 });
     const endMb = kluis.rssMb();
@@ -99,11 +106,12 @@ describe('Kluis under load', () => {
     // Each connection was one conversation of its own user; the answers in flight when the load
     // stopped may still have been stored, so at least every counted turn is.
     const workspace = await db.workspace.findFirstOrThrow({ where: { tenantId: tenant } });
-    const stored = await db.conversation.findMany({ where: { workspaceId: workspace.id, channel: 'tab' }, select: { userId: true, _count: { select: { messages: true } } } });
-    expect(stored).toHaveLength(CONVERSATIONS);
+    const stored = await db.conversation.findMany({ where: { workspaceId: workspace.id, channel: 'tab' }, select: { userId: true } });
+    // The warm-up turn is a conversation of its own, of the first user.
+    expect(stored).toHaveLength(CONVERSATIONS + 1);
     expect(new Set(stored.map((c) => c.userId)).size).toBe(CONVERSATIONS);
     const assistantMessages = await db.message.count({ where: { workspaceId: workspace.id, role: 'assistant' } });
-    expect(assistantMessages).toBeGreaterThanOrEqual(result.turns);
-    expect(assistantMessages).toBeLessThanOrEqual(result.turns + CONVERSATIONS);
+    expect(assistantMessages).toBeGreaterThanOrEqual(result.turns + 1);
+    expect(assistantMessages).toBeLessThanOrEqual(result.turns + 1 + CONVERSATIONS);
   }, 68_000);
 });
