@@ -20,6 +20,7 @@ import { runErasure } from './erasure';
 import { runIdentity } from './identity';
 import { runKnowledge } from './knowledge';
 import { runRecovery } from './recovery';
+import { runReplicas } from './replicas';
 import { runRetrieval } from './retrieval';
 import { runSweeper } from './sweeper';
 import { formatRatio, formatValue, ratio, table, type BenchContext, type BenchResult, type Figure } from './stats';
@@ -37,6 +38,7 @@ const BENCHMARKS: Array<{ name: string; describe: string; run: (context: BenchCo
   { name: 'sweeper', describe: 'retention sweep of 2,000 expired conversations and 500 expired uploads among 10x kept ones through the real erasure engine, against the selection queries alone', run: runSweeper },
   { name: 'audit', describe: 'audit log appends with the per-workspace hash chain (sequential, 8 in flight on one and on 8 workspaces) and chain verification, against plain inserts', run: runAudit },
   { name: 'recovery', describe: 'store outages in a running Kluis: /readyz while the database or blob store is down, and from the restart to /readyz 200 and the first answered question or stored blob', run: runRecovery },
+  { name: 'replicas', describe: 'chat turns/s at p95 < 1 s over HTTP (extractive provider, demo knowledge) for 1 and 2 Kluis processes sharing one MariaDB, and RSS per replica idle and after load', run: runReplicas },
   { name: 'coldStart', describe: '`npm start` to ready (fresh and warm) and idle memory, against a bare node HTTP server', run: runColdStart },
 ];
 

@@ -46,7 +46,7 @@ export interface Figure {
   benchmark: string;
   metric: string;
   value: number;
-  unit: 'ms' | 's' | 'MB' | 'chunks/s' | 'count';
+  unit: 'ms' | 's' | 'MB' | 'chunks/s' | 'turns/s' | 'count';
   baseline?: { label: string; value: number };
   note?: string;
 }
@@ -80,6 +80,8 @@ export function formatValue(value: number, unit: Figure['unit']): string {
       return `${value.toFixed(1)} MB`;
     case 'chunks/s':
       return `${value.toFixed(0)} chunks/s`;
+    case 'turns/s':
+      return `${value.toFixed(1)} turns/s`;
     case 'count':
       return String(Math.round(value));
   }

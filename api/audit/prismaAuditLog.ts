@@ -22,6 +22,8 @@ type Transaction = Parameters<Parameters<Database['$transaction']>[0]>[0];
 /** Appends queue behind each other per workspace; give a burst room before giving up. */
 const TRANSACTION_OPTIONS = { maxWait: 15_000, timeout: 15_000 };
 const DELETE_BATCH = 5000;
+/** Appends to one workspace that hold a pooled connection at once in this process (see inTurn). */
+const APPENDS_IN_FLIGHT_PER_WORKSPACE = 2;
 
 interface HeadRow {
   workspaceId: string;
@@ -82,8 +84,33 @@ export function createPrismaAuditLog(db: Database): AuditLog & AuditRetention {
     headsKnown.add(workspaceId);
   }
 
+  // At most two appends per workspace hold a pooled connection at a time in this process (one
+  // holding the head's row lock, one waiting on it so the hand-over stays at the database); the
+  // rest wait here. Waiting on the lock with a connection each, a burst in one workspace would
+  // hold every connection of the pool and starve all other queries. Other processes take turns
+  // with this one through the row lock.
+  const slots = new Map<string, { running: number; waiting: Array<() => void> }>();
+  async function inTurn<T>(workspaceId: string, work: () => Promise<T>): Promise<T> {
+    let slot = slots.get(workspaceId);
+    if (!slot) slots.set(workspaceId, (slot = { running: 0, waiting: [] }));
+    if (slot.running < APPENDS_IN_FLIGHT_PER_WORKSPACE) slot.running++;
+    else await new Promise<void>((resolve) => slot.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = slot.waiting.shift();
+      // The place goes straight to the next in line; the last one out removes the entry.
+      if (next) next();
+      else if (--slot.running === 0) slots.delete(workspaceId);
+    }
+  }
+
   /** Runs `work` with the workspace's chain head locked and its legacy events chained. */
-  async function withLockedHead<T>(workspaceId: string, work: (tx: Transaction, head: ChainHead) => Promise<T>): Promise<T> {
+  function withLockedHead<T>(workspaceId: string, work: (tx: Transaction, head: ChainHead) => Promise<T>): Promise<T> {
+    return inTurn(workspaceId, () => lockedHead(workspaceId, work));
+  }
+
+  async function lockedHead<T>(workspaceId: string, work: (tx: Transaction, head: ChainHead) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       await ensureHead(workspaceId);
       const outcome = await db.$transaction(async (tx) => {

@@ -4,6 +4,11 @@ import type { Database } from '../db/client';
 import type { Member, WorkspaceDirectory, WorkspaceTermination } from './ports';
 
 const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === 'P2002';
+/**
+ * A burst of first messages (a whole team starting at once) waits its turn for a pooled
+ * connection, as audit appends do, rather than failing after Prisma's default two seconds.
+ */
+const NEW_MEMBER_TRANSACTION = { maxWait: 15_000, timeout: 15_000 };
 const WORKSPACE_FIELDS = { id: true, name: true, tenantId: true, credentialsLogin: true, terminatedAt: true } as const;
 
 export function createPrismaWorkspaceDirectory(db: Database): WorkspaceDirectory {
@@ -43,7 +48,7 @@ export function createPrismaWorkspaceDirectory(db: Database): WorkspaceDirectory
           const role = members === 0 ? 'admin' : 'user';
           await tx.membership.create({ data: { id: randomUUID(), workspaceId, userId, role } });
           return { userId, role, disabled: false } as Member;
-        });
+        }, NEW_MEMBER_TRANSACTION);
       } catch (error) {
         // Two first messages at once: the other one created the user.
         if (!isUniqueViolation(error)) throw error;
