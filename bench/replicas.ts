@@ -114,7 +114,7 @@ export async function runReplicas({ quick, log }: BenchContext): Promise<BenchRe
     const userCount = Math.max(...levels);
     const users: LoadConversation[] = [];
     for (let i = 0; i < userCount; i++) {
-      users.push({ bearer: await issuer.issueAccessToken({ tid: tenant, oid: randomUUID(), iss: `${issuer.authorityHost}/${tenant}/v2.0`, aud: issuer.clientId, roles: ['Kluis.User'] }), conversationId: randomUUID() });
+      users.push({ bearer: await issuer.bearerFor(tenant, randomUUID()), conversationId: randomUUID() });
     }
 
     // Replica 1 owns the knowledge folder: it migrates the database and indexes the demo documents.
