@@ -408,8 +408,9 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     });
     jobs.define({ kind: 'knowledge.due', attempts: 1, handle: async () => void (await sources.runDue()) });
     cleanups.push(() => sources.settled());
-    // The scheduler tick fires once per interval across all replicas.
-    if (config.knowledge.syncIntervalSeconds > 0 && config.entra.clientId && config.entra.clientSecret) await jobs.every('knowledge-due', config.knowledge.syncIntervalSeconds * 1000, 'knowledge.due');
+    // The scheduler tick fires once per interval across all replicas. Without app credentials a due
+    // source's sync fails with config_invalid in the log (a source cannot be synced without them).
+    if (config.knowledge.syncIntervalSeconds > 0) await jobs.every('knowledge-due', config.knowledge.syncIntervalSeconds * 1000, 'knowledge.due');
 
     // Uploaded files: stored in the blob store, documents indexed, downloads by signed links only.
     const uploadStore = createPrismaUploadStore(db);

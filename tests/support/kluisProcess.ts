@@ -74,7 +74,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Starts api/serve.ts with `env` (a PORT is picked when none is given) and waits until GET
  * /readyz answers 200.
  */
-export async function startKluisProcess(env: Record<string, string>, options: { readyTimeoutMs?: number; /** e.g. --cpu-prof */ nodeArgs?: string[] } = {}): Promise<KluisProcess> {
+export async function startKluisProcess(env: Record<string, string>, options: { readyTimeoutMs?: number; /** e.g. --cpu-prof */ nodeArgs?: string[]; /** Every line of output, as it comes. */ onLine?: (line: string) => void } = {}): Promise<KluisProcess> {
   const port = env.PORT ?? String(await freePort());
   const clean: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!KLUIS_SETTING.test(key)) clean[key] = value;
@@ -92,6 +92,7 @@ export async function startKluisProcess(env: Record<string, string>, options: { 
       partial = lines.pop() ?? '';
       for (const line of lines) {
         if (!line) continue;
+        options.onLine?.(line);
         tail.push(line);
         const level = /^\{"level":(\d+)/.exec(line)?.[1];
         if ((level && Number(level) >= 50) || (!level && stream === child.stderr)) errors.push(line);
