@@ -27,6 +27,8 @@ export interface KluisProcess {
   rssMb(): number;
   /** Log lines at level error (50) or above since start, as written. */
   errorLines(): string[];
+  /** How the process ended (`exited with code 0`, `exited with SIGKILL`, ...), undefined while it runs. */
+  exitStatus(): string | undefined;
   /** The last lines of output, for explaining a failure. */
   tail(): string[];
   /** SIGTERM (serve.ts stops cleanly on it), SIGKILL if it has not exited within `graceMs` (15 s). */
@@ -146,6 +148,7 @@ export async function startKluisProcess(env: Record<string, string>, options: { 
     pid: child.pid!,
     rssMb: () => rssMbOf(child.pid!),
     errorLines: () => [...errors],
+    exitStatus: () => exited,
     tail: () => [...tail],
     stop,
   };
