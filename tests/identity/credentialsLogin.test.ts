@@ -148,13 +148,15 @@ describe('no user enumeration', () => {
     }
   });
 
-  it('takes the same time for unknown and known accounts (median difference under 5 ms over 200 tries)', async () => {
+  it('takes the same time for unknown and known accounts (median difference under 5 ms, or 5% of a login, over 200 tries)', async () => {
     const known = uniqueEmail();
     await registered(known);
     const unknownTimes: number[] = [];
     const knownTimes: number[] = [];
     for (let i = 0; i < 100; i++) {
-      for (const [email, times] of [[`nobody.${i}@partner.example`, unknownTimes], [known, knownTimes]] as const) {
+      // The order alternates, so neither kind always runs right after the other.
+      const pair = [[`nobody.${i}@partner.example`, unknownTimes], [known, knownTimes]] as const;
+      for (const [email, times] of i % 2 ? [pair[1], pair[0]] : pair) {
         const started = performance.now();
         // A fresh IP each time keeps the IP throttle out of the measurement; the account one is reset by the next success.
         const r = await call('POST', '/api/auth/login', { email, password: `not the password ${i}` }, { ip: `192.0.2.${(i % 250) + 1}` });
@@ -164,7 +166,11 @@ describe('no user enumeration', () => {
       if (i % 4 === 3) await call('POST', '/api/auth/login', { email: known, password: STRONG }, { ip: uniqueIp() });
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    expect(Math.abs(median(unknownTimes) - median(knownTimes))).toBeLessThan(5);
+    // The leak this guards against is a skipped password-hash check for unknown accounts: the whole
+    // bcrypt time (well over 100 ms at cost 12). 5% of a login's own time, never less than 5 ms,
+    // tells that apart from the jitter of a machine shared with other work.
+    const limit = Math.max(5, 0.05 * median([...unknownTimes, ...knownTimes]));
+    expect(Math.abs(median(unknownTimes) - median(knownTimes))).toBeLessThan(limit);
   });
 
   it('answers register and reset requests the same for existing and new addresses', async () => {

@@ -106,7 +106,8 @@ async function resumeWithRunner(engine: ReturnType<typeof eraser>, restart: () =
 describe('the blob store stops during the blobs step', () => {
   it('leaves the job unfinished with rows and index done, and the runner finishes it once the store is back', async () => {
     const w = await seedWorkspace(db, index, blobs, keys);
-    expect(await blobs.count(w.workspaceId)).toBe(2);
+    // The seeded workspace has files and pictures in the blob store.
+    expect(await blobs.count(w.workspaceId)).toBeGreaterThan(0);
     const engine = eraser({
       blobs: {
         get: (...a) => blobs.get(...a),
@@ -156,6 +157,8 @@ describe('the blob store stops during the blobs step', () => {
 describe('the database stops during the rows step', () => {
   it('leaves the job unfinished with the rows half deleted, and the runner finishes it after the restart', async () => {
     const w = await seedWorkspace(db, index, blobs, keys);
+    const seededBlobs = await blobs.count(w.workspaceId);
+    expect(seededBlobs).toBeGreaterThan(0);
     let deletes = 0;
     // The server stops after the rows step's fifth delete, half way through the workspace's tables.
     const stopping = db.$extends({
@@ -211,7 +214,8 @@ describe('the database stops during the rows step', () => {
     expect(Object.entries(half).filter(([, n]) => n === 0).length).toBeGreaterThan(0);
     expect(half.user).toBeGreaterThan(0);
     expect(half.chunks).toBeGreaterThan(0);
-    expect(half.blobs).toBe(2);
+    // The rows step never reaches the blob store.
+    expect(half.blobs).toBe(seededBlobs);
 
     const finished = await eraser().status(w.workspaceId, job.jobId);
     expect(finished?.status).toBe('done');
