@@ -68,9 +68,10 @@ const backupOf = async (workspaces: string[]): Promise<BackupRow[]> =>
 
 /** Sign-in data keyed by the master key, as the credentials login stores it. */
 const emails = createEmailProtector({ encryptionKey: deriveKeys(masterKey).emailEncryption, indexKey: deriveKeys(masterKey).emailIndex });
+/** Every sign-in row of the database, byte for byte (raw SQL: across workspaces, as the rotation works). */
 const signInRows = async () => ({
-  credentials: await db.credential.findMany({ orderBy: { id: 'asc' } }),
-  invitations: await db.invitation.findMany({ orderBy: { id: 'asc' } }),
+  credentials: await db.$queryRawUnsafe<Array<Record<string, unknown>>>('SELECT * FROM `Credential` ORDER BY id'),
+  invitations: await db.$queryRawUnsafe<Array<{ usedAt: Date | null } & Record<string, unknown>>>('SELECT * FROM `Invitation` ORDER BY id'),
 });
 
 beforeAll(async () => {
