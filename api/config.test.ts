@@ -194,4 +194,37 @@ describe('loadConfig', () => {
     expect(() => load({ LOCAL_MODE: 'true', TURNS_PER_WORKSPACE_PER_MINUTE: 'many' })).toThrow(/TURNS_PER_WORKSPACE_PER_MINUTE/);
     expect(() => load({ LOCAL_MODE: 'true', SHUTDOWN_GRACE_SECONDS: '0' })).toThrow(/SHUTDOWN_GRACE_SECONDS: expected 1 to 300 seconds/);
   });
+
+  it('reads the data keys\' own root and the one it replaces, and refuses what would not be a rotation', () => {
+    const root = 'cd'.repeat(32);
+    const previous = 'ef'.repeat(32);
+    expect(load(BOT)).toMatchObject({ dataKeyRoot: undefined, dataKeyRootPrevious: undefined });
+    const c = load({ ...BOT, DATA_KEY_ROOT: root.toUpperCase(), DATA_KEY_ROOT_PREVIOUS: previous });
+    expect(c.dataKeyRoot?.toString('hex')).toBe(root);
+    expect(c.dataKeyRootPrevious?.toString('hex')).toBe(previous);
+    expect(c.masterKey?.toString('hex')).toBe(BOT.MASTER_KEY);
+    // In local mode the master key may live in DATA_DIR/keys/master.key: a root alone is fine.
+    expect(load({ LOCAL_MODE: 'true', DATA_KEY_ROOT: root }).dataKeyRoot?.toString('hex')).toBe(root);
+
+    const refused = (env: Record<string, string | undefined>) => {
+      try {
+        load(env);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+      return 'accepted';
+    };
+    for (const bad of ['cd'.repeat(31), 'zz'.repeat(32), `${root}00`, 'yes']) {
+      expect(refused({ ...BOT, DATA_KEY_ROOT: bad })).toMatch(/^Setting DATA_KEY_ROOT: expected 64 hex characters .*\(the value given is not valid\)/);
+      expect(refused({ ...BOT, DATA_KEY_ROOT: root, DATA_KEY_ROOT_PREVIOUS: bad })).toMatch(/^Setting DATA_KEY_ROOT_PREVIOUS: expected 64 hex characters/);
+    }
+    expect(refused({ ...BOT, DATA_KEY_ROOT: 'zz'.repeat(32) })).not.toContain('zz');
+    expect(refused({ ...BOT, DATA_KEY_ROOT: BOT.MASTER_KEY.toUpperCase() })).toMatch(/^Setting DATA_KEY_ROOT: must differ from MASTER_KEY/);
+    expect(refused({ ...BOT, DATA_KEY_ROOT_PREVIOUS: previous })).toMatch(/^Setting DATA_KEY_ROOT_PREVIOUS: only during a rotation of DATA_KEY_ROOT: set DATA_KEY_ROOT to the new root/);
+    expect(refused({ ...BOT, DATA_KEY_ROOT: root, DATA_KEY_ROOT_PREVIOUS: root.toUpperCase() })).toMatch(/^Setting DATA_KEY_ROOT_PREVIOUS: must differ from DATA_KEY_ROOT/);
+    expect(refused({ ...BOT, DATA_KEY_ROOT: root, DATA_KEY_ROOT_PREVIOUS: BOT.MASTER_KEY })).toMatch(/^Setting DATA_KEY_ROOT_PREVIOUS: not needed for MASTER_KEY: while DATA_KEY_ROOT is set, data keys MASTER_KEY wrapped always unwrap/);
+    expect(refused({ ...BOT, DATA_KEY_ROOT: root, DATA_KEY_ROOT_PREVIOUS: previous })).toBe('accepted');
+    expect(SETTING_NAMES).not.toContain('MASTER_KEY_PREVIOUS');
+  });
 });

@@ -176,7 +176,8 @@ const environmentSchema = z
     USAGE_PRICES: priceOverrides.optional(),
 
     MASTER_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters (32 random bytes, e.g. openssl rand -hex 32)').optional(),
-    MASTER_KEY_PREVIOUS: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters: the master key MASTER_KEY replaced, during a rotation').optional(),
+    DATA_KEY_ROOT: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters (32 random bytes, e.g. openssl rand -hex 32): the root of the key that wraps workspace data keys').optional(),
+    DATA_KEY_ROOT_PREVIOUS: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters: the DATA_KEY_ROOT the current one replaced, during a rotation').optional(),
     ENTRA_CLIENT_ID: guid.optional(),
     ENTRA_API_URI: z.string().regex(/^api:\/\/\S+$/, 'expected the Application ID URI, e.g. api://kluis.example.com/<client id>').optional(),
     ENTRA_CLIENT_SECRET: z.string().min(1).optional(),
@@ -259,8 +260,16 @@ const environmentSchema = z
     if (!env.LOCAL_MODE && !env.MASTER_KEY) {
       ctx.addIssue({ code: 'custom', path: ['MASTER_KEY'], message: 'required outside local mode (64 hex characters; it protects sessions and stored email addresses)' });
     }
-    if (env.MASTER_KEY_PREVIOUS && (!env.MASTER_KEY || env.MASTER_KEY_PREVIOUS.toLowerCase() === env.MASTER_KEY.toLowerCase())) {
-      ctx.addIssue({ code: 'custom', path: ['MASTER_KEY_PREVIOUS'], message: 'only during a rotation: set MASTER_KEY to the new key and this to the old one (they must differ)' });
+    const same = (a?: string, b?: string) => !!a && !!b && a.toLowerCase() === b.toLowerCase();
+    if (same(env.DATA_KEY_ROOT, env.MASTER_KEY)) {
+      ctx.addIssue({ code: 'custom', path: ['DATA_KEY_ROOT'], message: 'must differ from MASTER_KEY (a root of its own, so it can be rotated and the old one destroyed while MASTER_KEY keeps protecting sign-in data)' });
+    }
+    if (env.DATA_KEY_ROOT_PREVIOUS && !env.DATA_KEY_ROOT) {
+      ctx.addIssue({ code: 'custom', path: ['DATA_KEY_ROOT_PREVIOUS'], message: 'only during a rotation of DATA_KEY_ROOT: set DATA_KEY_ROOT to the new root and this to the one it replaces (data keys never move back to MASTER_KEY)' });
+    } else if (same(env.DATA_KEY_ROOT_PREVIOUS, env.DATA_KEY_ROOT)) {
+      ctx.addIssue({ code: 'custom', path: ['DATA_KEY_ROOT_PREVIOUS'], message: 'must differ from DATA_KEY_ROOT (the new root goes in DATA_KEY_ROOT, the one it replaces here)' });
+    } else if (same(env.DATA_KEY_ROOT_PREVIOUS, env.MASTER_KEY)) {
+      ctx.addIssue({ code: 'custom', path: ['DATA_KEY_ROOT_PREVIOUS'], message: 'not needed for MASTER_KEY: while DATA_KEY_ROOT is set, data keys MASTER_KEY wrapped always unwrap; leave this unset on the first move to a root' });
     }
     if (env.TERMINATED_WORKSPACE_ERASE_DAYS * 1440 + env.RETENTION_SWEEP_INTERVAL_MINUTES > 30 * 1440) {
       ctx.addIssue({ code: 'custom', path: ['TERMINATED_WORKSPACE_ERASE_DAYS'], message: 'this many days plus one RETENTION_SWEEP_INTERVAL_MINUTES must stay within the promised 30 days' });
@@ -387,8 +396,10 @@ export interface Config {
   localTenantId: string;
   /** 32 bytes; undefined in local mode until main loads or creates DATA_DIR/keys/master.key. */
   masterKey?: Buffer;
-  /** The retired master key during a rotation: data keys it wrapped still unwrap (`npm run keys:rotate` re-wraps them). */
-  masterKeyPrevious?: Buffer;
+  /** DATA_KEY_ROOT: 32 bytes, the root of the key that wraps workspace data keys; undefined: the master key is that root. */
+  dataKeyRoot?: Buffer;
+  /** DATA_KEY_ROOT_PREVIOUS: the root DATA_KEY_ROOT replaced, during a rotation (`npm run keys:rotate` re-wraps what it wrapped). */
+  dataKeyRootPrevious?: Buffer;
   entra: { clientId?: string; apiUri?: string; clientSecret?: string; authorityHost: string };
   sessions: { idleMinutes: number; absoluteHours: number; cookieSecure: boolean };
   trustProxy: boolean | number | string;
@@ -517,7 +528,8 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     },
     localTenantId: e.LOCAL_TENANT_ID,
     masterKey: e.MASTER_KEY ? Buffer.from(e.MASTER_KEY, 'hex') : undefined,
-    masterKeyPrevious: e.MASTER_KEY_PREVIOUS ? Buffer.from(e.MASTER_KEY_PREVIOUS, 'hex') : undefined,
+    dataKeyRoot: e.DATA_KEY_ROOT ? Buffer.from(e.DATA_KEY_ROOT, 'hex') : undefined,
+    dataKeyRootPrevious: e.DATA_KEY_ROOT_PREVIOUS ? Buffer.from(e.DATA_KEY_ROOT_PREVIOUS, 'hex') : undefined,
     entra: { clientId: e.ENTRA_CLIENT_ID, apiUri: e.ENTRA_API_URI, clientSecret: e.ENTRA_CLIENT_SECRET, authorityHost: e.ENTRA_AUTHORITY_HOST.replace(/\/+$/, '') },
     // Local mode runs on http://127.0.0.1, where a Secure cookie would not be sent back.
     sessions: { idleMinutes: e.SESSION_IDLE_MINUTES, absoluteHours: e.SESSION_ABSOLUTE_HOURS, cookieSecure: e.COOKIE_SECURE ?? !e.LOCAL_MODE },

@@ -57,7 +57,7 @@ import { createEncryptedFolderStore } from './files/encryptedFolderStore';
 import { createMinioStore } from './files/minioStore';
 import { createSealedBlobStore } from './files/sealedBlobStore';
 import { createWorkspaceDataKeys, type WorkspaceDataKeyService } from './privacy/dataKeys';
-import { createLocalKeyEncryptionKeys } from './privacy/dataKeysLocalKek';
+import { dataKeyEncryptionKeys } from './privacy/dataKeysLocalKek';
 import { createPrismaDataKeyStore } from './privacy/prismaDataKeyStore';
 import { createHttpApp } from './http/app';
 import { recordApiRequests } from './http/requestAudit';
@@ -195,7 +195,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     // Keys derived from the master key; workspace data keys wrapped by it seal blobs and chunk text.
     const masterKey = config.masterKey ?? (config.localMode ? loadOrCreateLocalMasterKey(config.dataDir) : fail('config_invalid', 'MASTER_KEY is required outside local mode'));
     const keys = deriveKeys(masterKey);
-    const dataKeys = createWorkspaceDataKeys(createPrismaDataKeyStore(db), createLocalKeyEncryptionKeys(masterKey, config.masterKeyPrevious ? [config.masterKeyPrevious] : []));
+    const dataKeys = createWorkspaceDataKeys(createPrismaDataKeyStore(db), dataKeyEncryptionKeys({ masterKey, root: config.dataKeyRoot, rootPrevious: config.dataKeyRootPrevious }));
     const embedder = createEmbedder(config);
     if (embedder) logger.info({ embedder: embedder.id, dimension: embedder.dimension }, 'hybrid search: passages and questions are embedded');
     const onRebuild = (previous: IndexBuild | undefined, current: IndexBuild) =>

@@ -1,18 +1,23 @@
 /**
- * `npm run keys:rotate`: moves every workspace data key onto the key-encryption key of a new master
- * key, so the old master key can be thrown away. Backups keep the data keys as they were wrapped
- * then, including keys Kluis has destroyed since (an erased workspace); once the old master key is
- * gone, nothing in such a backup can be unwrapped, and the erasure holds in every copy.
+ * `npm run keys:rotate`: moves every workspace data key onto the key-encryption key of the current
+ * DATA_KEY_ROOT, so the roots before it can be thrown away. Backups keep the data keys as they were
+ * wrapped then, including keys Kluis has destroyed since (an erased workspace); once the root that
+ * wrapped them is gone, nothing in such a backup can be unwrapped, and the erasure holds in every
+ * copy.
  *
- * Reads MASTER_KEY (the new key), MASTER_KEY_PREVIOUS (the retired one) and DATABASE_URL, through
- * api/config.ts. Kluis replicas running with both keys set unwrap with either, so the rotation
- * runs while they serve; it can run again (what is already re-wrapped is left alone).
+ * Reads DATA_KEY_ROOT (the new root), DATA_KEY_ROOT_PREVIOUS (the root it replaces, unset on the
+ * first move off the master key), MASTER_KEY and DATABASE_URL, through api/config.ts. Kluis
+ * replicas running with the same settings unwrap under every one of them, so the rotation runs while
+ * they serve; it can run again (what is already re-wrapped is left alone).
  *
  * The master key also derives the keys of sign-in data (stored e-mail addresses and their lookup
- * index, TOTP secrets, invitation and reset tokens) and of MinIO's server-side encryption; those are
- * not re-keyed here, so the command refuses to run while such data exists rather than leave it
- * unreadable under the new key.
+ * index, TOTP secrets, invitation and reset tokens) and of MinIO's server-side encryption. Those stay
+ * on the master key and are not touched here, which is why the data keys have a root of their own:
+ * the master key is never destroyed, so backups from before the first move off it open until they
+ * expire; every later root can be destroyed after its rotation.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { ConfigError, loadConfig } from '../api/config';
 import { createDatabase, type Database } from '../api/db/client';
 import { fail, isKluisError } from '../api/errors';
@@ -21,39 +26,43 @@ import { createLocalKeyEncryptionKeys } from '../api/privacy/dataKeysLocalKek';
 import { createPrismaDataKeyStore } from '../api/privacy/prismaDataKeyStore';
 
 export interface RotationOutcome {
-  /** Data keys now wrapped by the new master key's KEK. */
+  /** Data keys now wrapped under DATA_KEY_ROOT's KEK. */
   rewrapped: number;
-  /** Live data keys wrapped by neither key: the previous key must not be thrown away while above zero. */
+  /** Live data keys wrapped under none of the roots given: no root may be thrown away while above zero. */
   unknownKek: number;
 }
 
-/** What else the master key protects in this deployment, one line each; empty when only data keys depend on it. */
-export async function otherDependents(db: Database, blobStore: 'folder' | 'minio'): Promise<string[]> {
-  // Across workspaces by design, as the data key store's own rotation query.
-  const count = async (sql: string) => Number((await db.$queryRawUnsafe<Array<{ n: bigint | number }>>(sql))[0]?.n ?? 0);
-  const found: string[] = [];
-  const credentials = await count('SELECT COUNT(*) AS n FROM `Credential`');
-  if (credentials > 0) found.push(`${credentials} credentials logins (e-mail addresses, their lookup index and TOTP secrets are encrypted with keys derived from the master key)`);
-  const invitations = await count('SELECT COUNT(*) AS n FROM `Invitation` WHERE `usedAt` IS NULL AND `expiresAt` > NOW(3)');
-  if (invitations > 0) found.push(`${invitations} open invitations (their e-mail index and token hash are keyed by the master key; let them expire or revoke them)`);
-  if (blobStore === 'minio') found.push('the MinIO blob store (its server-side encryption key is derived from the master key)');
-  return found;
+export interface RotationRoots {
+  /** DATA_KEY_ROOT: the root every live data key ends up under. */
+  root: Buffer;
+  /** DATA_KEY_ROOT_PREVIOUS: the root it replaces; unset on the first move off the master key. */
+  rootPrevious?: Buffer;
+  /** The master key: what wrapped the data keys before the first root (without it, those count as unknown). */
+  masterKey?: Buffer;
 }
 
-/** Re-wraps every live data key wrapped by `previous` with the KEK of `masterKey`; destroyed keys stay destroyed. */
-export async function rotateMasterKey(db: Database, keys: { masterKey: Buffer; previous: Buffer; blobStore: 'folder' | 'minio' }): Promise<RotationOutcome> {
-  if (keys.masterKey.equals(keys.previous)) fail('config_invalid', 'MASTER_KEY and MASTER_KEY_PREVIOUS are the same key: nothing to rotate');
-  const others = await otherDependents(db, keys.blobStore);
-  if (others.length) {
-    fail('config_invalid', `The master key also protects data this command cannot re-key yet, which the new key would leave unreadable: ${others.join('; ')}. Nothing was changed.`);
-  }
-  const service = createWorkspaceDataKeys(createPrismaDataKeyStore(db), createLocalKeyEncryptionKeys(keys.masterKey, [keys.previous]));
+/** Re-wraps every live data key wrapped under `rootPrevious` or `masterKey` with the KEK of `root`; destroyed keys stay destroyed. */
+export async function rotateDataKeyRoot(db: Database, roots: RotationRoots): Promise<RotationOutcome> {
+  if (roots.masterKey?.equals(roots.root)) fail('config_invalid', 'DATA_KEY_ROOT is the master key: give the data keys a root of their own (openssl rand -hex 32)');
+  if (roots.rootPrevious?.equals(roots.root)) fail('config_invalid', 'DATA_KEY_ROOT and DATA_KEY_ROOT_PREVIOUS are the same key: nothing to rotate');
+  const retired = [roots.rootPrevious, roots.masterKey].filter((k): k is Buffer => k !== undefined);
+  const service = createWorkspaceDataKeys(createPrismaDataKeyStore(db), createLocalKeyEncryptionKeys(roots.root, retired));
   return service.rewrapAll();
+}
+
+/** MASTER_KEY, or in local mode the key file Kluis created (read only: this command never creates one). */
+function masterKeyOf(config: ReturnType<typeof loadConfig>): Buffer | undefined {
+  if (config.masterKey) return config.masterKey;
+  const file = path.join(config.dataDir, 'keys', 'master.key');
+  if (!config.localMode || !fs.existsSync(file)) return undefined;
+  const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'hex');
+  if (key.length !== 32) fail('config_invalid', `${file} does not hold 64 hex characters`);
+  return key;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
   if (argv.length) {
-    console.error('kluis: npm run keys:rotate takes no arguments; it reads MASTER_KEY (new), MASTER_KEY_PREVIOUS (old) and DATABASE_URL.');
+    console.error('kluis: npm run keys:rotate takes no arguments; it reads DATA_KEY_ROOT (new), DATA_KEY_ROOT_PREVIOUS (old, if any), MASTER_KEY and DATABASE_URL.');
     return 2;
   }
   const config = loadConfig(process.env, { profile: 'local' });
@@ -61,19 +70,33 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error('kluis: set DATABASE_URL to the database of the Kluis deployment.');
     return 2;
   }
-  if (!config.masterKey || !config.masterKeyPrevious) {
-    console.error('kluis: set MASTER_KEY to the new master key and MASTER_KEY_PREVIOUS to the one it replaces (64 hex characters each).');
+  if (!config.dataKeyRoot) {
+    console.error(
+      'kluis: set DATA_KEY_ROOT to the new root of the data keys (openssl rand -hex 32), as on the replicas. On the first move off MASTER_KEY leave DATA_KEY_ROOT_PREVIOUS unset; to rotate a root, put the one it replaces in DATA_KEY_ROOT_PREVIOUS. MASTER_KEY is read too but never changed.',
+    );
     return 2;
   }
+  const masterKey = masterKeyOf(config);
   const db = createDatabase(config.database.url, 1);
   try {
-    const outcome = await rotateMasterKey(db, { masterKey: config.masterKey, previous: config.masterKeyPrevious, blobStore: config.blobStore.kind });
-    console.log(`kluis: ${outcome.rewrapped} workspace data keys re-wrapped with the new master key.`);
+    const outcome = await rotateDataKeyRoot(db, { root: config.dataKeyRoot, rootPrevious: config.dataKeyRootPrevious, masterKey });
+    console.log(`kluis: ${outcome.rewrapped} workspace data keys re-wrapped under DATA_KEY_ROOT.`);
     if (outcome.unknownKek > 0) {
-      console.error(`kluis: ${outcome.unknownKek} data keys are wrapped by a key that is neither MASTER_KEY nor MASTER_KEY_PREVIOUS (an earlier rotation not finished?). Keep every old master key until they are re-wrapped.`);
+      console.error(
+        `kluis: ${outcome.unknownKek} data keys are wrapped under a key that is neither DATA_KEY_ROOT, DATA_KEY_ROOT_PREVIOUS nor ${masterKey ? 'MASTER_KEY' : 'MASTER_KEY (which is not set)'}: a root before DATA_KEY_ROOT_PREVIOUS (an earlier rotation not finished?). Run again with that root in DATA_KEY_ROOT_PREVIOUS; destroy no root until this reports none.`,
+      );
       return 1;
     }
-    console.log('kluis: every live data key is on the new master key. Keep MASTER_KEY_PREVIOUS until every replica runs with the new MASTER_KEY and the backups older than now have expired (or were restored and rotated); then remove it and destroy the old key.');
+    console.log('kluis: every live data key is under DATA_KEY_ROOT. Sign-in data and MinIO stay under MASTER_KEY, untouched.');
+    if (!config.dataKeyRootPrevious) {
+      console.log(
+        'kluis: backups taken before this first move off MASTER_KEY hold data keys wrapped under MASTER_KEY, which cannot be destroyed (it protects sign-in data): they still open, destroyed workspace keys included, until those backups expire. From now on each rotation of DATA_KEY_ROOT (the new root in DATA_KEY_ROOT, the old one in DATA_KEY_ROOT_PREVIOUS, then this command), followed by destroying the previous root, makes the keys destroyed before it unrecoverable from older backups.',
+      );
+    } else {
+      console.log(
+        'kluis: keep DATA_KEY_ROOT_PREVIOUS until every replica runs with the new DATA_KEY_ROOT and the backups older than now have expired (or were restored and rotated); then remove it and destroy the old root. From then on the data keys destroyed before now cannot be recovered from those backups (backups from before the first move off MASTER_KEY open with MASTER_KEY until they expire).',
+      );
+    }
     return 0;
   } finally {
     await db.$disconnect();

@@ -7,7 +7,7 @@ import { createEncryptedFolderStore } from '../files/encryptedFolderStore';
 import { createSealedBlobStore } from '../files/sealedBlobStore';
 import { memoryDataKeys, memoryDataKeyStore } from '../../tests/support/dataKeys';
 import { openWithKey, sealWithKey } from './dataKeys';
-import { createLocalKeyEncryptionKeys } from './dataKeysLocalKek';
+import { createLocalKeyEncryptionKeys, dataKeyEncryptionKeys } from './dataKeysLocalKek';
 import { passageSealer } from './dataKeysText';
 
 async function failure(work: () => Promise<unknown> | unknown): Promise<unknown> {
@@ -257,6 +257,35 @@ describe('local key-encryption key', () => {
     expect((await after.wrap(ws, dataKey)).kekId).toBe(after.currentKeyId);
     expect(after.currentKeyId).not.toBe(before.currentKeyId);
     expect(errorIdOf(await failure(async () => after.unwrap(ws, (await old.wrap(ws, dataKey)).wrapped, old.currentKeyId)))).toBe('config_invalid');
+  });
+
+  it('wraps under the master key without DATA_KEY_ROOT; with it, under the root, still unwrapping what the master key and the previous root wrapped', async () => {
+    const masterKey = randomBytes(32);
+    const root = randomBytes(32);
+    const previous = randomBytes(32);
+    const id = (k: Buffer) => createLocalKeyEncryptionKeys(k).currentKeyId;
+
+    const unset = dataKeyEncryptionKeys({ masterKey });
+    expect(unset.currentKeyId).toBe(id(masterKey));
+    expect(unset.retiredKeyIds).toEqual([]);
+    const underMaster = await unset.wrap(ws, dataKey);
+
+    const first = dataKeyEncryptionKeys({ masterKey, root });
+    expect(first.currentKeyId).toBe(id(root));
+    expect(first.retiredKeyIds).toEqual([id(masterKey)]);
+    expect((await first.unwrap(ws, underMaster.wrapped, underMaster.kekId)).equals(dataKey)).toBe(true);
+    const underRoot = await first.wrap(ws, dataKey);
+    expect(underRoot.kekId).toBe(id(root));
+    // The master key's KEK cannot open what the root wrapped, even told it is its own.
+    expect(errorIdOf(await failure(() => unset.unwrap(ws, underRoot.wrapped, underRoot.kekId)))).toBe('config_invalid');
+    expect(errorIdOf(await failure(() => unset.unwrap(ws, underRoot.wrapped, id(masterKey))))).toBe('ciphertext_invalid');
+
+    const underPrevious = await createLocalKeyEncryptionKeys(previous).wrap(ws, dataKey);
+    const next = dataKeyEncryptionKeys({ masterKey, root, rootPrevious: previous });
+    expect(next.currentKeyId).toBe(id(root));
+    expect([...next.retiredKeyIds].sort()).toEqual([id(previous), id(masterKey)].sort());
+    for (const w of [underMaster, underRoot, underPrevious]) expect((await next.unwrap(ws, w.wrapped, w.kekId)).equals(dataKey)).toBe(true);
+    expect(errorIdOf(await failure(() => first.unwrap(ws, underPrevious.wrapped, underPrevious.kekId)))).toBe('config_invalid');
   });
 
   it('rewrapAll moves every live data key onto the new master key, and skips destroyed ones', async () => {

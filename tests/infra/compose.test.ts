@@ -64,7 +64,7 @@ function environmentOf(service: Service): Record<string, string> {
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
 }
 
-const SECRET_NAME = /(PASSWORD|SECRET|_KEY|TOKEN|AUTH)$|^MC_HOST_|_URL$/;
+const SECRET_NAME = /(PASSWORD|SECRET|_KEY|_KEY_ROOT|_KEY_ROOT_PREVIOUS|TOKEN|AUTH)$|^MC_HOST_|_URL$/;
 /** A literal credential: anything but an interpolation where a secret goes. */
 function secretProblems(name: string, value: string): string | undefined {
   const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^@/]*)@/i.exec(value);
@@ -93,6 +93,8 @@ function sampleEnvironment(environment: string, overrides: Record<string, string
     BOT_TENANT_ID: guid,
     ONBOARD_TENANTS: `${guid}=Example`,
     MASTER_KEY: 'ab'.repeat(32),
+    DATA_KEY_ROOT: 'cd'.repeat(32),
+    DATA_KEY_ROOT_PREVIOUS: '',
     ENTRA_CLIENT_ID: guid,
     ENTRA_API_URI: `api://kluis.example.com/${guid}`,
     AZURE_OPENAI_ENDPOINT: '',
@@ -135,6 +137,7 @@ describe('docker-compose config', () => {
       expect(config.blobStore.kind).toBe('minio');
       expect(config.blobStore.minio).toMatchObject({ endPoint: 'minio', port: 9000, useSSL: true });
       expect(config.database.url).toMatch(/^mysql:\/\/kluis:[^@]+@mariadb:3306\/kluis$/);
+      expect(config.dataKeyRoot?.toString('hex')).toBe('cd'.repeat(32));
       // The environment's own file was read (dev logs at debug, the others at info).
       expect(config.logLevel).toBe(environment === 'dev' ? 'debug' : 'info');
     } finally {
