@@ -11,8 +11,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort } from '../../bench/processes';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -47,18 +47,6 @@ export function productionBasics(): Record<string, string> {
     RETENTION_SWEEP_INTERVAL_MINUTES: '0',
     LOG_LEVEL: 'info',
   };
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export function rssMbOf(pid: number): number {
