@@ -11,11 +11,14 @@ export function createPrismaSweeperSelection(db: Database): RetentionSelection {
       // Last message per conversation, kept only when it is older than the cutoff.
       const withMessages = await db.message.groupBy({ by: ['conversationId'], where: { workspaceId }, _max: { createdAt: true }, having: { createdAt: { _max: { lt: cutoff } } } });
       // A conversation opened but never written to is measured from its creation.
-      const empty = await db.conversation.findMany({ where: { workspaceId, createdAt: { lt: cutoff }, messages: { none: {} } }, select: { id: true } });
-      return [...withMessages.map((m) => m.conversationId), ...empty.map((c) => c.id)];
+      const empty = await db.conversation.findMany({ where: { workspaceId, createdAt: { lt: cutoff }, messages: { none: {} } }, select: { id: true, createdAt: true } });
+      // Longest idle first, then by id: the same records form the same batches on every sweep, so a
+      // repeated sweep joins an unfinished batch's job instead of starting a new one.
+      const idle = [...withMessages.map((m) => ({ id: m.conversationId, at: m._max.createdAt!.getTime() })), ...empty.map((c) => ({ id: c.id, at: c.createdAt.getTime() }))];
+      return idle.sort((x, y) => x.at - y.at || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0)).map((c) => c.id);
     },
     async uploadsStoredBefore(workspaceId, cutoff) {
-      return (await db.upload.findMany({ where: { workspaceId, createdAt: { lt: cutoff } }, select: { id: true }, orderBy: { createdAt: 'asc' } })).map((u) => u.id);
+      return (await db.upload.findMany({ where: { workspaceId, createdAt: { lt: cutoff } }, select: { id: true }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })).map((u) => u.id);
     },
     async purgeLoginAttempts(workspaceId, cutoff) {
       return (await db.loginAttempt.deleteMany({ where: { workspaceId, createdAt: { lt: cutoff } } })).count;

@@ -290,6 +290,8 @@ describe('batches', () => {
     const kept = await conversation(a, ago(60), [ago(29)]);
     // Uploads are batched the same way; not here, because the default upload period would let the
     // scheduled sweep of another test's Kluis on this database erase them meanwhile.
+    // Longest idle first: expired[4] and expired[3] form the first batch, so the broken record
+    // always shares its batch with a healthy one.
     const broken = expired[3]!;
     const eraser = recordingEraser({ failRunOf: new Set([broken]) });
     const { sweeper } = sweeperWith(new Map([[a, { conversationDays: 30 }]]), eraser, { batchSize: 2 });
@@ -298,12 +300,10 @@ describe('batches', () => {
 
     const requests = eraser.requests.filter((r) => r.scope.workspaceId === a).map((r) => r.scope);
     const batches = requests.filter((s) => s.kind === 'conversations').map((s) => (s.kind === 'conversations' ? s.conversationIds : []));
-    expect(batches.map((b) => b.length)).toEqual([2, 2, 1]);
-    expect(batches.flat().sort()).toEqual([...expired].sort());
+    expect(batches).toEqual([[expired[4], expired[3]], [expired[2], expired[1]], [expired[0]]]);
     expect(batches.flat()).not.toContain(kept);
     // Only the batch holding the broken record was retried, record by record.
-    const brokenBatch = batches.find((b) => b.includes(broken))!;
-    expect(requests.filter((s) => s.kind === 'conversation').map((s) => (s.kind === 'conversation' ? s.conversationId : ''))).toEqual(brokenBatch);
+    expect(requests.filter((s) => s.kind === 'conversation').map((s) => (s.kind === 'conversation' ? s.conversationId : ''))).toEqual([expired[4], expired[3]]);
     const mine = report.workspaces.find((w) => w.workspaceId === a)!;
     expect(mine.removed).toMatchObject({ conversationDays: 4 });
     expect(mine.failures).toEqual([{ rule: 'conversationDays', workspaceId: a, targetId: broken, error: 'erasure_failed' }]);
