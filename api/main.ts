@@ -81,10 +81,10 @@ import { createQdrantIndex } from './knowledge/qdrantIndex';
 import type { SearchIndex } from './knowledge/ports';
 import { createPrismaDocumentStore } from './knowledge/prismaDocumentStore';
 import { createLogger } from './logger';
-import { ClientSecretCredential } from '@azure/identity';
-import { createGraphDriveClient } from './knowledge/sharepoint/graphDriveClient';
+import { createGraphDriveClient, INTERACTIVE_GRAPH_BUDGET } from './knowledge/sharepoint/graphDriveClient';
 import { createGraphOpenCheck } from './knowledge/sharepoint/graphOpenCheck';
 import type { DelegatedGraph } from './knowledge/sharepoint/ports';
+import { createAppTokens } from './identity/appTokens';
 import { createGraphTokenBroker } from './identity/onBehalfOf';
 import { createPrismaSourceStore } from './knowledge/sharepoint/prismaSourceStore';
 import { createKnowledgeSources } from './knowledge/sharepoint/sources';
@@ -233,22 +233,24 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     const conversations = createPrismaConversationStore(db);
     const principals = createPrincipals({ directory, audit });
     // Graph access per tenant (app-only): SharePoint syncs and the asking user's group memberships.
-    const appCredentials = new Map<string, ClientSecretCredential>();
+    const { clientId, clientSecret, authorityHost } = config.entra;
+    const appTokens = clientId && clientSecret ? createAppTokens({ clientId, clientSecret, authorityHost, logger }) : undefined;
     const graphFor = ({ tenantId }: { tenantId: string }) => {
-      const { clientId, clientSecret, authorityHost } = config.entra;
-      if (!clientId || !clientSecret) fail('config_invalid', 'SharePoint sources need ENTRA_CLIENT_ID and ENTRA_CLIENT_SECRET (app-only Graph access)');
-      let credential = appCredentials.get(tenantId);
-      if (!credential) {
-        credential = new ClientSecretCredential(tenantId, clientId, clientSecret, { authorityHost });
-        appCredentials.set(tenantId, credential);
-      }
-      const app = credential;
-      return createGraphDriveClient({ baseUrl: config.graph.baseUrl, maxDownloadBytes: config.knowledge.maxFileBytes, getToken: async () => (await app.getToken('https://graph.microsoft.com/.default')).token });
+      if (!appTokens) fail('config_invalid', 'SharePoint sources need ENTRA_CLIENT_ID and ENTRA_CLIENT_SECRET (app-only Graph access)');
+      return createGraphDriveClient({ baseUrl: config.graph.baseUrl, maxDownloadBytes: config.knowledge.maxFileBytes, getToken: () => appTokens.tokenFor(tenantId) });
     };
+    // A user waits on the group lookup: the token and each Graph attempt get a few seconds.
+    const membershipsFor = (tenantId: string) =>
+      createGraphDriveClient({
+        ...INTERACTIVE_GRAPH_BUDGET,
+        baseUrl: config.graph.baseUrl,
+        maxDownloadBytes: config.knowledge.maxFileBytes,
+        getToken: () => appTokens!.tokenFor(tenantId, { waitMs: INTERACTIVE_GRAPH_BUDGET.attemptTimeoutMs }),
+      });
     const readers = createReaderResolver({
       entraObjectId: (workspaceId, userId) => directory.entraObjectId(workspaceId, userId),
-      groupsOf: config.entra.clientId && config.entra.clientSecret ? (tenantId, oid) => graphFor({ tenantId }).groupsOf(oid) : undefined,
-      onGroupLookupFailed: (error) => logger.warn({ err: error }, 'group memberships unavailable: group-shared passages withheld'),
+      groupsOf: appTokens ? (tenantId, oid) => membershipsFor(tenantId).groupsOf(oid) : undefined,
+      onGroupLookupFailed: (error) => logger.warn({ errorId: isKluisError(error) ? error.id : 'unexpected', err: error }, 'group memberships unavailable: group-shared passages withheld'),
     });
     const knowledge = createKnowledge(
       { index, readers },
@@ -263,8 +265,7 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
         getToken,
         onFailure: (error) => logger.warn({ errorId: isKluisError(error) ? error.id : 'unexpected', err: error }, 'live access check could not ask SharePoint'),
       });
-    const graphTokens =
-      config.entra.clientId && config.entra.clientSecret ? createGraphTokenBroker({ clientId: config.entra.clientId, clientSecret: config.entra.clientSecret, authorityHost: config.entra.authorityHost, logger }) : undefined;
+    const graphTokens = clientId && clientSecret ? createGraphTokenBroker({ clientId, clientSecret, authorityHost, logger }) : undefined;
     const delegate = graphTokens
       ? (identity: { tenantId: string; objectId: string }, assertion: string): DelegatedGraph => {
           // Lazy: the exchange happens only when a handler uses the access, and the broker caches it.

@@ -214,6 +214,15 @@ describe('failures', () => {
     await expect(broker.graphTokenFor(identity, assertion)).rejects.toMatchObject({ id: 'identity_provider_unavailable', status: 503 });
   });
 
+  test('a token endpoint that accepts the request and never answers costs one attempt timeout, then counts as unavailable', async () => {
+    const broker = brokerFor({ attemptTimeoutMs: 300 });
+    const { identity, assertion } = await signedInUser();
+    issuer.enqueueTokenReply({ kind: 'hang' });
+    await expect(broker.graphTokenFor(identity, assertion)).rejects.toMatchObject({ id: 'identity_provider_unavailable', status: 503 });
+    // The next request of the same user is not stuck behind the lost one.
+    await expect(broker.graphTokenFor(identity, assertion)).resolves.toEqual(expect.any(String));
+  });
+
   test('an unreachable authority becomes identity_provider_unavailable (Entra outage is not a sign-in failure)', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));

@@ -23,12 +23,13 @@ import {
   type AccessToken,
   type AuthorityValidationOptions,
   type MultiTenantTokenCredentialOptions,
-  type OnBehalfOfCredentialOptions,
   type OnBehalfOfCredentialSecretOptions,
 } from '@azure/identity';
 import { decodeJwt } from 'jose';
 import type { Logger } from 'pino';
-import { fail, isKluisError, KluisError } from '../errors';
+import { fail, isKluisError } from '../errors';
+import { httpsAuthorityOrigin, translateEntraError } from './entraErrors';
+import { attemptTimeout, responseRecorder } from './entraPipeline';
 
 export interface OnBehalfOfOptions {
   /** Kluis API's application (client) id; the OBO confidential client. */
@@ -43,6 +44,8 @@ export interface OnBehalfOfOptions {
    * where the system's certificate authorities apply.
    */
   trustedCaCertificates?: string;
+  /** One token request may take this long before it counts as Entra unavailable. Default 5 s. */
+  attemptTimeoutMs?: number;
   /** How long before expiry a cached token is replaced. Default 300 s. */
   expiryMarginSeconds?: number;
   logger?: Pick<Logger, 'warn'>;
@@ -59,16 +62,10 @@ export interface GraphTokenBroker {
 
 export const DEFAULT_GRAPH_SCOPES: readonly string[] = ['https://graph.microsoft.com/Files.Read.All', 'https://graph.microsoft.com/Sites.Read.All'];
 
-const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
+export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Bounds memory: one entry per active user and scope set; expired entries go first. */
 const MAX_CACHED_TOKENS = 10_000;
-/** AADSTS codes that mean the user's own token (the assertion) was refused, not the consent. */
-const ASSERTION_REJECTED = new Set(['50013', '50027', '500133']);
-const CONSENT_OR_INTERACTION = new Set(['invalid_grant', 'interaction_required', 'consent_required', 'login_required']);
-const PROVIDER_DOWN = new Set(['temporarily_unavailable', 'server_error', 'network_error', 'endpoints_resolution_error']);
-
-type PipelinePolicy = NonNullable<OnBehalfOfCredentialOptions['additionalPolicies']>[number]['policy'];
 
 interface CachedToken {
   token: string;
@@ -82,8 +79,9 @@ export function createGraphTokenBroker(options: OnBehalfOfOptions): GraphTokenBr
   const scopes = [...(options.scopes ?? DEFAULT_GRAPH_SCOPES)];
   if (scopes.length === 0 || scopes.some((s) => s.trim() === '' || /\s/.test(s))) fail('config_invalid', 'On-Behalf-Of: scopes must be non-empty names without spaces');
   const scopeKey = [...new Set(scopes)].sort().join(' ');
-  const authorityHost = httpsOrigin(options.authorityHost ?? DEFAULT_AUTHORITY_HOST);
+  const authorityHost = httpsAuthorityOrigin(options.authorityHost ?? DEFAULT_AUTHORITY_HOST, 'On-Behalf-Of');
   const marginMs = (options.expiryMarginSeconds ?? 300) * 1000;
+  const attemptTimeoutMs = options.attemptTimeoutMs ?? 5000;
 
   const cache = new Map<string, CachedToken>();
   const pending = new Map<string, Promise<string>>();
@@ -99,15 +97,7 @@ export function createGraphTokenBroker(options: OnBehalfOfOptions): GraphTokenBr
   async function acquire(tenantId: string, userAssertion: string): Promise<AccessToken> {
     // Each call gets its own pipeline recorder: MSAL's errors carry Entra's body but not the
     // Retry-After header, which the caller needs to answer 503 honestly.
-    let lastResponse: { status: number; retryAfter?: string } | undefined;
-    const recorder: PipelinePolicy = {
-      name: 'kluisRecordTokenResponse',
-      async sendRequest(request, next) {
-        const response = await next(request);
-        lastResponse = { status: response.status, retryAfter: response.headers.get('retry-after') ?? undefined };
-        return response;
-      },
-    };
+    const recorder = responseRecorder();
     try {
       // The assertion is a constructor argument, so one credential serves one exchange. Its MSAL
       // cache is therefore per call; the broker's own cache below is what spares Entra.
@@ -124,7 +114,7 @@ export function createGraphTokenBroker(options: OnBehalfOfOptions): GraphTokenBr
         disableInstanceDiscovery: true,
         // A user is waiting: fail fast with Retry-After instead of sleeping inside the request.
         retryOptions: { maxRetries: 0 },
-        additionalPolicies: [{ policy: recorder, position: 'perRetry' }],
+        additionalPolicies: [recorder.policy, attemptTimeout(attemptTimeoutMs)],
         loggingOptions: { allowLoggingAccountIdentifiers: false, enableUnsafeSupportLogging: false },
         ...(options.trustedCaCertificates === undefined ? {} : { tlsOptions: { ca: options.trustedCaCertificates } }),
       };
@@ -134,7 +124,7 @@ export function createGraphTokenBroker(options: OnBehalfOfOptions): GraphTokenBr
       return await credential.getToken(scopes);
     } catch (error) {
       if (isKluisError(error)) throw error;
-      const translated = translate(error, tenantId, lastResponse, (text) => redact(text, userAssertion));
+      const translated = translateEntraError(error, `On-Behalf-Of for tenant ${tenantId}`, recorder.last(), (text) => redact(text, userAssertion));
       options.logger?.warn({ errorId: translated.id, tenantId, detail: translated.message }, 'On-Behalf-Of token request failed');
       throw translated;
     }
@@ -202,82 +192,4 @@ function assertionBelongsTo(userAssertion: string, tenantId: string, objectId: s
   const tid = typeof claims.tid === 'string' ? claims.tid.toLowerCase() : undefined;
   const oid = typeof claims.oid === 'string' ? claims.oid.toLowerCase() : undefined;
   if (tid !== tenantId || oid !== objectId) fail('internal', 'On-Behalf-Of: the user assertion belongs to another identity than the one given');
-}
-
-/** Maps what @azure/identity and MSAL throw to the catalogue; see the module comment. */
-function translate(
-  error: unknown,
-  tenantId: string,
-  lastResponse: { status: number; retryAfter?: string } | undefined,
-  redact: (text: string) => string,
-): KluisError {
-  // @azure/identity wraps MSAL's ServerError / InteractionRequiredAuthError as `cause` of an
-  // AuthenticationRequiredError; discovery failures arrive as CredentialUnavailableError.
-  const outer = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
-  const inner = (typeof outer.cause === 'object' && outer.cause !== null ? outer.cause : outer) as Record<string, unknown>;
-  const code = text(inner.errorCode);
-  const subError = text(inner.subError);
-  const errorNo = text(inner.errorNo);
-  const correlationId = text(inner.correlationId);
-  const claims = text(inner.claims);
-  const status = lastResponse?.status ?? (typeof inner.status === 'number' ? inner.status : undefined);
-  const name = text(outer.name);
-
-  const summary = redact(
-    [
-      `On-Behalf-Of for tenant ${tenantId} failed:`,
-      code || name || 'unknown error',
-      subError ? `suberror ${subError}` : '',
-      errorNo ? `AADSTS${errorNo}` : '',
-      status !== undefined ? `HTTP ${status}` : '',
-      correlationId ? `correlation ${correlationId}` : '',
-    ]
-      .filter((part) => part !== '')
-      .join(' '),
-  );
-
-  if (status === 429 || (status !== undefined && status >= 500) || PROVIDER_DOWN.has(code) || name === 'CredentialUnavailableError') {
-    const retryAfterSeconds = parseRetryAfter(lastResponse?.retryAfter);
-    return new KluisError('identity_provider_unavailable', summary, retryAfterSeconds === undefined ? undefined : { retryAfterSeconds });
-  }
-  if (code === 'invalid_grant' && ASSERTION_REJECTED.has(errorNo)) {
-    return new KluisError('unauthenticated', summary);
-  }
-  if (CONSENT_OR_INTERACTION.has(code) || subError === 'consent_required') {
-    return new KluisError('consent_required', summary, claims ? { claims } : undefined);
-  }
-  if (code === 'invalid_client' || code === 'unauthorized_client') {
-    return new KluisError('config_invalid', summary);
-  }
-  return new KluisError('internal', summary);
-}
-
-/** Retry-After as seconds (RFC 9110 section 10.2.3: delay-seconds or an HTTP date), capped at an hour. */
-function parseRetryAfter(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  let seconds: number;
-  if (/^\d+$/.test(trimmed)) seconds = Number(trimmed);
-  else {
-    const at = Date.parse(trimmed);
-    if (Number.isNaN(at)) return undefined;
-    seconds = Math.ceil((at - Date.now()) / 1000);
-  }
-  return Math.min(Math.max(seconds, 1), 3600);
-}
-
-function text(value: unknown): string {
-  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
-}
-
-function httpsOrigin(host: string): string {
-  let url: URL;
-  try {
-    url = new URL(host);
-  } catch {
-    return fail('config_invalid', 'On-Behalf-Of: authority host is not a URL');
-  }
-  if (url.protocol !== 'https:') fail('config_invalid', 'On-Behalf-Of: authority host must use https');
-  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') fail('config_invalid', 'On-Behalf-Of: authority host must be an origin without a path');
-  return url.origin;
 }

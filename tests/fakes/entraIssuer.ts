@@ -53,7 +53,9 @@ export type TokenReply =
   /** 429 with Retry-After. */
   | { kind: 'throttled'; retryAfterSeconds: number }
   /** 500 server_error. */
-  | { kind: 'server_error' };
+  | { kind: 'server_error' }
+  /** The request is accepted and never answered (until close). */
+  | { kind: 'hang' };
 
 export interface TokenRequestRecord {
   tenant: string;
@@ -104,6 +106,11 @@ export interface FakeEntraIssuer {
   /** Make JWKS downloads answer with this status (e.g. 500) until cleared with `null`. */
   failJwks(status: number | null): void;
   enqueueTokenReply(...replies: TokenReply[]): void;
+  /**
+   * The app-only Graph token the client credentials grant issues for this tenant (one per tenant,
+   * so a fake Graph can be told to accept it).
+   */
+  appTokenFor(tenant: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -212,6 +219,10 @@ export async function startFakeEntraIssuer(
       sendJson(res, 401, entraError('invalid_client', 7000215, 'Invalid client secret provided.'));
       return;
     }
+    if (record.grantType === 'client_credentials') {
+      await clientCredentials(res, tenant, record.scope ?? '');
+      return;
+    }
     if (record.grantType !== 'urn:ietf:params:oauth:grant-type:jwt-bearer' || record.requestedTokenUse !== 'on_behalf_of') {
       sendJson(res, 400, entraError('unsupported_grant_type', 70003, 'The app requested an unsupported grant type.'));
       return;
@@ -227,6 +238,7 @@ export async function startFakeEntraIssuer(
     }
 
     const reply = tokenQueue.shift() ?? { kind: 'token' };
+    if (reply.kind !== 'token' && replyFailure(res, reply)) return;
     switch (reply.kind) {
       case 'token': {
         const expiresIn = reply.expiresIn ?? 3599;
@@ -269,15 +281,69 @@ export async function startFakeEntraIssuer(
           ...(reply.claims === undefined ? {} : { claims: reply.claims }),
         });
         return;
+    }
+  }
+
+  /** Answers the replies every grant shares (throttling, outage, no answer); false for the others. */
+  function replyFailure(res: ServerResponse, reply: TokenReply): boolean {
+    switch (reply.kind) {
       case 'throttled':
         sendJson(res, 429, entraError('temporarily_unavailable', 90055, 'There are too many incoming requests. Please try again later.'), {
           'retry-after': String(reply.retryAfterSeconds),
         });
-        return;
+        return true;
       case 'server_error':
         sendJson(res, 500, entraError('server_error', 50000, 'There was an error issuing a token or an issue with our sign-in service.'));
-        return;
+        return true;
+      case 'hang':
+        return true;
+      default:
+        return false;
     }
+  }
+
+  /**
+   * "Microsoft identity platform and the OAuth 2.0 client credentials flow": the scope must be a
+   * resource's `/.default` (AADSTS1002012 otherwise); the answer has no refresh token and no scope.
+   */
+  async function clientCredentials(res: ServerResponse, tenant: string, scope: string): Promise<void> {
+    if (scope !== 'https://graph.microsoft.com/.default') {
+      sendJson(res, 400, entraError('invalid_scope', 1002012, `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`));
+      return;
+    }
+    const reply = tokenQueue.shift() ?? { kind: 'token' };
+    if (replyFailure(res, reply)) return;
+    if (reply.kind !== 'token') {
+      sendJson(res, 400, entraError('invalid_grant', 50000, 'The grant is not valid for the client credentials flow.'));
+      return;
+    }
+    sendJson(res, 200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: await appTokenFor(tenant) });
+  }
+
+  const appTokens = new Map<string, Promise<string>>();
+  function appTokenFor(tenant: string): Promise<string> {
+    let token = appTokens.get(tenant);
+    if (!token) {
+      const now = Math.floor(Date.now() / 1000);
+      token = new SignJWT({
+        aud: 'https://graph.microsoft.com',
+        iss: `https://sts.windows.net/${tenant}/`,
+        tid: tenant,
+        oid: randomUUID(),
+        roles: ['Files.Read.All', 'Sites.Read.All', 'GroupMember.Read.All'],
+        idtyp: 'app',
+        appid: clientId,
+        ver: '1.0',
+        uti: randomBytes(16).toString('base64url'),
+      })
+        .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: primary.kid })
+        .setIssuedAt(now)
+        .setNotBefore(now)
+        .setExpirationTime(now + 3599)
+        .sign(primary.privateKey);
+      appTokens.set(tenant, token);
+    }
+    return token;
   }
 
   async function downstreamToken(tenant: string, assertion: Record<string, unknown>, scope: string, expiresIn: number): Promise<string> {
@@ -374,6 +440,7 @@ export async function startFakeEntraIssuer(
     failJwks: (status) => {
       jwksFailureStatus = status;
     },
+    appTokenFor,
     enqueueTokenReply: (...replies) => {
       tokenQueue.push(...replies);
     },

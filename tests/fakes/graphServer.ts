@@ -40,7 +40,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
-export type GraphRoute = 'delta' | 'content' | 'permissions' | 'download' | 'batch' | 'other';
+export type GraphRoute = 'delta' | 'content' | 'permissions' | 'download' | 'batch' | 'memberships' | 'other';
 
 export type GraphFailure =
   /** "Throttling": 429 (or 503) with Retry-After in seconds when given. */
@@ -49,6 +49,8 @@ export type GraphFailure =
   | { kind: 'status'; status: number; code?: string }
   /** The connection is closed without an answer. */
   | { kind: 'crash' }
+  /** The request is accepted and never answered (until close). */
+  | { kind: 'hang' }
   /** 200 with a body that is not what the route promises (not JSON at all). */
   | { kind: 'malformed' };
 
@@ -281,6 +283,10 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
       req.socket.destroy();
       return;
     }
+    if (failure.kind === 'hang') {
+      record.status = 0;
+      return;
+    }
     if (failure.kind === 'malformed') {
       record.status = 200;
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"responses": [{"id": "1", "status": 2');
@@ -382,7 +388,8 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
     const url = new URL(req.url ?? '/', baseUrl);
     const delta = /^\/v1\.0\/drives\/([^/]+)\/root\/delta$/.exec(url.pathname);
     const itemRoute = /^\/v1\.0\/drives\/([^/]+)\/items\/([^/]+)\/(content|permissions)$/.exec(url.pathname);
-    const route: GraphRoute = delta ? 'delta' : itemRoute ? (itemRoute[3] as 'content' | 'permissions') : url.pathname === '/v1.0/$batch' ? 'batch' : 'other';
+    const memberOf = /^\/v1\.0\/users\/([^/]+)\/transitiveMemberOf\/microsoft\.graph\.group$/.exec(url.pathname);
+    const route: GraphRoute = delta ? 'delta' : itemRoute ? (itemRoute[3] as 'content' | 'permissions') : url.pathname === '/v1.0/$batch' ? 'batch' : memberOf ? 'memberships' : 'other';
     const record: GraphRecordedRequest = { method: req.method ?? 'GET', route, url: req.url ?? '/', authorization: req.headers.authorization, status: 0 };
     requests.push(record);
 
@@ -416,7 +423,6 @@ export async function startFakeGraph(options: { pageSize?: number; token?: strin
     if (req.method !== 'GET') return graphError(res, record, 405, 'invalidRequest', 'Method not allowed');
 
     // "List a user's transitive memberships" cast to groups: GET /users/{id}/transitiveMemberOf/microsoft.graph.group
-    const memberOf = /^\/v1\.0\/users\/([^/]+)\/transitiveMemberOf\/microsoft\.graph\.group$/.exec(url.pathname);
     if (memberOf) {
       const groups = memberships.get(decodeURIComponent(memberOf[1]!));
       if (!groups) return graphError(res, record, 404, 'Request_ResourceNotFound', 'Resource does not exist.');

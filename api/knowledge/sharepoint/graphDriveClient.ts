@@ -29,6 +29,13 @@ import type { DeltaRequest, DeltaResult, DriveItem, GraphDriveClient, Permission
 
 export const GRAPH_SERVICE_ROOT = 'https://graph.microsoft.com';
 
+/**
+ * Retries and timeouts for a Graph call a user waits on (the asking user's group memberships):
+ * one quick retry, short Retry-After only, a few seconds per attempt. The defaults below are for
+ * syncs, which may wait minutes.
+ */
+export const INTERACTIVE_GRAPH_BUDGET = { maxRetries: 1, baseDelayMs: 200, maxDelayMs: 1000, maxRetryAfterSeconds: 2, attemptTimeoutMs: 3000 } as const;
+
 export interface GraphDriveClientOptions {
   /** A Graph access token for the user (or app) the sync runs as; called before every attempt. */
   getToken: () => Promise<string>;

@@ -25,6 +25,33 @@ describe('reader resolver', () => {
     expect(failures).toHaveLength(1);
   });
 
+  it('keeps a failed lookup for the failure TTL only, then asks Graph again and caches its answer for the full TTL', async () => {
+    let clock = 0;
+    let down = true;
+    let calls = 0;
+    const readers = createReaderResolver({
+      entraObjectId: async () => OID,
+      groupsOf: async () => {
+        calls++;
+        if (down) throw new Error('graph down');
+        return [GROUP];
+      },
+      ttlMs: 10_000,
+      failureTtlMs: 500,
+      now: () => clock,
+    });
+    expect((await readers.readerFor(principal))?.groupIds).toEqual([]);
+    clock = 499;
+    expect((await readers.readerFor(principal))?.groupIds).toEqual([]);
+    expect(calls).toBe(1);
+    down = false;
+    clock = 500;
+    expect((await readers.readerFor(principal))?.groupIds).toEqual([GROUP]);
+    clock = 9_000;
+    expect((await readers.readerFor(principal))?.groupIds).toEqual([GROUP]);
+    expect(calls).toBe(2);
+  });
+
   it('has no reader for people without an Entra object id (credentials login) or a malformed one', async () => {
     expect(await createReaderResolver({ entraObjectId: async () => undefined }).readerFor(principal)).toBeUndefined();
     expect(await createReaderResolver({ entraObjectId: async () => "x' OR 1=1" }).readerFor(principal)).toBeUndefined();
