@@ -18,6 +18,7 @@ import { sendError } from '../api/http/errors';
 import { decodeProtectedHeader } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { requestLogger } from '../api/http/requestId';
+import { tracing } from '../api/operations/tracing';
 
 export interface MessagesRouteDeps {
   securityEvents: SecurityEventLog;
@@ -40,7 +41,8 @@ export function createMessagesHandler(deps: MessagesRouteDeps) {
       const activity = parseActivity(req.body);
       const authHeader = typeof req.headers.authorization === 'string' ? req.headers.authorization : '';
       if (deps.authMethod === 'bot-framework') prescreenBotToken(authHeader);
-      const invokeResponse = await deps.adapter.handle(authHeader, activity as unknown as Activity, async (context) => {
+      // The bot.turn span joins the trace of a caller that sent a W3C traceparent.
+      const invokeResponse = await tracing().continueTrace(req.headers.traceparent, () => deps.adapter.handle(authHeader, activity as unknown as Activity, async (context) => {
         if (deps.serviceUrlHosts && !isAllowedServiceUrl(activity.serviceUrl, deps.serviceUrlHosts)) {
           await deps.securityEvents.record({ tenantId: activity.tenantId, kind: 'bot.service_url_refused', outcome: 'refused', detail: { host: safeHost(activity.serviceUrl) } });
           fail('service_url_not_allowed', 'serviceUrl host not on the allow list');
@@ -66,7 +68,7 @@ export function createMessagesHandler(deps: MessagesRouteDeps) {
           setTurnPrincipal(context, principal);
         }
         await deps.bot.run(context);
-      });
+      }));
       if (invokeResponse) res.status(invokeResponse.status).json(invokeResponse.body ?? {});
       else res.status(200).end();
     } catch (error) {

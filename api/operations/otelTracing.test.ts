@@ -12,6 +12,12 @@ describe('the tracing port', () => {
     await expect(tracing().span('assistant.answer', {}, async () => fail('provider_unavailable', 'down'))).rejects.toThrow('down');
   });
 
+  it('ignores an incoming traceparent when tracing is off, and passes results and errors through', async () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    await expect(tracing().continueTrace(traceparent, () => tracing().span('chat.turn', {}, async () => 7))).resolves.toBe(7);
+    await expect(tracing().continueTrace(traceparent, async () => fail('provider_unavailable', 'down'))).rejects.toThrow('down');
+  });
+
   it('installs one tracer and puts the previous one back', () => {
     const t = createOtelTracing(settings, { exporter: new InMemorySpanExporter() });
     const uninstall = installTracing(t);
@@ -97,6 +103,75 @@ describe('createOtelTracing', () => {
     await t.flush();
     await t.shutdown();
     expect(failures).toEqual([{ droppedSpans: 1, reason: 'collector refused' }]);
+  });
+
+  describe("continuing a caller's trace from its traceparent header", () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const parentId = '00f067aa0ba902b7';
+
+    it('makes the turn a child of the caller\'s span, in the caller\'s trace, with its own spans under the turn', async () => {
+      const spans = await finished((t) => t.continueTrace(`00-${traceId}-${parentId}-01`, () => t.span('chat.turn', {}, () => t.span('assistant.answer', {}, async () => 1))));
+      const turn = spans.find((s) => s.name === 'chat.turn')!;
+      const answer = spans.find((s) => s.name === 'assistant.answer')!;
+      expect(turn.spanContext().traceId).toBe(traceId);
+      expect(turn.parentSpanContext).toMatchObject({ traceId, spanId: parentId, isRemote: true });
+      expect(turn.spanContext().spanId).not.toBe(parentId);
+      expect(answer.spanContext().traceId).toBe(traceId);
+      expect(answer.parentSpanContext?.spanId).toBe(turn.spanContext().spanId);
+    });
+
+    it('reads a later version with more fields after its flags, as the specification asks', async () => {
+      const [turn] = await finished((t) => t.continueTrace(`01-${traceId}-${parentId}-01-what-comes-next`, () => t.span('bot.turn', {}, async () => 1)));
+      expect(turn!.spanContext().traceId).toBe(traceId);
+      expect(turn!.parentSpanContext?.spanId).toBe(parentId);
+    });
+
+    it("follows the caller's decision not to sample its trace", async () => {
+      const spans = await finished((t) => t.continueTrace(`00-${traceId}-${parentId}-00`, () => t.span('chat.turn', {}, () => t.span('assistant.answer', {}, async () => 1))));
+      expect(spans).toEqual([]);
+    });
+
+    it.each<[string, string | string[] | undefined]>([
+      ['absent', undefined],
+      ['empty', ''],
+      ['oversized', `01-${traceId}-${parentId}-01-${'x'.repeat(300)}`],
+      ['version ff', `ff-${traceId}-${parentId}-01`],
+      ['a version that is not hex', `0g-${traceId}-${parentId}-01`],
+      ['version 00 with a fifth field', `00-${traceId}-${parentId}-01-extra`],
+      ['an all-zero trace id', `00-${'0'.repeat(32)}-${parentId}-01`],
+      ['an all-zero parent id', `00-${traceId}-${'0'.repeat(16)}-01`],
+      ['upper-case hex', `00-${traceId.toUpperCase()}-${parentId}-01`],
+      ['a short trace id', `00-${traceId.slice(2)}-${parentId}-01`],
+      ['flags that are not hex', `00-${traceId}-${parentId}-zz`],
+      ['surrounded by text', ` 00-${traceId}-${parentId}-01;drop`],
+      ['a line break inside', `00-${traceId}-${parentId}-01\n00-${traceId}-${parentId}-01`],
+      ['sent twice (two values)', [`00-${traceId}-${parentId}-01`, `00-${traceId}-${parentId}-01`]],
+      ['sent twice (joined by a comma)', `00-${traceId}-${parentId}-01, 00-${traceId}-${parentId}-01`],
+    ])('starts a trace of its own for a traceparent that is %s, and the turn goes on', async (_what, header) => {
+      const spans = await finished((t) => t.continueTrace(header, () => t.span('chat.turn', {}, async () => 1)));
+      expect(spans.map((s) => s.name)).toEqual(['chat.turn']);
+      const [turn] = spans as [ReadableSpan];
+      expect(turn.parentSpanContext).toBeUndefined();
+      expect(turn.spanContext().traceId).not.toBe(traceId);
+      expect(turn.spanContext().traceId).toMatch(/^(?!0{32})[0-9a-f]{32}$/);
+    });
+
+    it('changes nothing for a call within a span: the span stays the parent', async () => {
+      const spans = await finished((t) => t.span('bot.turn', {}, () => t.continueTrace(`00-${traceId}-${parentId}-01`, () => t.span('assistant.answer', {}, async () => 1))));
+      const turn = spans.find((s) => s.name === 'bot.turn')!;
+      const answer = spans.find((s) => s.name === 'assistant.answer')!;
+      expect(turn.spanContext().traceId).not.toBe(traceId);
+      expect(answer.spanContext().traceId).toBe(turn.spanContext().traceId);
+      expect(answer.parentSpanContext?.spanId).toBe(turn.spanContext().spanId);
+    });
+
+    it('passes results and errors through', async () => {
+      const exporter = new InMemorySpanExporter();
+      const t = createOtelTracing(settings, { exporter });
+      await expect(t.continueTrace(`00-${traceId}-${parentId}-01`, async () => 7)).resolves.toBe(7);
+      await expect(t.continueTrace(`00-${traceId}-${parentId}-01`, async () => fail('provider_unavailable', 'down'))).rejects.toThrow('down');
+      await t.shutdown();
+    });
   });
 
   it('builds the OTLP traces URL from the base endpoint', () => {

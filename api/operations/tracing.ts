@@ -93,12 +93,20 @@ export interface Tracing {
    * with the error's catalogue id and passes through unchanged.
    */
   span<T>(name: SpanName, attributes: TraceAttributes, fn: (span: ActiveSpan) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` as part of the caller's trace: the W3C Trace Context `traceparent` header of the
+   * request as received (absent, repeated or hostile alike) becomes the remote parent of the span
+   * `fn` starts, so a turn joins the trace of whoever sent the request. A header that is not a
+   * valid traceparent, or a call from within a span, changes nothing: the span starts where it
+   * would have. Nothing else of the header is kept (no `tracestate`).
+   */
+  continueTrace<T>(traceparent: string | string[] | undefined, fn: () => Promise<T>): Promise<T>;
 }
 
 const NO_SPAN: ActiveSpan = { set: () => undefined, fail: () => undefined };
 
 /** Traces nothing: the default, and what Kluis uses with OTEL_TRACES_EXPORTER=none. */
-export const NO_TRACING: Tracing = { span: (_name, _attributes, fn) => fn(NO_SPAN) };
+export const NO_TRACING: Tracing = { span: (_name, _attributes, fn) => fn(NO_SPAN), continueTrace: (_traceparent, fn) => fn() };
 
 let installed: Tracing = NO_TRACING;
 

@@ -300,6 +300,57 @@ export function jobQueueConformance(name: string, harness: JobQueueHarness): voi
       expect(survived).toEqual([payload]);
     });
 
+    it('counts each replica that died running a job as an attempt, and gives the job up with onGiveUp once when the last one dies', async () => {
+      const kind = newKind('deadly');
+      const neverEnds = newGate();
+      const runs: Array<{ replica: string; attempt: number }> = [];
+      const givenUp: Array<{ replica: string; payload: JobPayload; error: unknown }> = [];
+      const replica = (label: string) => {
+        const queue = open();
+        queue.define({
+          kind,
+          attempts: 3,
+          backoffMs: 10,
+          handle: async (_payload, context) => {
+            // Whatever this job does takes its replica down before it finishes.
+            runs.push({ replica: label, attempt: context.attempt });
+            await neverEnds.opened;
+          },
+          onGiveUp: async (p, error) => void givenUp.push({ replica: label, payload: p, error }),
+        });
+        return queue;
+      };
+      const payload = { syncId: randomUUID() };
+      for (const label of ['first', 'second', 'third']) {
+        const dying = replica(label);
+        await dying.start();
+        if (label === 'first') await dying.enqueue(kind, payload, { key: 'deadly-1' });
+        await waitFor(`the ${label} replica to start the job`, () => runs.length === ['first', 'second', 'third'].indexOf(label) + 1);
+        await dying.abandon();
+      }
+
+      // Two replicas outlive the job: one of them gives it up, neither runs it again.
+      const survivors = ['survivor-a', 'survivor-b'].map(replica);
+      await Promise.all(survivors.map((queue) => queue.start()));
+      await waitFor('the job to be given up', () => givenUp.length === 1);
+      neverEnds.open();
+      await survivors[0]!.drain([kind]);
+      await sleep(1_500);
+      expect(runs).toEqual([
+        { replica: 'first', attempt: 1 },
+        { replica: 'second', attempt: 2 },
+        { replica: 'third', attempt: 3 },
+      ]);
+      expect(givenUp).toHaveLength(1);
+      const [gaveUp] = givenUp as [{ replica: string; payload: JobPayload; error: unknown }];
+      expect(['survivor-a', 'survivor-b']).toContain(gaveUp.replica);
+      expect(gaveUp.payload).toEqual(payload);
+      expect(isKluisError(gaveUp.error, 'internal')).toBe(true);
+      expect((await survivors[0]!.depth()).filter((d) => d.kind === kind)).toEqual([{ kind, status: 'failed', count: 1 }]);
+      // The given-up job no longer holds its dedupe key.
+      expect((await survivors[0]!.enqueue(kind, payload, { key: 'deadly-1' })).added).toBe(true);
+    });
+
     it('hands a running job back on a graceful stop past its grace, and another replica finishes it as the same attempt', async () => {
       const kind = newKind('handback');
       const leaving = open();

@@ -15,6 +15,7 @@ import { errorCatalogue } from '../../api/errors';
 import { createOtelTracing, type OtelTracing } from '../../api/operations/otelTracing';
 import { installTracing, NO_TRACING, tracing } from '../../api/operations/tracing';
 import { startFakeConnector } from '../fakes/botConnector';
+import { startFakeEntraIssuer, type FakeEntraIssuer } from '../fakes/entraIssuer';
 import { openTestDatabase } from '../support/database';
 import { startTestKluis } from '../support/kluis';
 
@@ -35,6 +36,7 @@ fs.writeFileSync(
 
 let kluis: Awaited<ReturnType<typeof startTestKluis>>;
 let connector: Awaited<ReturnType<typeof startFakeConnector>>;
+let issuer: FakeEntraIssuer;
 let exporter: InMemorySpanExporter;
 let tracer: OtelTracing;
 let uninstall: () => void;
@@ -56,9 +58,21 @@ function activity(text: string, conversationType: string, tenantId: string) {
   };
 }
 
-async function sendTurn(base: string, text: string, conversationType = 'personal', tenantId = tenant) {
-  const r = await fetch(`${base}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(activity(text, conversationType, tenantId)) });
+async function sendTurn(base: string, text: string, conversationType = 'personal', tenantId = tenant, headers: Record<string, string> = {}) {
+  const r = await fetch(`${base}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(activity(text, conversationType, tenantId)) });
   expect(r.status).toBe(200);
+}
+
+/** One POST /api/chat from the tab; resolves with the SSE text once the answer is complete. */
+async function chat(headers: Record<string, string> = {}): Promise<string> {
+  const bearer = await issuer.bearerFor(tenant, randomUUID());
+  const r = await fetch(`${kluis.url}/api/chat`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}`, ...headers },
+    body: JSON.stringify({ message: QUESTION, channel: 'tab', conversationId: randomUUID() }),
+  });
+  expect(r.status).toBe(200);
+  return r.text();
 }
 
 /** The spans of the one trace whose root is a bot.turn started after `since` spans. */
@@ -84,7 +98,8 @@ function everyValue(span: ReadableSpan): string {
 
 beforeAll(async () => {
   connector = await startFakeConnector();
-  kluis = await startTestKluis({ LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenant}=Contoso Traces`, KNOWLEDGE_DIR: knowledgeDir, KNOWLEDGE_TENANT_ID: tenant });
+  issuer = await startFakeEntraIssuer();
+  kluis = await startTestKluis({ LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenant}=Contoso Traces`, KNOWLEDGE_DIR: knowledgeDir, KNOWLEDGE_TENANT_ID: tenant, ...issuer.kluisSettings() });
   // The default configuration installs nothing.
   expect(tracing()).toBe(NO_TRACING);
   exporter = new InMemorySpanExporter();
@@ -97,6 +112,7 @@ afterAll(async () => {
   await tracer?.shutdown();
   await kluis?.stop();
   await connector?.close();
+  await issuer?.close();
   await db.workspace.deleteMany({ where: { tenantId: { in: [tenant, failingTenant] } } });
   await db.$disconnect();
   fs.rmSync(knowledgeDir, { recursive: true, force: true });
@@ -205,5 +221,65 @@ describe('traces of a Teams turn', () => {
     } finally {
       await failing.stop();
     }
+  });
+});
+
+describe("continuing a caller's trace (W3C traceparent)", () => {
+  const traceId = '0af7651916cd43dd8448eb211c80319c';
+  const parentId = 'b7ad6b7169203331';
+  const traceparent = `00-${traceId}-${parentId}-01`;
+
+  /** The one span named `root` among the spans finished after `since`, and the spans of its trace. */
+  async function turnSince(since: number, root: 'chat.turn' | 'bot.turn') {
+    await tracer.flush();
+    const spans = exporter.getFinishedSpans().slice(since);
+    const turn = one(spans, root);
+    return { turn, trace: spans.filter((s) => s.spanContext().traceId === turn.spanContext().traceId) };
+  }
+
+  it("puts a chat turn in the caller's trace, under the caller's span", async () => {
+    const since = exporter.getFinishedSpans().length;
+    expect(await chat({ traceparent })).toContain('event: done');
+    const { turn, trace } = await turnSince(since, 'chat.turn');
+    expect(turn.spanContext().traceId).toBe(traceId);
+    expect(turn.parentSpanContext).toMatchObject({ traceId, spanId: parentId, isRemote: true });
+    expect(parentOf(one(trace, 'assistant.answer'))).toBe(turn.spanContext().spanId);
+  });
+
+  it("puts a Teams turn in the caller's trace, under the caller's span", async () => {
+    const since = exporter.getFinishedSpans().length;
+    const before = connector.messages().length;
+    await sendTurn(kluis.url, QUESTION, 'groupChat', tenant, { traceparent });
+    await connector.waitForMessages(before + 1);
+    const { turn, trace } = await turnSince(since, 'bot.turn');
+    expect(turn.spanContext().traceId).toBe(traceId);
+    expect(parentOf(turn)).toBe(parentId);
+    expect(parentOf(one(trace, 'assistant.answer'))).toBe(turn.spanContext().spanId);
+  });
+
+  it.each([
+    ['oversized', `01-${traceId}-${parentId}-01-${'a'.repeat(4_000)}`],
+    ['version ff', `ff-${traceId}-${parentId}-01`],
+    ['an all-zero trace id', `00-${'0'.repeat(32)}-${parentId}-01`],
+    ['an all-zero parent id', `00-${traceId}-${'0'.repeat(16)}-01`],
+    ['not a traceparent at all', "'; DROP TABLE Workspace; --"],
+  ])('starts a fresh trace for a traceparent that is %s, and answers all the same', async (_what, hostile) => {
+    const since = exporter.getFinishedSpans().length;
+    expect(await chat({ traceparent: hostile })).toContain('event: done');
+    const { turn, trace } = await turnSince(since, 'chat.turn');
+    expect(parentOf(turn)).toBeUndefined();
+    expect(turn.spanContext().traceId).not.toBe(traceId);
+    expect(turn.spanContext().traceId).not.toBe('0'.repeat(32));
+    expect(parentOf(one(trace, 'assistant.answer'))).toBe(turn.spanContext().spanId);
+  });
+
+  it('starts a fresh trace for a Teams turn whose traceparent is malformed, and answers all the same', async () => {
+    const since = exporter.getFinishedSpans().length;
+    const before = connector.messages().length;
+    await sendTurn(kluis.url, QUESTION, 'groupChat', tenant, { traceparent: `00-${traceId}-${parentId}-01-extra` });
+    await connector.waitForMessages(before + 1);
+    const { turn } = await turnSince(since, 'bot.turn');
+    expect(parentOf(turn)).toBeUndefined();
+    expect(turn.spanContext().traceId).not.toBe(traceId);
   });
 });

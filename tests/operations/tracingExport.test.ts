@@ -62,11 +62,11 @@ const kluisEnv = (tenant: string, extra: Record<string, string>) => ({
 });
 
 /** One POST /api/chat; resolves with the SSE text once the answer is complete. */
-async function chat(base: string, tenant: string): Promise<string> {
+async function chat(base: string, tenant: string, headers: Record<string, string> = {}): Promise<string> {
   const bearer = await issuer.issueAccessToken({ tid: tenant, oid: randomUUID(), iss: `${issuer.authorityHost}/${tenant}/v2.0`, aud: issuer.clientId, roles: ['Kluis.User'] });
   const response = await fetch(`${base}/api/chat`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}`, ...headers },
     body: JSON.stringify({ message: QUESTION, channel: 'tab', conversationId: randomUUID() }),
   });
   expect(response.status).toBe(200);
@@ -155,13 +155,15 @@ describe('OTLP export', () => {
     for (const secret of ['business trip', 'Europe', 'Contoso']) expect([secret, wire.includes(secret)]).toEqual([secret, false]);
   });
 
-  it('exports nothing and makes no network call with the default settings, even with a collector address set', async () => {
+  it('exports nothing and makes no network call with the default settings, even with a collector address set or a caller trace to continue', async () => {
     const collector = await startCollector();
     const tenant = newTenant();
     const kluis = await startTestKluis(kluisEnv(tenant, { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }));
     try {
       expect(tracing()).toBe(NO_TRACING);
       expect(await chat(kluis.url, tenant)).toContain('event: done');
+      expect(await chat(kluis.url, tenant, { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })).toContain('event: done');
+      expect(await chat(kluis.url, tenant, { traceparent: `ff-${'0'.repeat(32)}-${'x'.repeat(4_000)}` })).toContain('event: done');
     } finally {
       await kluis.stop();
     }

@@ -63,7 +63,8 @@ export function chatRouter(deps: { authenticate: AuthenticateDeps; assistant: Pi
   const json = express.json({ limit: MAX_CHAT_BODY_BYTES, strict: true });
   const jsonOnly: express.RequestHandler = (req, _res, next) => (req.is('application/json') ? next() : fail('unsupported_media_type', 'POST /api/chat takes JSON'));
   // The turn's span carries its channel, task and workspace; never the question or the answer.
-  router.post('/chat', requirePrincipal(deps.authenticate), jsonOnly, json, (req, res) => tracing().span('chat.turn', { 'kluis.workspace.id': principalOf(res).workspaceId }, async (turn) => {
+  // A caller that sends a W3C traceparent (the tab's own telemetry, a gateway) gets the turn in its trace.
+  router.post('/chat', requirePrincipal(deps.authenticate), jsonOnly, json, (req, res) => tracing().continueTrace(req.headers.traceparent, () => tracing().span('chat.turn', { 'kluis.workspace.id': principalOf(res).workspaceId }, async (turn) => {
     const principal = principalOf(res);
     const body = parseBody(chatBody, req);
     turn.set({ 'kluis.channel': body.channel, 'kluis.task': body.task ?? 'answer' });
@@ -111,6 +112,6 @@ export function chatRouter(deps: { authenticate: AuthenticateDeps; assistant: Pi
       send({ event: 'error', data: { id, message: errorCatalogue[id].message } });
     }
     res.end();
-  }));
+  })));
   return router;
 }

@@ -16,9 +16,14 @@
  * the rest and moves them back to waiting (not a failed attempt). A replica that dies leaves its
  * jobs locked; BullMQ's stalled-job check on another replica moves them back once the lock lapses
  * (lockDurationMs, checked every stalledIntervalMs).
+ *
+ * Attempts are counted as on the database adapter: every run that ended, by failing or by its
+ * replica dying, is one (BullMQ's attemptsMade plus its stalled counter). The give-up is ours,
+ * not BullMQ's: the run after the last attempt calls onGiveUp instead of the handler and fails the
+ * job for good, on the one replica that holds the job's lock.
  */
 import { randomUUID } from 'node:crypto';
-import { Queue, WaitingError, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { fail, KluisError } from '../../errors';
@@ -124,11 +129,29 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): CrashableJ
     }
   }
 
+  async function giveUp(definition: JobDefinition<JobPayload>, job: Job<JobPayload>, error: unknown): Promise<never> {
+    if (definition.onGiveUp) {
+      try {
+        await definition.onGiveUp(job.data, error);
+      } catch (giveUpError) {
+        logger?.error({ kind: definition.kind, jobId: job.id, error: describeError(giveUpError) }, 'job queue: onGiveUp failed');
+      }
+    }
+    // Unrecoverable: BullMQ fails the job now, whatever its own count of attempts says.
+    throw new UnrecoverableError(describeError(error));
+  }
+
   function processorFor(definition: JobDefinition<JobPayload>) {
     return async (job: Job<JobPayload>, token?: string): Promise<void> => {
+      const maxAttempts = job.opts.attempts ?? DEFAULT_ATTEMPTS;
+      // Runs that failed plus runs whose replica died (BullMQ counts those apart, as stalls).
+      const attempt = job.attemptsMade + job.stalledCounter + 1;
+      if (attempt > maxAttempts) {
+        // The last attempt's replica died holding the job: nothing is left to try.
+        return giveUp(definition, job, new KluisError('internal', `job ${definition.kind}: the replica running its last attempt stopped without finishing it`));
+      }
       const controller = new AbortController();
       const entry: ActiveJob = { job, token: token ?? '', controller, handedBack: false, done: Promise.resolve() };
-      const attempt = job.attemptsMade + 1;
       const scheduledFor = periodOf(job);
       const work = Promise.resolve().then(() => definition.handle(job.data, { attempt, signal: controller.signal, ...(scheduledFor ? { scheduledFor } : {}) }));
       entry.done = work.then(
@@ -148,13 +171,7 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): CrashableJ
       if (entry.handedBack || abandoned) throw new WaitingError();
       if (!failure) return;
       logger?.warn({ kind: definition.kind, jobId: job.id, attempt, error: describeError(failure.error) }, 'job queue: attempt failed');
-      if (attempt >= (job.opts.attempts ?? DEFAULT_ATTEMPTS) && definition.onGiveUp) {
-        try {
-          await definition.onGiveUp(job.data, failure.error);
-        } catch (giveUpError) {
-          logger?.error({ kind: definition.kind, jobId: job.id, error: describeError(giveUpError) }, 'job queue: onGiveUp failed');
-        }
-      }
+      if (attempt >= maxAttempts) return giveUp(definition, job, failure.error);
       throw failure.error instanceof Error ? failure.error : new KluisError('internal', describeError(failure.error), { cause: failure.error });
     };
   }
@@ -166,8 +183,9 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): CrashableJ
       concurrency: definition.concurrency ?? DEFAULT_CONCURRENCY,
       lockDuration,
       stalledInterval,
-      // A replica dying mid-job counts like a failed attempt does on the database adapter: after
-      // `attempts` such deaths BullMQ fails the job (without onGiveUp: no replica ran it to the end).
+      // A replica dying mid-job is an attempt (see processorFor), and the run after the last one
+      // gives the job up. BullMQ's own limit is one stall beyond: it only ends a job whose give-up
+      // itself keeps dying, without calling onGiveUp a second time.
       maxStalledCount: definition.attempts ?? DEFAULT_ATTEMPTS,
     });
     worker.on('error', (error) => logger?.error({ kind: definition.kind, error: describeError(error) }, 'job queue: worker error'));

@@ -13,7 +13,7 @@
 export type JobPayload = Record<string, string | number | boolean | null>;
 
 export interface JobContext {
-  /** 1 on the first run, 2 on the first retry, ... */
+  /** 1 on the first run, 2 on the first retry, ... A run whose replica died counts as an attempt. */
   attempt: number;
   /** Aborted when the replica shuts down past its grace period: stop soon, the job is handed back. */
   signal: AbortSignal;
@@ -34,7 +34,10 @@ export interface JobDefinition<P extends JobPayload = JobPayload> {
   backoffMs?: number;
   /** Jobs of this kind one replica runs at once. 1 unless set. */
   concurrency?: number;
-  /** Called once when the last attempt failed (e.g. to mark the domain's own job record failed). */
+  /**
+   * Called once, on one replica, when the last attempt failed or its replica died (e.g. to mark the
+   * domain's own job record failed).
+   */
   onGiveUp?(payload: P, error: unknown): Promise<void>;
 }
 
