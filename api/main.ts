@@ -96,6 +96,8 @@ import { createDownloadLinkSigner } from './files/downloadLinks';
 import { createDownloads } from './files/downloads';
 import { createPrismaUploadStore } from './files/prismaUploadStore';
 import { createUploads } from './knowledge/uploads';
+import { createUploadLeftoverReconciler } from './knowledge/uploadLeftovers';
+import { createPrismaUploadLeftovers } from './knowledge/prismaUploadLeftovers';
 import { createConversationReader } from './assistant/conversations';
 import { createAssistantSettings } from './assistant/settings';
 import { createPrismaAssistantSettingsStore } from './assistant/prismaAssistantSettingsStore';
@@ -417,6 +419,19 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     const uploadStore = createPrismaUploadStore(db);
     const uploads = createUploads({ store: uploadStore, blobs, indexer: createIndexer({ documents, index }), audit });
     const downloads = createDownloads({ store: uploadStore, blobs, signer: createDownloadLinkSigner(keys.downloadLinkSigning, config.files.downloadLinkSeconds), audit });
+    // A failed upload whose clean-up met a store that was down can leave its document record (and
+    // chunks or blob) behind; housekeeping removes such leftovers an hour after their last write.
+    const uploadLeftovers = createUploadLeftoverReconciler({ leftovers: createPrismaUploadLeftovers(db), index, blobs });
+    jobs.define({
+      kind: 'uploads.housekeeping',
+      attempts: 1,
+      handle: async () => {
+        const report = await uploadLeftovers.reconcile();
+        metrics.uploadLeftoversRemoved(report.total);
+        if (report.total || report.failures.length) logger.info({ removed: report.total, workspaces: report.removed, failures: report.failures }, 'leftovers of failed uploads removed');
+      },
+    });
+    await jobs.every('uploads-housekeeping', 3_600_000, 'uploads.housekeeping', {}, { firstDelayMs: 60_000 });
 
     // Retention periods per workspace: the admin panel changes them, the sweeper reads `effective`.
     const retention = createRetentionPolicies({ store: createPrismaRetentionPolicyStore(db), audit });

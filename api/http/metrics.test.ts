@@ -10,6 +10,8 @@ describe('Prometheus metrics', () => {
     m.turn('x'.repeat(200), 'failed', 1);
     m.loginFailure('wrong-password');
     m.knowledgeFiles('indexed', 0);
+    m.uploadLeftoversRemoved(0);
+    m.uploadLeftoversRemoved(2);
     const text = await m.registry.metrics();
     expect(text).toContain('kluis_provider_tokens_total{provider="openai",direction="input"} 100');
     expect(text).toContain('kluis_provider_tokens_total{provider="openai",direction="output"} 20');
@@ -19,6 +21,7 @@ describe('Prometheus metrics', () => {
     expect(text).toContain('kluis_turn_duration_seconds_count{channel="tab"} 1');
     expect(text).toContain('kluis_login_failures_total{reason="wrong-password"} 1');
     expect(text).not.toContain('kluis_knowledge_files_total{');
+    expect(text).toContain('kluis_upload_leftovers_removed_total 2');
     expect(text).not.toContain('quotes');
   });
 

@@ -45,6 +45,7 @@ export function createPrometheusMetrics(options: { queueDepth?: () => Promise<Qu
   const loginFailures = new Counter({ name: 'kluis_login_failures_total', help: 'Failed sign-ins by reason', labelNames: ['reason'], registers });
   const refusals = new Counter({ name: 'kluis_authorization_refusals_total', help: 'Refused authorizations', registers });
   const knowledgeFiles = new Counter({ name: 'kluis_knowledge_files_total', help: 'Files knowledge syncs indexed or failed to index', labelNames: ['result'], registers });
+  const uploadLeftovers = new Counter({ name: 'kluis_upload_leftovers_removed_total', help: 'Leftovers of failed uploads removed by housekeeping', registers });
   const alerts = new Counter({ name: 'kluis_alerts_total', help: 'Abnormal-behaviour alerts raised by kind', labelNames: ['kind'], registers });
   const jobs = new Counter({ name: 'kluis_jobs_total', help: 'Background jobs this instance ran, by kind and outcome', labelNames: ['kind', 'outcome'], registers });
   const jobSeconds = new Histogram({ name: 'kluis_job_duration_seconds', help: 'Background job run time by kind', labelNames: ['kind'], buckets: [0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 1800], registers });
@@ -67,6 +68,7 @@ export function createPrometheusMetrics(options: { queueDepth?: () => Promise<Qu
 
   for (const kind of ['login_failures', 'document_reads', 'authorization_refusals', 'provider_errors'] satisfies AlertKind[]) alerts.inc({ kind }, 0);
   refusals.inc(0);
+  uploadLeftovers.inc(0);
 
   return {
     registry,
@@ -84,6 +86,7 @@ export function createPrometheusMetrics(options: { queueDepth?: () => Promise<Qu
     loginFailure: (reason) => loginFailures.inc({ reason: bounded(reason) }),
     authorizationRefused: () => refusals.inc(),
     knowledgeFiles: (result, count) => count > 0 && knowledgeFiles.inc({ result }, count),
+    uploadLeftoversRemoved: (count) => count > 0 && uploadLeftovers.inc(count),
     alertRaised: (kind) => alerts.inc({ kind }),
     job(kind, outcome, seconds) {
       jobs.inc({ kind: bounded(kind), outcome });

@@ -13,7 +13,7 @@ import { createUploads, type UploadRecord, type UploadStore } from './uploads';
 const docx = fs.readFileSync(path.join(__dirname, '..', '..', 'tests', 'fixtures', 'documents', 'headings.docx'));
 const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
 
-function world(options: { failRecord?: boolean; failIndex?: boolean } = {}) {
+function world(options: { failRecord?: boolean; failIndex?: boolean; failStoredAudit?: boolean; failRecordRemove?: boolean } = {}) {
   const blobs = new Map<string, Buffer>();
   const indexed = new Map<string, string>();
   const records = new Map<string, UploadRecord>();
@@ -44,9 +44,16 @@ function world(options: { failRecord?: boolean; failIndex?: boolean } = {}) {
     },
     find: async (w, id) => (records.get(id)?.workspaceId === w ? records.get(id) : undefined),
     list: async (w) => [...records.values()].filter((r) => r.workspaceId === w),
-    remove: async (_w, id) => void records.delete(id),
+    async remove(_w, id) {
+      if (options.failRecordRemove) fail('store_unavailable', 'database down');
+      records.delete(id);
+    },
   };
-  const uploads = createUploads({ store, blobs: blobStore, indexer, audit: { record: async (e) => void audit.push(e) } });
+  const recordAudit = async (e: AuditEventInput) => {
+    if (options.failStoredAudit && e.kind === 'upload.stored') fail('store_unavailable', 'database down');
+    audit.push(e);
+  };
+  const uploads = createUploads({ store, blobs: blobStore, indexer, audit: { record: recordAudit } });
   return { uploads, blobs, indexed, records, audit };
 }
 
@@ -91,6 +98,25 @@ describe('uploads', () => {
     expect((await kluisRejection(uploads.accept(principal(role), 'plan.docx', docx))).id).toBe('forbidden');
     expect(blobs.size).toBe(0);
     expect(audit.at(-1)).toMatchObject({ kind: 'authorization.refused', outcome: 'refused' });
+  });
+
+  it('takes the upload record, chunks and blob back when the upload cannot be audited', async () => {
+    const { uploads, blobs, indexed, records } = world({ failStoredAudit: true });
+
+    expect((await kluisRejection(uploads.accept(principal('manager'), 'plan.docx', docx))).id).toBe('store_unavailable');
+
+    expect([blobs.size, indexed.size, records.size]).toEqual([0, 0, 0]);
+  });
+
+  it('keeps the whole file when its upload record cannot be taken back, never a record without its blob or chunks', async () => {
+    const { uploads, blobs, indexed, records } = world({ failStoredAudit: true, failRecordRemove: true });
+
+    expect((await kluisRejection(uploads.accept(principal('manager'), 'plan.docx', docx))).id).toBe('store_unavailable');
+
+    expect([blobs.size, indexed.size, records.size]).toEqual([1, 1, 1]);
+    const [record] = [...records.values()];
+    expect(blobs.has(`w-1/uploads/${record!.id}`)).toBe(true);
+    expect([...indexed.keys()]).toEqual([record!.documentId]);
   });
 
   it("removes chunks, blob and record, and answers not_found for another workspace's upload", async () => {

@@ -5,7 +5,8 @@
  *
  * The bytes go to the blob store (which encrypts them) under `uploads/<id>`, never under the
  * uploader's name. A file is accepted whole or not at all: when indexing or recording fails,
- * what was already written is removed again. Every step is audited with metadata only (sizes,
+ * what was already written is removed again, and what a store that is down keeps from going then,
+ * housekeeping removes later (./uploadLeftovers.ts). Every step is audited with metadata only (sizes,
  * types, ids), never the content or the file name.
  */
 import { randomUUID } from 'node:crypto';
@@ -86,6 +87,7 @@ export function createUploads(deps: UploadsDeps) {
       const blobName = blobNameOf(id);
       await deps.blobs.put(workspaceId, blobName, bytes);
       let documentId: string | undefined;
+      let recorded = false;
       try {
         let indexStatus: IndexStatus = 'not_indexed';
         if (type.kind === 'document') {
@@ -94,10 +96,15 @@ export function createUploads(deps: UploadsDeps) {
           indexStatus = document.status;
         }
         const record = await deps.store.create({ id, workspaceId, fileName, mimeType: type.mimeType, kind: type.kind, sizeBytes: bytes.length, contentHash: contentHash(bytes), indexStatus, documentId, uploadedByUserId: principal.userId });
+        recorded = true;
         await deps.audit.record({ workspaceId, actorUserId: principal.userId, kind: 'upload.stored', outcome: 'success', detail: { uploadId: id, kind: type.kind, mimeType: type.mimeType, sizeBytes: bytes.length, indexStatus } });
         return record;
       } catch (error) {
-        // Leave nothing behind: no blob without a record, no chunks without a file.
+        // Leave nothing behind: no blob without a record, no chunks without a file. The upload record
+        // goes first: a document no upload record claims is a leftover that housekeeping removes
+        // (./uploadLeftovers.ts), while a record that cannot go keeps the whole file with it (listed,
+        // downloadable, removable) rather than pointing at a blob or chunks that are gone.
+        if (recorded && !(await deps.store.remove(workspaceId, id).then(() => true, () => false))) throw error;
         if (documentId) await deps.indexer.removeDocument(workspaceId, documentId).catch(() => undefined);
         await deps.blobs.delete(workspaceId, blobName).catch(() => undefined);
         await deps.audit.record({ workspaceId, actorUserId: principal.userId, kind: 'upload.stored', outcome: 'failure', detail: { uploadId: id, kind: type.kind, sizeBytes: bytes.length } }).catch(() => undefined);

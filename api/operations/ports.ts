@@ -15,6 +15,8 @@ export interface OperationsMetrics {
   authorizationRefused(): void;
   /** Files a knowledge sync indexed or could not index. */
   knowledgeFiles(result: 'indexed' | 'failed', count: number): void;
+  /** Leftovers of failed uploads that housekeeping removed (api/knowledge/uploadLeftovers.ts). */
+  uploadLeftoversRemoved(count: number): void;
   /** An abnormal-behaviour alert was raised. */
   alertRaised(kind: AlertKind): void;
   /** One background job this replica ran (the job queue's kind), its outcome and duration. */
@@ -50,6 +52,7 @@ export const NO_METRICS: OperationsMetrics = {
   loginFailure: () => undefined,
   authorizationRefused: () => undefined,
   knowledgeFiles: () => undefined,
+  uploadLeftoversRemoved: () => undefined,
   alertRaised: () => undefined,
   job: () => undefined,
 };

@@ -9,6 +9,10 @@
  * chunks are written and completed only after them, so an interruption leaves at most a pending
  * record, which the next sync takes for changed and indexes again. Chunks are never kept for a
  * document without a record, and after recovery the next sync completes with the right counts.
+ *
+ * An upload is never tried again by a sync, so what its failed clean-up leaves behind (a document
+ * record, sometimes its chunks or blob, never an upload record) is removed by the uploads
+ * housekeeping (api/knowledge/uploadLeftovers.ts) once the grace period has passed.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -25,7 +29,9 @@ import { createIndexer } from '../../api/knowledge/indexer';
 import { openLanceDbIndex } from '../../api/knowledge/lancedbIndex';
 import type { SearchIndex } from '../../api/knowledge/ports';
 import { createPrismaDocumentStore } from '../../api/knowledge/prismaDocumentStore';
-import { createUploads } from '../../api/knowledge/uploads';
+import { createPrismaUploadLeftovers } from '../../api/knowledge/prismaUploadLeftovers';
+import { createUploadLeftoverReconciler, UPLOAD_LEFTOVER_GRACE_MS } from '../../api/knowledge/uploadLeftovers';
+import { blobNameOf, createUploads } from '../../api/knowledge/uploads';
 import type { Principal } from '../../api/tenancy/principal';
 import { injectIndexFault, startStoppableMariadb, startStoppableS3, type IndexFault, type StoppableMariadb, type StoppableS3 } from '../support/faults';
 import { DEMO_KNOWLEDGE } from '../support/kluis';
@@ -166,25 +172,25 @@ describe('knowledge folder sync', () => {
   });
 });
 
+const TEXT = Buffer.from('Expense claims above 500 euro need the approval of the finance manager.\n');
+
+function uploadsFor(over: Partial<SearchIndex> = {}) {
+  const documents = createPrismaDocumentStore(db);
+  return createUploads({ store: createPrismaUploadStore(db), blobs, indexer: createIndexer({ documents, index: { ...bind(index), ...over } }), audit: createPrismaAuditLog(db) });
+}
+
+const principalOf = (workspaceId: string, userId: string): Principal => ({ workspaceId, tenantId: randomUUID(), userId, roles: ['manager'], authMethod: 'entra-token' });
+
+async function leftOf(workspaceId: string) {
+  return {
+    uploads: await db.upload.count({ where: { workspaceId } }),
+    blobs: await blobs.count(workspaceId),
+    chunks: await index.countChunks(workspaceId),
+    completeDocuments: await db.document.count({ where: { workspaceId, contentHash: { not: 'pending' } } }),
+  };
+}
+
 describe('uploads', () => {
-  const TEXT = Buffer.from('Expense claims above 500 euro need the approval of the finance manager.\n');
-
-  function uploadsFor(over: Partial<SearchIndex> = {}) {
-    const documents = createPrismaDocumentStore(db);
-    return createUploads({ store: createPrismaUploadStore(db), blobs, indexer: createIndexer({ documents, index: { ...bind(index), ...over } }), audit: createPrismaAuditLog(db) });
-  }
-
-  const principalOf = (workspaceId: string, userId: string): Principal => ({ workspaceId, tenantId: randomUUID(), userId, roles: ['manager'], authMethod: 'entra-token' });
-
-  async function leftOf(workspaceId: string) {
-    return {
-      uploads: await db.upload.count({ where: { workspaceId } }),
-      blobs: await blobs.count(workspaceId),
-      chunks: await index.countChunks(workspaceId),
-      completeDocuments: await db.document.count({ where: { workspaceId, contentHash: { not: 'pending' } } }),
-    };
-  }
-
   it('the blob store stopped: the upload fails clearly, nothing is kept, and it works once the store is back', async () => {
     const { workspaceId, userId } = await newWorkspace();
     const uploads = uploadsFor();
@@ -229,7 +235,157 @@ describe('uploads', () => {
   });
 });
 
-// Two gaps stay open, both harmless to answers: when the upload's index write fails, or the
-// database is still down while a failed upload is cleaned up, its document record can stay behind
-// marked pending, without chunks and without an upload row. No answer reads it (answers come from
-// chunks), and a workspace erasure removes it.
+
+describe('leftovers of failed uploads', () => {
+  const reconciler = () => createUploadLeftoverReconciler({ leftovers: createPrismaUploadLeftovers(db), index, blobs });
+  const OLD = () => new Date(Date.now() - UPLOAD_LEFTOVER_GRACE_MS - 60_000);
+
+  /** Dates a document's last write back past the grace period, as an hour of waiting would. */
+  async function age(workspaceId: string, documentId: string): Promise<void> {
+    expect((await db.document.updateMany({ where: { workspaceId, id: documentId }, data: { updatedAt: OLD() } })).count).toBe(1);
+  }
+
+  /** What one document has in each store. */
+  async function traceOf(workspaceId: string, documentId: string, uploadId: string) {
+    return {
+      record: await db.document.count({ where: { workspaceId, id: documentId } }),
+      chunks: await index.countChunks(workspaceId, documentId),
+      blob: (await blobs.get(workspaceId, blobNameOf(uploadId)))?.equals(TEXT) ?? false,
+      upload: await db.upload.count({ where: { workspaceId, id: uploadId } }),
+    };
+  }
+
+  /**
+   * An upload whose clean-up finds every store down: the chunks were written, then the database,
+   * the index and the blob store went down together, so its record, chunks and blob all stay.
+   */
+  async function leftoverWithEverything(workspaceId: string, userId: string) {
+    const uploads = uploadsFor({
+      async replaceDocument(...args) {
+        await index.replaceDocument(...args);
+        fault.down();
+        await Promise.all([mariadb.stop(), s3.stop()]);
+      },
+    });
+    await expectStoreUnavailable(uploads.accept(principalOf(workspaceId, userId), 'expenses.txt', TEXT));
+    fault.up();
+    await Promise.all([mariadb.start(), s3.start()]);
+    return onlyPending(workspaceId);
+  }
+
+  /** An upload whose index write fails and whose clean-up finds the index still down: its record stays. */
+  async function leftoverRecordOnly(workspaceId: string, userId: string) {
+    fault.downAt('replaceDocument', 1);
+    await expectStoreUnavailable(uploadsFor().accept(principalOf(workspaceId, userId), 'expenses.txt', TEXT));
+    fault.up();
+    return onlyPending(workspaceId);
+  }
+
+  async function onlyPending(workspaceId: string) {
+    const rows = await db.document.findMany({ where: { workspaceId, contentHash: 'pending' }, select: { id: true, sourceRef: true } });
+    expect(rows).toHaveLength(1);
+    return { documentId: rows[0]!.id, uploadId: rows[0]!.sourceRef };
+  }
+
+  it('removes a failed upload from every store, spares a finished one, one in progress, other sources and other workspaces, and a second run finds nothing', async () => {
+    const a = await newWorkspace();
+    const b = await newWorkspace();
+
+    const full = await leftoverWithEverything(a.workspaceId, a.userId);
+    expect(await traceOf(a.workspaceId, full.documentId, full.uploadId)).toEqual({ record: 1, chunks: 1, blob: true, upload: 0 });
+    const bare = await leftoverRecordOnly(b.workspaceId, b.userId);
+    expect(await traceOf(b.workspaceId, bare.documentId, bare.uploadId)).toEqual({ record: 1, chunks: 0, blob: false, upload: 0 });
+    await age(a.workspaceId, full.documentId);
+    await age(b.workspaceId, bare.documentId);
+
+    // Finished uploads in both workspaces, as old as the leftovers.
+    const finishedA = await uploadsFor().accept(principalOf(a.workspaceId, a.userId), 'expenses.txt', TEXT);
+    const finishedB = await uploadsFor().accept(principalOf(b.workspaceId, b.userId), 'expenses.txt', TEXT);
+    await age(a.workspaceId, finishedA.documentId!);
+    await age(b.workspaceId, finishedB.documentId!);
+    // A pending record of a synced source, which its next sync completes, equally old.
+    const synced = randomUUID();
+    await db.document.create({ data: { id: synced, workspaceId: b.workspaceId, sourceKind: 'folder', sourceRef: 'policy.md', title: 'Policy', mimeType: 'text/markdown', contentHash: 'pending', sizeBytes: 10, chunkCount: 1, status: 'indexed', indexedAt: OLD() } });
+    await age(b.workspaceId, synced);
+
+    // An upload in progress in workspace A: its record is written, its chunks are being written.
+    let reached!: () => void;
+    let release!: () => void;
+    const atWrite = new Promise<void>((resolve) => (reached = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const inProgress = uploadsFor({
+      async replaceDocument(...args) {
+        reached();
+        await gate;
+        return index.replaceDocument(...args);
+      },
+    }).accept(principalOf(a.workspaceId, a.userId), 'draft.txt', TEXT);
+    await atWrite;
+    const pendingNow = await db.document.findMany({ where: { workspaceId: a.workspaceId, contentHash: 'pending' }, select: { id: true, sourceRef: true } });
+    const fresh = pendingNow.find((d) => d.id !== full.documentId)!;
+    expect(fresh).toBeDefined();
+
+    const report = await reconciler().reconcile();
+    expect(report.failures).toEqual([]);
+    expect(report.removed).toEqual(expect.arrayContaining([
+      { workspaceId: a.workspaceId, documentIds: [full.documentId] },
+      { workspaceId: b.workspaceId, documentIds: [bare.documentId] },
+    ]));
+
+    // The leftovers are gone from every store.
+    expect(await traceOf(a.workspaceId, full.documentId, full.uploadId)).toEqual({ record: 0, chunks: 0, blob: false, upload: 0 });
+    expect(await traceOf(b.workspaceId, bare.documentId, bare.uploadId)).toEqual({ record: 0, chunks: 0, blob: false, upload: 0 });
+    // The finished uploads, the synced record and the upload in progress are untouched.
+    expect(await traceOf(a.workspaceId, finishedA.documentId!, finishedA.id)).toEqual({ record: 1, chunks: 1, blob: true, upload: 1 });
+    expect(await traceOf(b.workspaceId, finishedB.documentId!, finishedB.id)).toEqual({ record: 1, chunks: 1, blob: true, upload: 1 });
+    expect(await db.document.count({ where: { workspaceId: b.workspaceId, id: synced } })).toBe(1);
+    expect(await traceOf(a.workspaceId, fresh.id, fresh.sourceRef)).toEqual({ record: 1, chunks: 0, blob: true, upload: 0 });
+
+    release();
+    const completed = await inProgress;
+    expect(completed.indexStatus).toBe('indexed');
+    expect(await traceOf(a.workspaceId, completed.documentId!, completed.id)).toEqual({ record: 1, chunks: 1, blob: true, upload: 1 });
+
+    // Idempotent: a second run finds nothing in these workspaces and changes nothing.
+    const before = { a: await leftOf(a.workspaceId), b: await leftOf(b.workspaceId) };
+    const again = await reconciler().reconcile();
+    expect(again.removed.filter((r) => r.workspaceId === a.workspaceId || r.workspaceId === b.workspaceId)).toEqual([]);
+    expect(again.failures).toEqual([]);
+    expect({ a: await leftOf(a.workspaceId), b: await leftOf(b.workspaceId) }).toEqual(before);
+    expect(before).toEqual({ a: { uploads: 2, blobs: 2, chunks: 2, completeDocuments: 2 }, b: { uploads: 1, blobs: 1, chunks: 1, completeDocuments: 1 } });
+  });
+
+  it('a store still down keeps the leftover for the next run and takes nothing else with it', async () => {
+    const { workspaceId, userId } = await newWorkspace();
+    const leftover = await leftoverWithEverything(workspaceId, userId);
+    await age(workspaceId, leftover.documentId);
+    const finished = await uploadsFor().accept(principalOf(workspaceId, userId), 'expenses.txt', TEXT);
+    await age(workspaceId, finished.documentId!);
+
+    // The index down: nothing of the leftover can go, so all of it stays.
+    fault.down();
+    const indexDown = await reconciler().reconcile();
+    fault.up();
+    expect(indexDown.failures).toContainEqual({ workspaceId, documentId: leftover.documentId, errorId: 'store_unavailable' });
+    expect(indexDown.removed.find((r) => r.workspaceId === workspaceId)).toBeUndefined();
+    expect(await traceOf(workspaceId, leftover.documentId, leftover.uploadId)).toEqual({ record: 1, chunks: 1, blob: true, upload: 0 });
+
+    // The blob store down: the chunks go, the record stays as the handle for the next run.
+    await s3.stop();
+    try {
+      const blobsDown = await reconciler().reconcile();
+      expect(blobsDown.failures).toContainEqual({ workspaceId, documentId: leftover.documentId, errorId: 'store_unavailable' });
+      expect(blobsDown.removed.find((r) => r.workspaceId === workspaceId)).toBeUndefined();
+    } finally {
+      await s3.start();
+    }
+    expect(await traceOf(workspaceId, leftover.documentId, leftover.uploadId)).toEqual({ record: 1, chunks: 0, blob: true, upload: 0 });
+    expect(await traceOf(workspaceId, finished.documentId!, finished.id)).toEqual({ record: 1, chunks: 1, blob: true, upload: 1 });
+
+    // Every store back: the next run completes it.
+    const healed = await reconciler().reconcile();
+    expect(healed.removed).toContainEqual({ workspaceId, documentIds: [leftover.documentId] });
+    expect(await traceOf(workspaceId, leftover.documentId, leftover.uploadId)).toEqual({ record: 0, chunks: 0, blob: false, upload: 0 });
+    expect(await traceOf(workspaceId, finished.documentId!, finished.id)).toEqual({ record: 1, chunks: 1, blob: true, upload: 1 });
+  });
+});
