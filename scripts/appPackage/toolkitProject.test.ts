@@ -4,13 +4,19 @@ import path from 'node:path';
 import { loadConfig, SETTING_NAMES } from '../../api/config';
 import { APP_ROLE_VALUES } from '../../api/tenancy/principals';
 import { parse } from 'yaml';
-import { checkToolkitProject, readBicep } from './toolkitProject';
+import { checkAzureTemplate, readBicepResources, ROLE, SECRET_SETTINGS } from './azureTemplate';
+import { checkEnvironmentFiles, checkToolkitProject, readBicep } from './toolkitProject';
 
 const repo = path.resolve(__dirname, '..', '..');
 const read = (file: string) => fs.readFileSync(path.join(repo, file), 'utf8');
 
+/** The cloud environments of teamsapp.yml: one template, different values. */
+const AZURE_ENVIRONMENTS = ['dev', 'staging', 'prod'];
+
 const PROJECTS = [
   { projectFile: 'teamsapp.yml', environment: 'dev' },
+  { projectFile: 'teamsapp.yml', environment: 'staging' },
+  { projectFile: 'teamsapp.yml', environment: 'prod' },
   { projectFile: 'teamsapp.local.yml', environment: 'local' },
 ];
 
@@ -24,7 +30,7 @@ afterEach(() => {
 function projectWith(file: string, edit: (text: string) => string): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kluis-toolkit-'));
   roots.push(root);
-  for (const f of ['teamsapp.yml', 'teamsapp.local.yml', 'env/.env.dev', 'env/.env.local', 'infra/azure/main.bicep', 'infra/azure/main.parameters.json', 'appPackage/aad.manifest.json', 'appPackage/manifest.json', '.webappignore']) {
+  for (const f of ['teamsapp.yml', 'teamsapp.local.yml', 'env/.env.dev', 'env/.env.staging', 'env/.env.prod', 'env/.env.local', 'infra/azure/main.bicep', 'infra/azure/main.parameters.json', 'appPackage/aad.manifest.json', 'appPackage/manifest.json', '.webappignore']) {
     fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
     const text = read(f);
     fs.writeFileSync(path.join(root, f), f === file ? edit(text) : text);
@@ -45,10 +51,27 @@ function bicepAppSettings(): Map<string, string> {
   return settings;
 }
 
+/** The DATABASE_URL the template stores in Key Vault, with sample values for its parts. */
+function templateDatabaseUrl(): string {
+  const expression = /^var databaseUrl = '(.*)'$/m.exec(read('infra/azure/main.bicep'));
+  expect(expression).not.toBeNull();
+  const parts: Record<string, string> = {
+    'uriComponent(mysqlAdminLogin)': 'kluisadmin',
+    'uriComponent(mysqlAdminPassword)': encodeURIComponent('S3cret:/@pass'),
+    'mysqlServer.properties.fullyQualifiedDomainName': 'kluisdemo-mysql.private.mysql.database.azure.com',
+    databaseName: 'kluis',
+  };
+  return expression![1]!.replace(/\$\{([^}]+)\}/g, (_, part: string) => {
+    if (parts[part] === undefined) throw new Error(`no sample for \${${part}} in DATABASE_URL`);
+    return parts[part]!;
+  });
+}
+
 /** A valid sample value for a Kluis setting, where the deployment supplies a computed one. */
 function sample(name: string, expression: string): string {
   const literal = /^'([^']*)'$/.exec(expression);
-  if (literal) return literal[1]!;
+  // A Key Vault reference reaches Kluis as the secret's value, which App Service puts in its place.
+  if (literal && !literal[1]!.startsWith('@Microsoft.KeyVault(')) return literal[1]!;
   const samples: Record<string, string> = {
     PUBLIC_URL: 'https://kluisdemo.azurewebsites.net',
     BOT_ID: '8c0e2d4f-6a7b-4c9d-8e1f-223344556677',
@@ -59,13 +82,22 @@ function sample(name: string, expression: string): string {
     ENTRA_API_URI: 'api://kluisdemo.azurewebsites.net/botid-8c0e2d4f-6a7b-4c9d-8e1f-223344556677',
     ENTRA_CLIENT_SECRET: 'an-entra-secret',
     MASTER_KEY: 'ab'.repeat(32),
-    DATABASE_URL: 'mysql://kluis:pw@db.example:3306/kluis',
+    DATABASE_URL: templateDatabaseUrl(),
     ONBOARD_TENANTS: '9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a=Contoso BV',
+    DATA_KEY_VAULT_KEY: 'https://kluisdemo-kv.vault.azure.net/keys/kluis-data-kek',
+    DATA_KEY_VAULT_IDENTITY: '8c0e2d4f-6a7b-4c9d-8e1f-223344556677',
   };
   const value = samples[name];
   if (value === undefined) throw new Error(`no sample value for ${name} = ${expression}`);
   return value;
 }
+
+/**
+ * Settings of the Key Vault data key (the versionless id of kluis-data-kek and the client id of the
+ * identity that may use it), which api/config.ts gains in a change of its own; until then the
+ * template sets them ahead of the code that reads them.
+ */
+const ADDED_SEPARATELY = ['DATA_KEY_VAULT_KEY', 'DATA_KEY_VAULT_IDENTITY'];
 
 describe('Teams Toolkit project', () => {
   it.each(PROJECTS)('$projectFile passes the structural check against env/.env.$environment', ({ projectFile, environment }) => {
@@ -83,7 +115,9 @@ describe('Teams Toolkit project', () => {
   it('the Bicep template gives the web app exactly Kluis settings, enough for the production start to accept them', () => {
     const settings = bicepAppSettings();
     const platform = new Set(['SCM_DO_BUILD_DURING_DEPLOYMENT']);
-    for (const name of settings.keys()) if (!platform.has(name)) expect([name, SETTING_NAMES.includes(name)]).toEqual([name, true]);
+    for (const name of settings.keys()) if (!platform.has(name) && !ADDED_SEPARATELY.includes(name)) expect([name, SETTING_NAMES.includes(name)]).toEqual([name, true]);
+    // Once api/config.ts knows them, they leave the allow list (this fails until then, on purpose).
+    for (const name of ADDED_SEPARATELY) expect([name, SETTING_NAMES.includes(name)]).toEqual([name, false]);
     expect(settings.get('BOT_TYPE')).toBe("'UserAssignedMSI'");
     expect(settings.get('LOCAL_MODE')).toBe("'false'");
     const env: Record<string, string> = {};
@@ -174,12 +208,12 @@ describe('the structural check of the Teams Toolkit project refuses', () => {
 
   it('an ARM parameter the template does not declare, a required one not given, a secure one from a plain variable', () => {
     const root = projectWith('infra/azure/main.parameters.json', (t) =>
-      t.replace('"databaseUrl": { "value": "${{SECRET_DATABASE_URL}}" },', '"dbUrl": { "value": "${{SECRET_DATABASE_URL}}" },').replace('"${{SECRET_KLUIS_MASTER_KEY}}"', '"${{ENTRA_CLIENT_ID}}"'),
+      t.replace('"mysqlAdminPassword": { "value": "${{SECRET_MYSQL_ADMIN_PASSWORD}}" },', '"mysqlPassword": { "value": "${{SECRET_MYSQL_ADMIN_PASSWORD}}" },').replace('"${{SECRET_KLUIS_MASTER_KEY}}"', '"${{ENTRA_CLIENT_ID}}"'),
     );
     expect(check(root).sort()).toEqual(
       [
-        'teamsapp.yml provision[2] templates[0]: ./infra/azure/main.parameters.json gives "dbUrl", which ./infra/azure/main.bicep does not declare',
-        'teamsapp.yml provision[2] templates[0]: ./infra/azure/main.bicep needs the parameter "databaseUrl", which ./infra/azure/main.parameters.json does not give',
+        'teamsapp.yml provision[2] templates[0]: ./infra/azure/main.parameters.json gives "mysqlPassword", which ./infra/azure/main.bicep does not declare',
+        'teamsapp.yml provision[2] templates[0]: ./infra/azure/main.bicep needs the parameter "mysqlAdminPassword", which ./infra/azure/main.parameters.json does not give',
         'teamsapp.yml provision[2] templates[0]: the secure parameter "masterKey" must come from one SECRET_* variable, not "${{ENTRA_CLIENT_ID}}"',
       ].sort(),
     );
