@@ -286,6 +286,7 @@ describe('the Azure template', () => {
       user: 'kluisadmin',
       password: 'S3cret:/@pass',
       database: 'kluis',
+      ssl: { rejectUnauthorized: true },
     });
   });
 });
