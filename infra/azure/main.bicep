@@ -86,8 +86,15 @@ param storageSku string = 'Standard_LRS'
 ])
 param keyVaultSku string = 'standard'
 
-@description('Address space of the virtual network; three /24 subnets are cut from its start.')
+@description('Address space of the virtual network.')
 param vnetAddressPrefix string = '10.40.0.0/16'
+
+@description('Subnets inside vnetAddressPrefix: the web app\'s outbound (VNet integration), MySQL, private endpoints.')
+param subnetPrefixes object = {
+  app: '10.40.1.0/24'
+  mysql: '10.40.2.0/24'
+  privateEndpoints: '10.40.3.0/24'
+}
 
 @description('Kluis\'s ONBOARD_TENANTS: tenantId=Name pairs separated by commas.')
 param onboardTenants string
@@ -128,7 +135,7 @@ resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = {
       {
         name: 'app'
         properties: {
-          addressPrefix: cidrSubnet(vnetAddressPrefix, 24, 0)
+          addressPrefix: subnetPrefixes.app
           delegations: [
             {
               name: 'app-service'
@@ -142,7 +149,7 @@ resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = {
       {
         name: 'mysql'
         properties: {
-          addressPrefix: cidrSubnet(vnetAddressPrefix, 24, 1)
+          addressPrefix: subnetPrefixes.mysql
           delegations: [
             {
               name: 'mysql-flexible-server'
@@ -156,7 +163,7 @@ resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = {
       {
         name: 'private-endpoints'
         properties: {
-          addressPrefix: cidrSubnet(vnetAddressPrefix, 24, 2)
+          addressPrefix: subnetPrefixes.privateEndpoints
           privateEndpointNetworkPolicies: 'Disabled'
         }
       }
