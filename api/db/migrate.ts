@@ -108,9 +108,17 @@ export async function migrateDatabase(url: string, migrations: Migration[] = rea
   }
 }
 
-/** Split a mysql:// URL into driver options (the driver's own URL parser drops some escapes). */
+/**
+ * Split a mysql:// URL into driver options (the driver's own URL parser drops some escapes).
+ * `?sslaccept=strict` (Prisma's name for it) connects over TLS and verifies the server's certificate
+ * against the authorities Node trusts, as a server with require_secure_transport needs.
+ */
 export function connectionOptions(url: string): mariadb.ConnectionConfig {
   const u = new URL(url);
+  const sslaccept = u.searchParams.get('sslaccept');
+  if (sslaccept !== null && sslaccept !== 'strict') {
+    fail('config_invalid', `DATABASE_URL: sslaccept=${sslaccept} is not supported; use sslaccept=strict (TLS with the server's certificate verified) or leave it out`);
+  }
   return {
     host: u.hostname,
     port: u.port ? Number(u.port) : 3306,
@@ -118,5 +126,6 @@ export function connectionOptions(url: string): mariadb.ConnectionConfig {
     password: decodeURIComponent(u.password),
     database: decodeURIComponent(u.pathname.replace(/^\//, '')),
     connectTimeout: 5000,
+    ...(sslaccept === 'strict' ? { ssl: { rejectUnauthorized: true } } : {}),
   };
 }

@@ -275,3 +275,32 @@ export function checkToolkitProject({ root, projectFile, environment }: ToolkitP
   }
   return problems;
 }
+
+/** The variables an environment file assigns, and the SECRET_* names its comments document. */
+export function environmentVariables(text: string): { keys: string[]; secrets: string[] } {
+  const keys: string[] = [];
+  const secrets = new Set<string>();
+  for (const line of text.split('\n')) {
+    const assignment = /^([A-Z][A-Z0-9_]*)=/.exec(line.trim());
+    if (assignment) keys.push(assignment[1]!);
+    if (line.trim().startsWith('#')) for (const secret of line.matchAll(/\b(SECRET_[A-Z0-9_]+)\b/g)) secrets.add(secret[1]!);
+  }
+  return { keys: keys.sort(), secrets: [...secrets].sort() };
+}
+
+/**
+ * Environments of one project differ only in values: every env/.env.<environment> names the same
+ * variables and documents the same secrets as the first one.
+ */
+export function checkEnvironmentFiles(root: string, environments: string[]): string[] {
+  const problems: string[] = [];
+  const [first, ...others] = environments.map((e) => ({ file: path.join('env', `.env.${e}`), ...environmentVariables(fs.readFileSync(path.join(root, 'env', `.env.${e}`), 'utf8')) }));
+  if (!first) return problems;
+  for (const other of others) {
+    for (const [what, a, b] of [['variable', first.keys, other.keys], ['secret', first.secrets, other.secrets]] as const) {
+      for (const name of a) if (!b.includes(name)) problems.push(`${other.file} does not name the ${what} ${name}, which ${first.file} names`);
+      for (const name of b) if (!a.includes(name)) problems.push(`${other.file} names the ${what} ${name}, which ${first.file} does not`);
+    }
+  }
+  return problems;
+}

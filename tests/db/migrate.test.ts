@@ -275,3 +275,27 @@ describe('migrateDatabase', () => {
     }
   });
 });
+
+describe('connectionOptions', () => {
+  const url = scratchDatabaseUrl();
+  const withQuery = (query: string) => `${url.split('?')[0]}?${query}`;
+
+  it('connects without TLS to the private test server, which has no TLS, while sslaccept=strict demands it and is refused there', async () => {
+    expect(connectionOptions(url).ssl).toBeUndefined();
+    expect(connectionOptions(withQuery('sslaccept=strict')).ssl).toEqual({ rejectUnauthorized: true });
+    const plain = await mariadb.createConnection(connectionOptions(url));
+    await plain.end();
+    // The driver asks the server for TLS before sending the password; a server without it is left.
+    await expect(mariadb.createConnection(connectionOptions(withQuery('sslaccept=strict')))).rejects.toThrow(/ssl/i);
+  });
+
+  it('refuses an sslaccept other than strict with a clear error instead of connecting unverified', () => {
+    let error: unknown;
+    try {
+      connectionOptions(withQuery('sslaccept=accept_invalid_certs'));
+    } catch (e) {
+      error = e;
+    }
+    expect(isKluisError(error) && [error.id, error.message]).toEqual(['config_invalid', expect.stringContaining('sslaccept=accept_invalid_certs is not supported')]);
+  });
+});
