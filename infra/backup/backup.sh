@@ -83,16 +83,16 @@ backup_binlogs() {
   local logs
   logs=$(mariadb "${client[@]}" --batch --skip-column-names -e 'SHOW BINARY LOGS' | cut -f1)
   [[ -n "$logs" ]] || die "the server lists no binary logs (is log_bin on?)"
-  local pipes
-  pipes=$(mktemp -d)
-  trap 'rm -rf "$pipes"' EXIT
+  # The named pipes live in a private temporary folder (umask 077), removed however the run ends.
+  binlog_pipes=$(mktemp -d)
+  trap 'rm -rf "$binlog_pipes"' EXIT
   local newest name
   newest=$(tail -n1 <<< "$logs")
   while read -r name; do
     [[ "$name" == "$newest" ]] && continue
     [[ "$name" =~ ^[A-Za-z0-9_.-]+$ ]] || die "unexpected binary log name \"$name\""
     [[ -e "$BACKUP_DIR/binlog/$name.enc" ]] && continue
-    copy_binlog "$name" "$pipes"
+    copy_binlog "$name" "$binlog_pipes"
     echo "$BACKUP_DIR/binlog/$name.enc"
   done <<< "$logs"
 }
