@@ -78,7 +78,7 @@ export function binlogsToReplay(binlogDir: string, from: BinlogPosition): string
     .sort((a, b) => a - b);
   const nameOf = (n: number): string => `${base}.${String(n).padStart(digits.length, '0')}`;
   if (numbers[0] !== Number(digits)) {
-    throw new Error(`the binary log ${from.file} (where the dump's position ${from.position} lies) is not among the backups in ${binlogDir}`);
+    throw new Error(`the binary log ${from.file} (where the dump's position ${from.position} lies) is not among the backups in ${binlogDir} (still open on the server? run backup.sh binlogs first)`);
   }
   for (let i = 1; i < numbers.length; i++) {
     if (numbers[i] !== numbers[i - 1]! + 1) {

@@ -176,6 +176,21 @@ describe('backup.sh binlogs', () => {
     fs.rmSync(added[0]!);
     fs.rmSync(`${added[0]!}.sha256`);
   }, 60000);
+
+  it('fails clearly and seals nothing when the server refuses to send a log', async () => {
+    const password = randomBytes(16).toString('hex');
+    await admin(async (c) => {
+      await c.query("CREATE USER 'kluis_nodump'@'127.0.0.1' IDENTIFIED BY ?", [password]);
+      await c.query("GRANT RELOAD, BINLOG MONITOR ON *.* TO 'kluis_nodump'@'127.0.0.1'");
+    });
+    const defaults = path.join(work, 'nodump.cnf');
+    fs.writeFileSync(defaults, `[client]\nhost=127.0.0.1\nport=${source.port}\nuser=kluis_nodump\npassword=${password}\n`, { mode: 0o600 });
+    const dir = path.join(work, 'refused');
+    // A timeout turns a hang (openssl waiting on the pipe forever) into a failure.
+    const attempt = execFileAsync(BACKUP, ['binlogs'], { env: { ...process.env, ...env, BACKUP_MYSQL_DEFAULTS: defaults, BACKUP_DIR: dir }, timeout: 30000 });
+    await expect(attempt).rejects.toMatchObject({ stderr: expect.stringMatching(/could not read the binary log kluis-bin\.\d+ from the server: .*REPLICATION SLAVE/s) });
+    expect(fs.readdirSync(path.join(dir, 'binlog'))).toEqual([]);
+  }, 60000);
 });
 
 describe('point-in-time restore', () => {
