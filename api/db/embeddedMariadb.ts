@@ -45,6 +45,11 @@ export interface EmbeddedMariadbOptions {
   port?: number;
   /** internal, for the encryption test's control run only */
   encryption?: boolean;
+  /**
+   * Binary logging (log_bin in the data folder, ROW format, server_id 1), as a production server
+   * runs it for point-in-time recovery; off unless asked for (the backup tests' source server).
+   */
+  binlog?: boolean;
 }
 
 export interface EmbeddedMariadb {
@@ -228,7 +233,7 @@ function safeJson(text: string): unknown {
   }
 }
 
-function writeConfig(layout: Layout, port: number, encryption: boolean): void {
+function writeConfig(layout: Layout, port: number, encryption: boolean, binlog: boolean): void {
   const lines = [
     '# Written by Kluis at every start of its embedded server; edits here are overwritten.',
     '[client]',
@@ -248,6 +253,7 @@ function writeConfig(layout: Layout, port: number, encryption: boolean): void {
     'character-set-server = utf8mb4',
     'collation-server = utf8mb4_unicode_ci',
     'innodb_buffer_pool_size = 64M',
+    ...(binlog ? ['log_bin = kluis-bin', 'server_id = 1', 'binlog_format = ROW'] : []),
     ...(encryption
       ? [
           'plugin_load_add = file_key_management',
@@ -604,7 +610,7 @@ export async function startEmbeddedMariadb(options: EmbeddedMariadbOptions): Pro
     // mariadbd binds, so a lost race is retried with a new port.
     for (let attempt = 1; attempt <= 3 && !started; attempt++) {
       const port = options.port ?? (await freeLoopbackPort());
-      writeConfig(layout, port, encryption);
+      writeConfig(layout, port, encryption, options.binlog ?? false);
       if (!fs.existsSync(layout.initialised)) await initialiseDataFolder(layout, binaries, account, log);
       const child = spawn(binaries.mariadbd, [`--defaults-file=${layout.cnf}`], { detached: true, stdio: 'ignore' });
       child.unref();

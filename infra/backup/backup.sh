@@ -5,7 +5,7 @@
 #
 #   backup.sh db         mariadb-dump --single-transaction of BACKUP_DATABASE  -> db/kluis-db-<UTC>.sql.gz.enc
 #   backup.sh blobs      tar of BACKUP_BLOB_DIR (the encrypted folder store)    -> blobs/kluis-blobs-<UTC>.tar.gz.enc
-#   backup.sh binlogs    closed binary logs from BACKUP_BINLOG_DIR              -> binlog/<name>.enc
+#   backup.sh binlogs    closed binary logs, read through the server            -> binlog/<name>.enc
 #   backup.sh decrypt F  checks F against F.sha256 and writes the plaintext to stdout
 #
 # Settings (environment):
@@ -17,7 +17,16 @@
 #   BACKUP_BINLOG_POSITION=yes  record the binlog position in the dump (needs binary logging and the
 #                         RELOAD / BINLOG MONITOR privileges); point-in-time recovery replays from there
 #   BACKUP_BLOB_DIR       the folder store (BLOB_DIR of Kluis); MinIO deployments mirror buckets instead
-#   BACKUP_BINLOG_DIR     the server's binlog folder (log_bin path), readable by this user
+#
+# Binary logs: the server encrypts them on disk (encrypt_binlog = ON), and mariadb-binlog cannot read
+# an encrypted binlog file (its events stay encrypted under the server's own key). So they are not
+# copied as files: `mariadb-binlog --read-from-remote-server --raw` asks the server for each closed
+# log, the server sends it decrypted, byte for byte at the same positions, and the stream goes
+# through a named pipe straight into openssl: the copy is encrypted under BACKUP_KEY_FILE like every
+# other backup and is never on disk in plaintext. A restore decrypts it with `backup.sh decrypt`
+# and replays it with mariadb-binlog (infra/backup/restore-drill.ts --binlogs). The option file's
+# user needs REPLICATION SLAVE, BINLOG MONITOR and RELOAD (plus SELECT, SHOW VIEW, TRIGGER,
+# LOCK TABLES, EVENT on the database for `db`).
 set -euo pipefail
 umask 077
 
@@ -66,23 +75,48 @@ backup_blobs() {
 }
 
 backup_binlogs() {
-  : "${BACKUP_MYSQL_DEFAULTS:?set BACKUP_MYSQL_DEFAULTS}"
-  : "${BACKUP_BINLOG_DIR:?set BACKUP_BINLOG_DIR (the folder of log_bin)}"
+  : "${BACKUP_MYSQL_DEFAULTS:?set BACKUP_MYSQL_DEFAULTS (a MariaDB option file with [client] user, password, host, port)}"
   mkdir -p "$BACKUP_DIR/binlog"
+  local client=(--defaults-extra-file="$BACKUP_MYSQL_DEFAULTS")
   # Close the current log, so every log but the newest is complete and can be copied.
-  mariadb --defaults-extra-file="$BACKUP_MYSQL_DEFAULTS" -e 'FLUSH BINARY LOGS'
-  local index current
-  index=$(ls "$BACKUP_BINLOG_DIR"/*.index 2>/dev/null | head -n1) || true
-  [[ -n "$index" ]] || die "no binlog index in $BACKUP_BINLOG_DIR (is log_bin on?)"
-  current=$(tail -n1 "$index")
-  while read -r log; do
-    [[ "$log" == "$current" ]] && continue
-    local name
-    name=$(basename "$log")
+  mariadb "${client[@]}" -e 'FLUSH BINARY LOGS'
+  local logs
+  logs=$(mariadb "${client[@]}" --batch --skip-column-names -e 'SHOW BINARY LOGS' | cut -f1)
+  [[ -n "$logs" ]] || die "the server lists no binary logs (is log_bin on?)"
+  # The named pipes live in a private temporary folder (umask 077), removed however the run ends.
+  binlog_pipes=$(mktemp -d)
+  trap 'rm -rf "$binlog_pipes"' EXIT
+  local newest name
+  newest=$(tail -n1 <<< "$logs")
+  while read -r name; do
+    [[ "$name" == "$newest" ]] && continue
+    [[ "$name" =~ ^[A-Za-z0-9_.-]+$ ]] || die "unexpected binary log name \"$name\""
     [[ -e "$BACKUP_DIR/binlog/$name.enc" ]] && continue
-    seal "$BACKUP_DIR/binlog/$name.enc" < "$BACKUP_BINLOG_DIR/$name" > /dev/null
+    copy_binlog "$name" "$binlog_pipes"
     echo "$BACKUP_DIR/binlog/$name.enc"
-  done < "$index"
+  done <<< "$logs"
+}
+
+# One closed log from the server, decrypted by it, into openssl through a named pipe. The copy is
+# sealed only when mariadb-binlog succeeded, so a broken transfer never looks like a good copy.
+copy_binlog() {
+  local name=$1 pipes=$2 target="$BACKUP_DIR/binlog/$1.enc"
+  mkfifo "$pipes/$name"
+  # If mariadb-binlog fails before it opens the pipe, opening it here ends openssl's wait.
+  ( status=0
+    mariadb-binlog --defaults-extra-file="$BACKUP_MYSQL_DEFAULTS" --read-from-remote-server --raw \
+      --result-file="$pipes/" "$name" 2> "$pipes/$name.err" || status=$?
+    exec 3<> "$pipes/$name"
+    exit "$status" ) &
+  local writer=$!
+  encrypt "$target.partial" < "$pipes/$name"
+  if ! wait "$writer"; then
+    rm -f "$target.partial"
+    die "could not read the binary log $name from the server: $(tail -c 2000 "$pipes/$name.err")"
+  fi
+  rm -f "$pipes/$name" "$pipes/$name.err"
+  (cd "$(dirname "$target")" && sha256sum "$(basename "$target").partial" | sed "s/\.partial\$//") > "$target.sha256"
+  mv "$target.partial" "$target"
 }
 
 decrypt_file() {
