@@ -13,7 +13,7 @@
  *   and `/unwrapkey` (`{ alg, value }` base64url, answered with `{ kid, value }`). RSA-OAEP-256 is
  *   done for real with node:crypto (SHA-256 for OAEP and MGF1), so a wrong key or an altered
  *   ciphertext really fails. Errors carry `{ "error": { "code", "message" } }`: 401 Unauthorized,
- *   403 Forbidden / ForbiddenByRbac, 404 KeyNotFound, 400 BadParameter, 429 Throttled with Retry-After.
+ *   403 Forbidden (inner error ForbiddenByRbac, or KeyDisabled), 404 KeyNotFound, 400 BadParameter, 429 Throttled with Retry-After.
  * - "App Service managed identity REST protocol" (api-version 2019-08-01): `GET IDENTITY_ENDPOINT
  *   ?resource=...&api-version=2019-08-01[&client_id=...]` with header `X-IDENTITY-HEADER` equal to
  *   IDENTITY_HEADER, answered with `{ access_token, expires_on, resource, token_type, client_id }`.
@@ -79,7 +79,8 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
-const vaultError = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) => send(res, status, { error: { code, message } }, headers);
+const vaultError = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}, inner?: string) =>
+  send(res, status, { error: { code, message, ...(inner ? { innererror: { code: inner } } : {}) } }, headers);
 
 async function bodyOf(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -152,7 +153,7 @@ export async function startFakeKeyVault(): Promise<FakeKeyVault> {
       return vaultError(res, 429, 'Throttled', 'Request was not allowed because the request rate is too high.', { 'retry-after': String(throttled.retryAfterSeconds) });
     }
     if (denied.has(token.principal)) {
-      return vaultError(res, 403, 'Forbidden', `Caller is not authorized to perform action on resource. If role assignments were recently changed, please wait several minutes. Caller: appid=${token.principal}; Assignment: (not found) DenyAssignmentId: null Vault: fake;location=local`, { 'x-ms-keyvault-service-version': 'fake' });
+      return vaultError(res, 403, 'Forbidden', `Caller is not authorized to perform action on resource. If role assignments were recently changed, please wait several minutes. Caller: appid=${token.principal}; Assignment: (not found) DenyAssignmentId: null Vault: fake;location=local`, {}, 'ForbiddenByRbac');
     }
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (parts[0] !== 'keys' || !parts[1]) return vaultError(res, 404, 'NotFound', 'Unknown path');
@@ -165,7 +166,7 @@ export async function startFakeKeyVault(): Promise<FakeKeyVault> {
     const version = parts[2] ? versions.find((v) => v.version === parts[2]) : versions[versions.length - 1];
     if (!version) return vaultError(res, 404, 'KeyNotFound', `A key with (name/id) ${name}/${parts[2]} was not found in this key vault.`);
     const op = parts[3];
-    if (!version.enabled) return vaultError(res, 403, 'Forbidden', `Operation ${op ?? 'get'} is not allowed on a disabled key.`);
+    if (!version.enabled) return vaultError(res, 403, 'Forbidden', `Operation ${op ?? 'get'} is not allowed on a disabled key.`, {}, 'KeyDisabled');
     if (method === 'GET' && parts.length <= 3) return send(res, 200, bundleOf(name, version));
     if (method === 'POST' && (op === 'wrapkey' || op === 'unwrapkey') && parts.length === 4) {
       let request: { alg?: string; value?: string };
