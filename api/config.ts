@@ -27,6 +27,22 @@ const guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 
 const httpUrl = z.string().url('expected an http(s) URL').refine((u) => /^https?:\/\//.test(u), 'expected an http(s) URL');
 
+/**
+ * DATA_KEY_VAULT_KEY: a versionless Azure Key Vault key identifier, https://<vault>/keys/<name>
+ * (names: 1-127 letters, digits and dashes). Any https origin, so a Key Vault-compatible server
+ * (or a test double on loopback) can stand in for *.vault.azure.net or *.managedhsm.azure.net.
+ */
+function isKeyVaultKeyUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' && !url.search && !url.hash && !url.username && !url.password && /^\/keys\/[0-9A-Za-z-]{1,127}\/?$/.test(url.pathname) && !value.includes('?') && !value.includes('#');
+  } catch {
+    return false;
+  }
+}
+/** The kekId column holds 191 characters: `kv:` + the key URL + `/` + a 32-character version. */
+const KEY_VAULT_KEY_URL_MAX = 191 - 3 - 33;
+
 const PROVIDERS = ['extractive', 'openai', 'azure-openai', 'anthropic', 'gemini', 'perplexity'] as const;
 type Provider = (typeof PROVIDERS)[number];
 const providerName = z.enum(PROVIDERS, { message: `expected one of ${PROVIDERS.join(', ')}` });
@@ -178,6 +194,12 @@ const environmentSchema = z
     MASTER_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters (32 random bytes, e.g. openssl rand -hex 32)').optional(),
     DATA_KEY_ROOT: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters (32 random bytes, e.g. openssl rand -hex 32): the root of the key that wraps workspace data keys').optional(),
     DATA_KEY_ROOT_PREVIOUS: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters: the DATA_KEY_ROOT the current one replaced, during a rotation').optional(),
+    DATA_KEY_VAULT_KEY: z
+      .string()
+      .refine(isKeyVaultKeyUrl, 'expected the versionless key identifier https://<vault>.vault.azure.net/keys/<name> (or https://<hsm>.managedhsm.azure.net/keys/<name>; any https origin is accepted for a Key Vault-compatible server): https, /keys/ and the key name, no version, no query')
+      .refine((v) => v.replace(/\/+$/, '').length <= KEY_VAULT_KEY_URL_MAX, `expected at most ${KEY_VAULT_KEY_URL_MAX} characters (the versioned key identifier is stored with each wrapped data key)`)
+      .optional(),
+    DATA_KEY_VAULT_IDENTITY: guid.optional(),
     ENTRA_CLIENT_ID: guid.optional(),
     ENTRA_API_URI: z.string().regex(/^api:\/\/\S+$/, 'expected the Application ID URI, e.g. api://kluis.example.com/<client id>').optional(),
     ENTRA_CLIENT_SECRET: z.string().min(1).optional(),
@@ -270,6 +292,9 @@ const environmentSchema = z
       ctx.addIssue({ code: 'custom', path: ['DATA_KEY_ROOT_PREVIOUS'], message: 'must differ from DATA_KEY_ROOT (the new root goes in DATA_KEY_ROOT, the one it replaces here)' });
     } else if (same(env.DATA_KEY_ROOT_PREVIOUS, env.MASTER_KEY)) {
       ctx.addIssue({ code: 'custom', path: ['DATA_KEY_ROOT_PREVIOUS'], message: 'not needed for MASTER_KEY: while DATA_KEY_ROOT is set, data keys MASTER_KEY wrapped always unwrap; leave this unset on the first move to a root' });
+    }
+    if (env.DATA_KEY_VAULT_IDENTITY && !env.DATA_KEY_VAULT_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['DATA_KEY_VAULT_IDENTITY'], message: 'only with DATA_KEY_VAULT_KEY (the managed identity Kluis uses for Azure Key Vault)' });
     }
     if (env.TERMINATED_WORKSPACE_ERASE_DAYS * 1440 + env.RETENTION_SWEEP_INTERVAL_MINUTES > 30 * 1440) {
       ctx.addIssue({ code: 'custom', path: ['TERMINATED_WORKSPACE_ERASE_DAYS'], message: 'this many days plus one RETENTION_SWEEP_INTERVAL_MINUTES must stay within the promised 30 days' });
@@ -400,6 +425,8 @@ export interface Config {
   dataKeyRoot?: Buffer;
   /** DATA_KEY_ROOT_PREVIOUS: the root DATA_KEY_ROOT replaced, during a rotation (`npm run keys:rotate` re-wraps what it wrapped). */
   dataKeyRootPrevious?: Buffer;
+  /** DATA_KEY_VAULT_KEY (without a trailing slash) and DATA_KEY_VAULT_IDENTITY: the data keys' KEK in Azure Key Vault; undefined: the local KEK wraps. */
+  dataKeyVault?: { keyUrl: string; identityClientId?: string };
   entra: { clientId?: string; apiUri?: string; clientSecret?: string; authorityHost: string };
   sessions: { idleMinutes: number; absoluteHours: number; cookieSecure: boolean };
   trustProxy: boolean | number | string;
@@ -530,6 +557,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     masterKey: e.MASTER_KEY ? Buffer.from(e.MASTER_KEY, 'hex') : undefined,
     dataKeyRoot: e.DATA_KEY_ROOT ? Buffer.from(e.DATA_KEY_ROOT, 'hex') : undefined,
     dataKeyRootPrevious: e.DATA_KEY_ROOT_PREVIOUS ? Buffer.from(e.DATA_KEY_ROOT_PREVIOUS, 'hex') : undefined,
+    dataKeyVault: e.DATA_KEY_VAULT_KEY ? { keyUrl: e.DATA_KEY_VAULT_KEY.replace(/\/+$/, ''), identityClientId: e.DATA_KEY_VAULT_IDENTITY } : undefined,
     entra: { clientId: e.ENTRA_CLIENT_ID, apiUri: e.ENTRA_API_URI, clientSecret: e.ENTRA_CLIENT_SECRET, authorityHost: e.ENTRA_AUTHORITY_HOST.replace(/\/+$/, '') },
     // Local mode runs on http://127.0.0.1, where a Secure cookie would not be sent back.
     sessions: { idleMinutes: e.SESSION_IDLE_MINUTES, absoluteHours: e.SESSION_ABSOLUTE_HOURS, cookieSecure: e.COOKIE_SECURE ?? !e.LOCAL_MODE },

@@ -59,6 +59,8 @@ export const errorCatalogue = {
   // This replica is shutting down (SIGTERM): /readyz says so, so the load balancer sends turns elsewhere.
   shutting_down: { status: 503, message: 'Kluis is restarting. Please try again in a moment.' },
   store_unavailable: { status: 503, message: 'A data store is unavailable.' },
+  // Azure Key Vault (the key-encryption key of the data keys) throttled past the retries, down or unreachable.
+  key_vault_unavailable: { status: 503, message: 'Your data cannot be opened right now: the key service is briefly unavailable. Please try again shortly.' },
   mail_unavailable: { status: 503, message: 'Email cannot be sent right now. Please try again shortly.' },
   extraction_failed: { status: 422, message: 'The document could not be read.' },
   database_setup_failed: { status: 500, message: 'The database could not be prepared.' },

@@ -57,7 +57,7 @@ import { createEncryptedFolderStore } from './files/encryptedFolderStore';
 import { createMinioStore } from './files/minioStore';
 import { createSealedBlobStore } from './files/sealedBlobStore';
 import { createWorkspaceDataKeys, type WorkspaceDataKeyService } from './privacy/dataKeys';
-import { dataKeyEncryptionKeys } from './privacy/dataKeysLocalKek';
+import { openDataKeyEncryptionKeys } from './privacy/dataKeysKekSet';
 import { createPrismaDataKeyStore } from './privacy/prismaDataKeyStore';
 import { createHttpApp } from './http/app';
 import { recordApiRequests } from './http/requestAudit';
@@ -197,7 +197,10 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     // Keys derived from the master key; workspace data keys wrapped by it seal blobs and chunk text.
     const masterKey = config.masterKey ?? (config.localMode ? loadOrCreateLocalMasterKey(config.dataDir) : fail('config_invalid', 'MASTER_KEY is required outside local mode'));
     const keys = deriveKeys(masterKey);
-    const dataKeys = createWorkspaceDataKeys(createPrismaDataKeyStore(db), dataKeyEncryptionKeys({ masterKey, root: config.dataKeyRoot, rootPrevious: config.dataKeyRootPrevious }));
+    // The data keys' KEK: Azure Key Vault with DATA_KEY_VAULT_KEY (the local roots still unwrap what they wrapped), else local.
+    const keks = await openDataKeyEncryptionKeys({ masterKey, root: config.dataKeyRoot, rootPrevious: config.dataKeyRootPrevious }, config.dataKeyVault);
+    if (config.dataKeyVault) logger.info({ kek: keks.currentKeyId }, 'workspace data keys are wrapped by Azure Key Vault');
+    const dataKeys = createWorkspaceDataKeys(createPrismaDataKeyStore(db), keks);
     const embedder = createEmbedder(config);
     if (embedder) logger.info({ embedder: embedder.id, dimension: embedder.dimension }, 'hybrid search: passages and questions are embedded');
     const onRebuild = (previous: IndexBuild | undefined, current: IndexBuild) =>

@@ -559,7 +559,7 @@ function closeServer(server: Server): Promise<void> {
 // Node can verify certificates but not make them, so the DER is assembled here (RFC 5280 section 4.1)
 // rather than committing a private key to the repository or shelling out to openssl.
 
-async function selfSignedCertificate(): Promise<{ certPem: string; keyPem: string }> {
+export async function selfSignedCertificate(): Promise<{ certPem: string; keyPem: string }> {
   const { publicKey, privateKey } = await promisify(generateNodeKeyPair)('ec', { namedCurve: 'P-256' });
   const ecdsaWithSha256 = seq(oid('1.2.840.10045.4.3.2'));
   const name = seq(set(seq(oid('2.5.4.3'), tlv(0x0c, Buffer.from('Kluis test issuer')))));
