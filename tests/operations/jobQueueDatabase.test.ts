@@ -14,8 +14,11 @@ const newClient = () => {
   return db;
 };
 
-afterAll(async () => {
-  await Promise.all(clients.map((db) => db.$disconnect()));
+// Each test's pools are closed after it (after the suite has stopped its queues): the suite opens
+// over a hundred replicas, and pools kept to the end would take more connections than the server
+// allows while other test files share it.
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((db) => db.$disconnect()));
 });
 
 jobQueueConformance('database', {
