@@ -204,10 +204,10 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
     const embedder = createEmbedder(config);
     if (embedder) logger.info({ embedder: embedder.id, dimension: embedder.dimension }, 'hybrid search: passages and questions are embedded');
     const onRebuild = (previous: IndexBuild | undefined, current: IndexBuild) =>
-      logger.warn({ previous, current }, 'search index emptied: it was built with another embedder; sources re-index on their next sync');
+      logger.warn({ previous, current }, 'search index emptied: it was built with another embedder or term scheme; sources re-index on their next sync');
     const index =
       config.searchIndex.kind === 'qdrant' && config.searchIndex.qdrant
-        ? await createQdrantIndex({ url: config.searchIndex.qdrant.url, apiKey: config.searchIndex.qdrant.apiKey, collection: config.searchIndex.qdrant.collection, embedder, onRebuild, dataKeys })
+        ? await createQdrantIndex({ url: config.searchIndex.qdrant.url, apiKey: config.searchIndex.qdrant.apiKey, collection: config.searchIndex.qdrant.collection, embedder, onRebuild, dataKeys, tokenKeys: dataKeys })
         : await openLanceDbIndex(config.knowledge.indexDir, { embedder, onRebuild, dataKeys, tokenKeys: dataKeys });
     cleanups.push(() => index.close());
 

@@ -12,12 +12,22 @@ export interface IndexBuild {
   /** `provider:model`, or null for a lexical-only index. */
   embedder: string | null;
   dimension: number | null;
+  /**
+   * How the index's sparse term ids are made, for an index that stores them (Qdrant): absent for
+   * unkeyed hashes of the words, the scheme of every record written before keyed ids, or
+   * `KEYED_SPARSE_TERMS` for ids keyed per workspace (api/knowledge/sparseVector.ts). Ids of two
+   * schemes never match each other, so a change empties the index like a change of embedder.
+   */
+  sparseTerms?: string;
 }
+
+/** The `sparseTerms` of an index whose term ids are keyed hashes under each workspace's token key. */
+export const KEYED_SPARSE_TERMS = 'hmac-sha256-32';
 
 const FILE = 'kluis-index.json';
 
 export function sameBuild(a: IndexBuild, b: IndexBuild): boolean {
-  return a.embedder === b.embedder && a.dimension === b.dimension;
+  return a.embedder === b.embedder && a.dimension === b.dimension && a.sparseTerms === b.sparseTerms;
 }
 
 /** The record in `directory`, or undefined when there is none. An unreadable record counts as another build. */

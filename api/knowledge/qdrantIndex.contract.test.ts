@@ -8,7 +8,9 @@
  * What this proves is what the adapter asks for: the workspace filter on every read, count and
  * delete (and in every prefetch), the reader's principals in every search and every prefetch, no
  * delete of the whole collection, the tenant and acl indexes, the IDF modifier, refusal of hostile
- * identifiers and readers before any request, the API key header and the URL.
+ * identifiers and readers before any request, the API key header and the URL, and with token keys
+ * the sparse ids of passages and questions keyed per workspace (none sent once a key is destroyed)
+ * and the one-time rebuild of a collection of unkeyed ids.
  * Whether Qdrant then answers correctly is the shared conformance suite's job
  * (tests/knowledge/qdrantIndex.test.ts, against a real server).
  */
@@ -19,7 +21,8 @@ import { isKluisError } from '../errors';
 import { MAX_READER_GROUPS } from './acl';
 import type { Acl, ChunkRecord, Reader, SearchIndex } from './ports';
 import { createQdrantIndex, DEFAULT_COLLECTION, pointId, resolveEndpoint, type Embedder, type QdrantIndexOptions } from './qdrantIndex';
-import { documentVector, queryVector, termId, terms } from './sparseVector';
+import { KEYED_SPARSE_TERMS } from './indexBuild';
+import { documentVector, keyedTermId, queryVector, termId, terms } from './sparseVector';
 import { memoryDataKeys } from '../../tests/support/dataKeys';
 
 interface RecordedRequest {
@@ -476,6 +479,48 @@ describe('Qdrant index wire contract', () => {
         const malformed = await openWithWarning({});
         expectRecreated(malformed.requests, {}, { embedder: null, dimension: null });
         expect(malformed.rebuilds).toEqual([{ previous: { embedder: 'unreadable', dimension: null }, current: { embedder: null, dimension: null } }]);
+      });
+
+      it('re-creates a collection of unkeyed term ids (a record without the term scheme) once when token keys are given, and reports it', async () => {
+        const tokenKeys = memoryDataKeys();
+        await indexedOnce({ embedder: named('cohere:embed-multilingual-v3.0', 4) });
+        // As an earlier release wrote it: embedder and dimension only.
+        expect(fake.collections.get(DEFAULT_COLLECTION)!.metadata).toEqual({ kluis_index: { embedder: 'cohere:embed-multilingual-v3.0', dimension: 4 } });
+
+        const keyed = await openWithWarning({ embedder: named('cohere:embed-multilingual-v3.0', 4), tokenKeys });
+
+        const record = { embedder: 'cohere:embed-multilingual-v3.0', dimension: 4, sparseTerms: KEYED_SPARSE_TERMS };
+        expectRecreated(keyed.requests, { dense: { size: 4, distance: 'Cosine' } }, record);
+        expect(keyed.rebuilds).toEqual([{ previous: { embedder: 'cohere:embed-multilingual-v3.0', dimension: 4 }, current: record }]);
+        expect(keyed.rebuilds[0]!.previous).not.toHaveProperty('sparseTerms');
+        expect(fake.collections.get(DEFAULT_COLLECTION)!.points.size).toBe(0);
+
+        // Once rebuilt, the keyed collection is opened with one read and keeps what is indexed into it.
+        await indexedOnce({ embedder: named('cohere:embed-multilingual-v3.0', 4), tokenKeys });
+        const again = await openWithWarning({ embedder: named('cohere:embed-multilingual-v3.0', 4), tokenKeys });
+        expect(again.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /collections/${DEFAULT_COLLECTION}`]);
+        expect(again.rebuilds).toEqual([]);
+        expect(fake.collections.get(DEFAULT_COLLECTION)!.points.size).toBe(1);
+      });
+
+      it('re-creates a keyed collection opened without token keys, and one whose term scheme is unknown or malformed', async () => {
+        const tokenKeys = memoryDataKeys();
+        await indexedOnce({ tokenKeys });
+        expect(fake.collections.get(DEFAULT_COLLECTION)!.metadata).toEqual({ kluis_index: { embedder: null, dimension: null, sparseTerms: KEYED_SPARSE_TERMS } });
+
+        const unkeyed = await openWithWarning({});
+        expectRecreated(unkeyed.requests, {}, { embedder: null, dimension: null });
+        expect(unkeyed.rebuilds).toEqual([{ previous: { embedder: null, dimension: null, sparseTerms: KEYED_SPARSE_TERMS }, current: { embedder: null, dimension: null } }]);
+
+        fake.collections.get(DEFAULT_COLLECTION)!.metadata = { kluis_index: { embedder: null, dimension: null, sparseTerms: 'hmac-sha512-64' } };
+        const unknown = await openWithWarning({ tokenKeys });
+        expectRecreated(unknown.requests, {}, { embedder: null, dimension: null, sparseTerms: KEYED_SPARSE_TERMS });
+        expect(unknown.rebuilds[0]!.previous).toEqual({ embedder: null, dimension: null, sparseTerms: 'hmac-sha512-64' });
+
+        fake.collections.get(DEFAULT_COLLECTION)!.metadata = { kluis_index: { embedder: null, dimension: null, sparseTerms: 7 } };
+        const malformed = await openWithWarning({ tokenKeys });
+        expectRecreated(malformed.requests, {}, { embedder: null, dimension: null, sparseTerms: KEYED_SPARSE_TERMS });
+        expect(malformed.rebuilds[0]!.previous).toEqual({ embedder: null, dimension: null, sparseTerms: 'unreadable' });
       });
 
       it('refuses to start, as config_invalid, on a server that does not keep collection metadata', async () => {
@@ -1032,6 +1077,100 @@ describe('Qdrant index wire contract', () => {
       await dataKeys.destroy('ws-erased');
 
       expect(isKluisError(await failure(() => index.search('ws-erased', 'reorganisation plans', { limit: 3 })), 'data_key_destroyed')).toBe(true);
+    });
+  });
+
+  describe('keyed term ids', () => {
+    const A = `ws-a-${randomUUID()}`;
+    const B = `ws-b-${randomUUID()}`;
+    const searchable = (c: ChunkRecord) => [c.title, c.heading, c.text].filter(Boolean).join('\n');
+    const upserted = (requests: RecordedRequest[]) => requests.filter((r) => r.method === 'PUT' && r.path.endsWith('/points')).flatMap((r) => r.body.points);
+
+    it('upserts the term ids keyed with the workspace token key, sharing none with the unkeyed ids', async () => {
+      const tokenKeys = memoryDataKeys();
+      const index = await open({ tokenKeys });
+      const c = chunk('policy', 0, 'Travel travel costs abroad', { heading: 'Abroad' });
+
+      const [point] = upserted(await sent(() => index.replaceDocument(A, 'policy', [c])));
+
+      const key = await tokenKeys.tokenKey(A);
+      expect(point.vector.text).toEqual(documentVector(searchable(c), key));
+      expect(point.vector.text.values[point.vector.text.indices.indexOf(keyedTermId('travel', key))]).toBe(2);
+      const unkeyed = documentVector(searchable(c)).indices;
+      expect(point.vector.text.indices.filter((i: number) => unkeyed.includes(i))).toEqual([]);
+      expect(point.vector.text.indices).not.toContain(termId('travel'));
+    });
+
+    it('gives the same word different ids in two workspaces, and each search finds only its own passage by them', async () => {
+      const tokenKeys = memoryDataKeys();
+      const index = await open({ tokenKeys });
+      const text = 'Holiday allowance is paid in May';
+
+      const [inA] = upserted(await sent(() => index.replaceDocument(A, 'doc', [chunk('doc', 0, text)])));
+      const [inB] = upserted(await sent(() => index.replaceDocument(B, 'doc', [chunk('doc', 0, text)])));
+
+      const [keyA, keyB] = [await tokenKeys.tokenKey(A), await tokenKeys.tokenKey(B)];
+      expect(keyA.equals(keyB)).toBe(false);
+      expect(inA.vector.text.indices).toContain(keyedTermId('holiday', keyA));
+      expect(inB.vector.text.indices).toContain(keyedTermId('holiday', keyB));
+      expect(keyedTermId('holiday', keyA)).not.toBe(keyedTermId('holiday', keyB));
+      expect(inA.vector.text.indices.filter((i: number) => inB.vector.text.indices.includes(i))).toEqual([]);
+
+      // A server ignoring the filter would still match nothing of B with A's ids.
+      fake.leakOnQuery = true;
+      const points = [...fake.collections.get(DEFAULT_COLLECTION)!.points.values()];
+      const queryA = queryVector('holiday allowance', keyA);
+      expect(points.map((p) => [p.payload.workspace_id, sparseScore(queryA, p.vector.text) > 0])).toEqual([
+        [A, true],
+        [B, false],
+      ]);
+    });
+
+    it.each([
+      ['sparse only', undefined],
+      ['hybrid', fakeEmbedder(4)],
+    ])("%s: a search sends the question's ids keyed with the asking workspace's key, and finds the passage", async (_mode, embedder) => {
+      const tokenKeys = memoryDataKeys();
+      const index = await open({ tokenKeys, embedder });
+      await index.replaceDocument(A, 'doc', [chunk('doc', 0, 'Holiday allowance is paid in May')]);
+      await index.replaceDocument(B, 'doc', [chunk('doc', 0, 'Holiday allowance is paid in June')]);
+
+      let hits: Awaited<ReturnType<SearchIndex['search']>> = [];
+      const [query] = await sent(async () => (hits = await index.search(B, 'When is the holiday allowance paid?', { limit: 3 })));
+
+      const expected = queryVector('When is the holiday allowance paid?', await tokenKeys.tokenKey(B));
+      const sparse = embedder ? query!.body.prefetch.find((p: any) => p.using === 'text')?.query : query!.body.query;
+      expect(sparse).toEqual(expected);
+      expect(sparse).not.toEqual(queryVector('When is the holiday allowance paid?', await tokenKeys.tokenKey(A)));
+      expect(sparse).not.toEqual(queryVector('When is the holiday allowance paid?'));
+      expect(hits.map((h) => h.text)).toEqual(['Holiday allowance is paid in June']);
+      expectScopedTo([query!], B);
+    });
+
+    it('fails a write or search of a workspace whose data key is destroyed with data_key_destroyed, sending and embedding nothing; its points can still be deleted', async () => {
+      const tokenKeys = memoryDataKeys();
+      const embedder = fakeEmbedder(4);
+      const index = await open({ tokenKeys, embedder });
+      await index.replaceDocument(A, 'memo', [chunk('memo', 0, 'Reorganisation plans for next spring')]);
+      await index.replaceDocument(B, 'memo', [chunk('memo', 0, 'Reorganisation plans for next spring')]);
+      await tokenKeys.destroy(A);
+      embedder.calls.length = 0;
+
+      const refused = await sent(async () => {
+        expect(isKluisError(await failure(() => index.search(A, 'reorganisation plans', { limit: 3 })), 'data_key_destroyed')).toBe(true);
+        // A question of stop words only would still have needed the key, as in the LanceDB index.
+        expect(isKluisError(await failure(() => index.search(A, 'what is it', { limit: 3 })), 'data_key_destroyed')).toBe(true);
+        expect(isKluisError(await failure(() => index.replaceDocument(A, 'memo', [chunk('memo', 0, 'New plans')])), 'data_key_destroyed')).toBe(true);
+      });
+      expect(refused).toEqual([]);
+      expect(embedder.calls).toEqual([]);
+
+      // The other workspace is untouched, and the erasure can remove the erased one's points.
+      expect((await index.search(B, 'reorganisation plans', { limit: 3 })).map((h) => h.id)).toEqual(['memo:0']);
+      expect(await index.countChunks(A)).toBe(1);
+      await index.deleteWorkspace(A);
+      expect(await index.countChunks(A)).toBe(0);
+      expect(await index.countChunks(B)).toBe(1);
     });
   });
 

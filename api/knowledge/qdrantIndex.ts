@@ -16,24 +16,36 @@
  * reader may not see never take places from the ones they may.
  *
  * The collection's metadata records which embedder built it (api/knowledge/indexBuild.ts: its id
- * and dimension, or none). A collection opened with another embedder, another dimension, with none
- * after one (or the other way round), or without a record (built before records) is deleted and
- * created again empty, as the LanceDB index drops its table: vectors of two models cannot be
- * compared, so mixing them would rank nonsense. The sources then index every document again.
+ * and dimension, or none) and how its sparse term ids are made. A collection opened with another
+ * embedder, another dimension, with none after one (or the other way round), with the other term
+ * scheme, or without a record (built before records) is deleted and created again empty, as the
+ * LanceDB index drops its table: vectors of two models cannot be compared, and keyed and unkeyed
+ * term ids never match, so mixing them would rank nonsense. The sources then index every document
+ * again. A record without the term scheme was written before keyed ids, so it names unkeyed ones.
  *
  * With data keys the passage in the payload (text, title, heading, url, source) is sealed with its
- * workspace's key (api/privacy/dataKeysText.ts) and opened for the hits a search returns. The
- * sparse vector still holds unkeyed term ids (hashes anyone can compute), so its words can be
+ * workspace's key (api/privacy/dataKeysText.ts) and opened for the hits a search returns. With
+ * token keys the sparse term ids of a workspace's passages and questions are keyed hashes under its
+ * token key (api/knowledge/sparseVector.ts, `keyedTermId`), fetched once per write and per search;
+ * without the key an id says nothing about its word, and once the data key is destroyed a write or
+ * search of the workspace fails with `data_key_destroyed` before any request, as in the LanceDB
+ * index. Without token keys the ids are unkeyed hashes anyone can compute, so the words could be
  * recovered by trying a dictionary; see README, "Workspace data keys".
+ *
+ * Keyed ids also part the tenants' term statistics: Qdrant's IDF counts, per id, the points that
+ * hold it across the whole collection, and one workspace's ids are (but for rare 32-bit collisions)
+ * no other's, so a term's document frequency is effectively counted within its workspace. Only the
+ * number of points, common to every term, still spans the collection. Unkeyed, every workspace's
+ * passages share ids, and one tenant's documents shift another's ranking.
  */
 import { createHash } from 'node:crypto';
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
 import { fail, isKluisError } from '../errors';
 import { passageSealer } from '../privacy/dataKeysText';
-import type { WorkspaceDataKeys } from '../privacy/ports';
+import type { SearchTokenKeys, WorkspaceDataKeys } from '../privacy/ports';
 import { admission, principalsOf, readerPrincipals, type Admission } from './acl';
 import type { Embedder } from './embedding/embedder';
-import { sameBuild, type IndexBuild } from './indexBuild';
+import { KEYED_SPARSE_TERMS, sameBuild, type IndexBuild } from './indexBuild';
 import type { ChunkRecord, SearchHit, SearchIndex, SearchOptions } from './ports';
 import { documentVector, queryVector, words } from './sparseVector';
 
@@ -52,10 +64,17 @@ export interface QdrantIndexOptions {
   collection?: string;
   /** Adds dense vectors and hybrid search; its dimension fixes the collection's vector size. */
   embedder?: Embedder;
-  /** Told when the collection was built otherwise (another embedder, none, or no record) and was re-created empty. */
+  /** Told when the collection was built otherwise (another embedder, none, the other term scheme, or no record) and was re-created empty. */
   onRebuild?: (previous: IndexBuild | undefined, current: IndexBuild) => void;
-  /** Seals each passage's stored text with its workspace's data key (the sparse and dense vectors stay as they are). */
+  /** Seals each passage's stored text with its workspace's data key (the vectors are not sealed; see `tokenKeys`). */
   dataKeys?: WorkspaceDataKeys;
+  /**
+   * Keys each workspace's sparse term ids (passages and questions alike) with its token key, so no
+   * stored id can be tied to a word without the key, and none at all once the data key is
+   * destroyed. Absent, the ids are unkeyed hashes of the words. Switching either way rebuilds the
+   * collection.
+   */
+  tokenKeys?: SearchTokenKeys;
 }
 
 export const DEFAULT_COLLECTION = 'kluis_chunks';
@@ -252,7 +271,8 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
     checkCompatibility: false,
   });
 
-  const current: IndexBuild = { embedder: embedder?.id ?? null, dimension: dimension ?? null };
+  const tokenKeys = options.tokenKeys;
+  const current: IndexBuild = { embedder: embedder?.id ?? null, dimension: dimension ?? null, ...(tokenKeys ? { sparseTerms: KEYED_SPARSE_TERMS } : {}) };
   const sealer = passageSealer(options.dataKeys);
   const rebuilt = await ensureCollection(client, collection, current);
   if (rebuilt) options.onRebuild?.(rebuilt.previous, current);
@@ -270,10 +290,15 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
     if (closed) fail('internal', 'The Qdrant index was used after close().');
   };
 
+  /** The workspace's token key with token keys, else undefined (unkeyed ids); fails once the data key is destroyed. */
+  const termKey = async (workspaceId: string): Promise<Buffer | undefined> => (tokenKeys ? tokenKeys.tokenKey(workspaceId) : undefined);
+
   async function pointsFor(workspaceId: string, documentId: string, chunks: ChunkRecord[]): Promise<Schemas['PointStruct'][]> {
     const points: Schemas['PointStruct'][] = [];
     // Every acl is checked before anything is embedded, so a malformed one costs nothing.
     const principals = chunks.map((c) => principalsOf(c.acl));
+    // The key too: a workspace whose data key is destroyed has nothing embedded or sent.
+    const key = chunks.length > 0 ? await termKey(workspaceId) : undefined;
     for (let start = 0; start < chunks.length; start += UPSERT_BATCH) {
       const batch = chunks.slice(start, start + UPSERT_BATCH);
       const texts = batch.map(searchableText);
@@ -281,7 +306,7 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
       if (dense && (!Array.isArray(dense) || dense.length !== batch.length)) fail('embedding_invalid', `Asked for ${batch.length} document embeddings, got ${Array.isArray(dense) ? dense.length : typeof dense}.`);
       const stored = await Promise.all(batch.map((chunk) => sealer.seal(workspaceId, chunk.id, chunk)));
       batch.forEach((chunk, i) => {
-        const vector: Record<string, Schemas['Vector']> = { [SPARSE_VECTOR]: documentVector(texts[i]!) };
+        const vector: Record<string, Schemas['Vector']> = { [SPARSE_VECTOR]: documentVector(texts[i]!, key) };
         if (dense && dimension !== undefined) vector[DENSE_VECTOR] = checkVector(dense[i], dimension, 'Document embedding');
         points.push({ id: pointId(workspaceId, chunk.id), vector, payload: toPayload(workspaceId, documentId, stored[i]!, principals[start + i]!) });
       });
@@ -338,7 +363,8 @@ export async function createQdrantIndex(options: QdrantIndexOptions): Promise<Se
       if (!(limit >= 1) || words(text).length === 0) return [];
 
       const filter = searchFilter(ws, principals);
-      const sparse = queryVector(text);
+      // Before the query is embedded or sent: an erased workspace fails here, as in the LanceDB index.
+      const sparse = queryVector(text, await termKey(ws));
       let points: Schemas['ScoredPoint'][];
       if (!embedder || dimension === undefined) {
         if (sparse.indices.length === 0) return [];
@@ -392,7 +418,15 @@ export function recordedBuild(info: Schemas['CollectionInfo']): IndexBuild | und
   const record = metadata?.[BUILD_KEY] as Partial<IndexBuild> | null | undefined;
   if (record === undefined || record === null) return undefined;
   if (typeof record !== 'object') return { embedder: 'unreadable', dimension: null };
-  return { embedder: typeof record.embedder === 'string' ? record.embedder : null, dimension: typeof record.dimension === 'number' ? record.dimension : null };
+  const build: IndexBuild = { embedder: typeof record.embedder === 'string' ? record.embedder : null, dimension: typeof record.dimension === 'number' ? record.dimension : null };
+  // Absent: written before keyed term ids, so the ids are unkeyed, as they are without token keys.
+  if (record.sparseTerms !== undefined) build.sparseTerms = typeof record.sparseTerms === 'string' ? record.sparseTerms : 'unreadable';
+  return build;
+}
+
+/** The record as stored in the collection's metadata: the term scheme only when it is not the unkeyed one. */
+function buildRecord(build: IndexBuild): Record<string, unknown> {
+  return { embedder: build.embedder, dimension: build.dimension, ...(build.sparseTerms === undefined ? {} : { sparseTerms: build.sparseTerms }) };
 }
 
 /**
@@ -431,7 +465,7 @@ async function ensureCollection(client: QdrantClient, collection: string, build:
         // Every dense search is filtered by workspace, so Qdrant's advice for payload-based
         // multitenancy applies: no graph across all tenants (m: 0), one per tenant (payload_m).
         ...(dimension === undefined ? {} : { hnsw_config: { m: 0, payload_m: 16 } }),
-        metadata: { [BUILD_KEY]: { embedder: build.embedder, dimension: build.dimension } },
+        metadata: { [BUILD_KEY]: buildRecord(build) },
       });
     } catch (error) {
       // Another process may have created it between the two calls; it is read back below.
@@ -443,7 +477,7 @@ async function ensureCollection(client: QdrantClient, collection: string, build:
     if (!existing) fail('store_unavailable', `Qdrant collection ${collection} is missing right after its creation.`);
     const kept = recordedBuild(existing);
     if (!kept || !sameBuild(kept, build)) {
-      fail('config_invalid', `Qdrant collection ${collection} does not hold the record of the embedder that built it (${kept ? `it names ${kept.embedder ?? 'none'}` : 'the server keeps no collection metadata; a Qdrant version with collection metadata is needed'}).`);
+      fail('config_invalid', `Qdrant collection ${collection} does not hold the record of the embedder that built it (${kept ? `it names ${kept.embedder ?? 'none'}${kept.sparseTerms === undefined ? '' : ` with ${kept.sparseTerms} term ids`}` : 'the server keeps no collection metadata; a Qdrant version with collection metadata is needed'}).`);
     }
   }
   checkCollection(collection, existing, dimension);

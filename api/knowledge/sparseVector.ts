@@ -10,7 +10,16 @@
  *
  * The term ids are stored in the index. Changing anything here (folding, splitting, stop words,
  * the hash) changes the ids of existing passages and needs every workspace re-indexed.
+ *
+ * Two ways to make an id. Without a key it is FNV-1a of the term (`termId`): anyone can compute
+ * it, so the words of a stored vector can be recovered by hashing a dictionary. With a key (the
+ * workspace's search-token key, derived from its data key) it is the first 32 bits of the term's
+ * HMAC-SHA-256 (`keyedTermId`): equal terms still give equal ids within the workspace, so ranking is
+ * unchanged, but without the key an id says nothing about its word, and once the data key is
+ * destroyed nobody can compute one again.
  */
+import { createHmac } from 'node:crypto';
+import { fail } from '../errors';
 
 export interface SparseVector {
   indices: number[];
@@ -84,11 +93,38 @@ function toVector(counts: Map<number, number>): SparseVector {
   return { indices, values: indices.map((i) => counts.get(i) ?? 0) };
 }
 
-/** A passage: each term's id with the number of times it occurs. */
-export function documentVector(text: string): SparseVector {
+/** A token key shorter than this is a mistake (an empty buffer would key nothing). */
+const MIN_KEY_BYTES = 16;
+
+/**
+ * The first 32 bits (big-endian) of HMAC-SHA-256 of the term's UTF-8 bytes under `key`: an id only
+ * the key's holder can compute. Two terms may still share an id; `toVector` sums them as for FNV.
+ */
+export function keyedTermId(term: string, key: Buffer): number {
+  return createHmac('sha256', key).update(term, 'utf8').digest().readUInt32BE(0);
+}
+
+/** The id function for `key`: keyed when given, FNV-1a when not; each term is hashed once per text. */
+function idsFor(key: Buffer | undefined): (term: string) => number {
+  if (key === undefined) return termId;
+  if (!Buffer.isBuffer(key) || key.length < MIN_KEY_BYTES) fail('internal', `A term key must be a buffer of at least ${MIN_KEY_BYTES} bytes.`);
+  const seen = new Map<string, number>();
+  return (term) => {
+    let id = seen.get(term);
+    if (id === undefined) {
+      id = keyedTermId(term, key);
+      seen.set(term, id);
+    }
+    return id;
+  };
+}
+
+/** A passage: each term's id (keyed with `key` when given) with the number of times it occurs. */
+export function documentVector(text: string, key?: Buffer): SparseVector {
+  const idOf = idsFor(key);
   const counts = new Map<number, number>();
   for (const term of terms(text)) {
-    const id = termId(term);
+    const id = idOf(term);
     counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   return toVector(counts);
@@ -96,10 +132,12 @@ export function documentVector(text: string): SparseVector {
 
 /**
  * A question: each distinct term once, so repeating a word in the question (or a pasted wall of
- * text) does not outweigh the other words; the index supplies the weighting by rarity.
+ * text) does not outweigh the other words; the index supplies the weighting by rarity. Its ids
+ * must be made as the passages' were: keyed with the same workspace's key, or both unkeyed.
  */
-export function queryVector(text: string): SparseVector {
+export function queryVector(text: string, key?: Buffer): SparseVector {
+  const idOf = idsFor(key);
   const counts = new Map<number, number>();
-  for (const term of terms(text)) counts.set(termId(term), 1);
+  for (const term of terms(text)) counts.set(idOf(term), 1);
   return toVector(counts);
 }

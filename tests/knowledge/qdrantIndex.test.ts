@@ -6,7 +6,9 @@
  * A real server is used only when QDRANT_URL names one (QDRANT_API_KEY if it needs a key), e.g.
  *   docker run --rm -p 6333:6333 qdrant/qdrant
  *   QDRANT_URL=http://127.0.0.1:6333 npm test -- --runTestsByPath tests/knowledge/qdrantIndex.test.ts
- * Each run works in its own collections and drops them afterwards.
+ * Each run works in its own collections and drops them afterwards. The conformance suite and the
+ * hybrid checks run with token keys, as Kluis runs (sparse term ids keyed per workspace); the
+ * conformance suite runs once more with unkeyed ids.
  *
  * No Qdrant can be assumed on a developer machine or in CI, and a conformance run against a
  * stand-in would prove the stand-in, not Qdrant. So without QDRANT_URL this file registers the
@@ -16,10 +18,13 @@
 import { randomUUID } from 'node:crypto';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import '../../api/knowledge/qdrantIndex.contract.test';
+import { isKluisError } from '../../api/errors';
+import { KEYED_SPARSE_TERMS } from '../../api/knowledge/indexBuild';
 import { createQdrantIndex, resolveEndpoint, type Embedder } from '../../api/knowledge/qdrantIndex';
 import type { SearchIndex } from '../../api/knowledge/ports';
 import { termId, terms } from '../../api/knowledge/sparseVector';
 import { chunksOf, searchIndexConformance, uniqueWord } from '../conformance/searchIndex.suite';
+import { memoryDataKeys } from '../support/dataKeys';
 
 const qdrantUrl = process.env.QDRANT_URL || undefined;
 const qdrantApiKey = process.env.QDRANT_API_KEY || undefined;
@@ -43,8 +48,10 @@ function hashingEmbedder(dimension: number): Embedder {
 
 if (qdrantUrl) {
   const run = randomUUID().replace(/-/g, '').slice(0, 12);
-  const collections = { lexical: `kluis_conformance_${run}`, hybrid: `kluis_conformance_hybrid_${run}` };
+  const collections = { lexical: `kluis_conformance_${run}`, unkeyed: `kluis_conformance_unkeyed_${run}`, hybrid: `kluis_conformance_hybrid_${run}`, migrated: `kluis_conformance_migrated_${run}` };
   const connection = { url: qdrantUrl, apiKey: qdrantApiKey };
+  // One key service for every open(), so reopened indexes hash with the keys they wrote with.
+  const tokenKeys = memoryDataKeys();
 
   afterAll(async () => {
     const endpoint = resolveEndpoint(connection);
@@ -53,7 +60,53 @@ if (qdrantUrl) {
   });
 
   // Every open() reaches the same collection, which is what the persistence case relies on.
-  searchIndexConformance('Qdrant (sparse, server)', () => createQdrantIndex({ ...connection, collection: collections.lexical }));
+  searchIndexConformance('Qdrant (sparse, keyed term ids, server)', () => createQdrantIndex({ ...connection, collection: collections.lexical, tokenKeys }));
+  searchIndexConformance('Qdrant (sparse, unkeyed term ids, server)', () => createQdrantIndex({ ...connection, collection: collections.unkeyed }));
+
+  describe('Qdrant keyed term ids (server)', () => {
+    it('re-creates a collection of unkeyed ids once, and then finds passages by keyed ids', async () => {
+      const workspace = randomUUID();
+      const word = uniqueWord();
+      const unkeyed = await createQdrantIndex({ ...connection, collection: collections.migrated });
+      await unkeyed.replaceDocument(workspace, 'a', chunksOf('a', [{ text: `The ${word} rules of workspace A.` }]));
+      await unkeyed.close();
+
+      const rebuilds: unknown[] = [];
+      const keyed = await createQdrantIndex({ ...connection, collection: collections.migrated, tokenKeys, onRebuild: (previous, current) => rebuilds.push({ previous, current }) });
+      try {
+        expect(rebuilds).toEqual([{ previous: { embedder: null, dimension: null }, current: { embedder: null, dimension: null, sparseTerms: KEYED_SPARSE_TERMS } }]);
+        expect(await keyed.countChunks(workspace)).toBe(0);
+        await keyed.replaceDocument(workspace, 'a', chunksOf('a', [{ text: `The ${word} rules of workspace A.` }]));
+        expect((await keyed.search(workspace, `${word} rules`, { limit: 5 })).map((h) => h.id)).toEqual(['a:0']);
+      } finally {
+        await keyed.close();
+      }
+      const reopened = await createQdrantIndex({ ...connection, collection: collections.migrated, tokenKeys, onRebuild: (previous, current) => rebuilds.push({ previous, current }) });
+      expect(rebuilds).toHaveLength(1);
+      expect(await reopened.countChunks(workspace)).toBe(1);
+      await reopened.deleteWorkspace(workspace);
+      await reopened.close();
+    });
+
+    it("fails a search of a workspace whose data key is destroyed with data_key_destroyed, and still deletes its points", async () => {
+      const keys = memoryDataKeys();
+      const index = await createQdrantIndex({ ...connection, collection: collections.lexical, tokenKeys: keys });
+      const [erased, kept] = [randomUUID(), randomUUID()];
+      try {
+        await index.replaceDocument(erased, 'memo', chunksOf('memo', [{ text: 'Reorganisation plans for next spring.' }]));
+        await index.replaceDocument(kept, 'memo', chunksOf('memo', [{ text: 'Reorganisation plans for next spring.' }]));
+        await keys.destroy(erased);
+
+        expect(isKluisError(await index.search(erased, 'reorganisation plans', { limit: 3 }).catch((e: unknown) => e), 'data_key_destroyed')).toBe(true);
+        expect((await index.search(kept, 'reorganisation plans', { limit: 3 })).map((h) => h.id)).toEqual(['memo:0']);
+        await index.deleteWorkspace(erased);
+        expect(await index.countChunks(erased)).toBe(0);
+      } finally {
+        await index.deleteWorkspace(kept);
+        await index.close();
+      }
+    });
+  });
 
   describe('Qdrant hybrid search (server)', () => {
     const embedder = hashingEmbedder(64);
@@ -62,7 +115,7 @@ if (qdrantUrl) {
     let workspaceB: string;
 
     beforeEach(async () => {
-      index = await createQdrantIndex({ ...connection, collection: collections.hybrid, embedder });
+      index = await createQdrantIndex({ ...connection, collection: collections.hybrid, embedder, tokenKeys });
       workspaceA = randomUUID();
       workspaceB = randomUUID();
     });
@@ -115,19 +168,19 @@ if (qdrantUrl) {
       const rebuilds: unknown[] = [];
       const onRebuild = (previous: unknown, current: unknown) => rebuilds.push({ previous, current });
 
-      const sameSize = await createQdrantIndex({ ...connection, collection: collections.hybrid, embedder: { ...hashingEmbedder(64), id: 'test:another-model-64' }, onRebuild });
+      const sameSize = await createQdrantIndex({ ...connection, collection: collections.hybrid, embedder: { ...hashingEmbedder(64), id: 'test:another-model-64' }, tokenKeys, onRebuild });
       expect(await sameSize.countChunks(workspaceA)).toBe(0);
       await sameSize.close();
 
-      const otherSize = await createQdrantIndex({ ...connection, collection: collections.hybrid, embedder: hashingEmbedder(8), onRebuild });
+      const otherSize = await createQdrantIndex({ ...connection, collection: collections.hybrid, embedder: hashingEmbedder(8), tokenKeys, onRebuild });
       expect(await otherSize.countChunks(workspaceA)).toBe(0);
       await otherSize.replaceDocument(workspaceA, 'a', chunksOf('a', [{ text: 'Passage of workspace A.' }]));
       expect((await otherSize.search(workspaceA, 'passage', { limit: 5 })).map((h) => h.id)).toEqual(['a:0']);
       await otherSize.close();
 
       expect(rebuilds).toEqual([
-        { previous: { embedder: 'test:hashing-64', dimension: 64 }, current: { embedder: 'test:another-model-64', dimension: 64 } },
-        { previous: { embedder: 'test:another-model-64', dimension: 64 }, current: { embedder: 'test:hashing-8', dimension: 8 } },
+        { previous: { embedder: 'test:hashing-64', dimension: 64, sparseTerms: KEYED_SPARSE_TERMS }, current: { embedder: 'test:another-model-64', dimension: 64, sparseTerms: KEYED_SPARSE_TERMS } },
+        { previous: { embedder: 'test:another-model-64', dimension: 64, sparseTerms: KEYED_SPARSE_TERMS }, current: { embedder: 'test:hashing-8', dimension: 8, sparseTerms: KEYED_SPARSE_TERMS } },
       ]);
     });
   });
