@@ -59,9 +59,9 @@ describe('npm run package', () => {
   });
 
   it('names the environment file that is missing', async () => {
-    const result = await npmRunPackage(['--env', 'staging', '--out', out], VALUES);
+    const result = await npmRunPackage(['--env', 'acceptance', '--out', out], VALUES);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('env/.env.staging does not exist: copy env/.env.dev to it and fill it in');
+    expect(result.stderr).toContain('env/.env.acceptance does not exist: copy env/.env.dev to it and fill it in');
   });
 
   it('answers a wrong argument with its usage and exit code 2', async () => {
