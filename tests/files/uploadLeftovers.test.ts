@@ -4,16 +4,22 @@
  * here through Kluis's own job queue rather than after its first hour) removes it once it is past
  * the grace period, logs ids and counts only, and counts it on /metrics. The reconciler's own rules
  * and the stores going down under it are drilled in tests/operations/faults.sync.test.ts.
+ *
+ * This Kluis keeps its job queue in a Redis database of its own: on the shared test database's
+ * queue another test's Kluis (a replica, as far as the queue knows) could take the job, and its
+ * log lines and counter would not be this one's.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
 import { createLogger } from '../../api/logger';
 import { UPLOAD_LEFTOVER_GRACE_MS } from '../../api/knowledge/uploadLeftovers';
 import { startFakeEntraIssuer, type FakeEntraIssuer } from '../fakes/entraIssuer';
-import { openTestDatabase } from '../support/database';
+import { openTestDatabase, testRedisUrl } from '../support/database';
 import { injectIndexFault, type IndexFault } from '../support/faults';
 import { startTestKluis } from '../support/kluis';
 
 const tenant = randomUUID();
+const REDIS_URL = `${testRedisUrl()}/6`;
 const db = openTestDatabase();
 const logLines: string[] = [];
 const FILE_NAME = 'quarterly-secrets.txt';
@@ -26,7 +32,7 @@ let workspaceId: string;
 beforeAll(async () => {
   issuer = await startFakeEntraIssuer();
   kluis = await startTestKluis(
-    { LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenant}=Contoso Leftovers`, ...issuer.kluisSettings(), MASTER_KEY: randomBytes(32).toString('hex') },
+    { LOCAL_TENANT_ID: randomUUID(), ONBOARD_TENANTS: `${tenant}=Contoso Leftovers`, ...issuer.kluisSettings(), MASTER_KEY: randomBytes(32).toString('hex'), REDIS_URL },
     { logger: createLogger('info', { write: (line: string) => void logLines.push(line) }) },
   );
   fault = injectIndexFault(kluis.modules.index);
@@ -66,7 +72,12 @@ async function housekeeping(): Promise<void> {
 }
 
 it('is scheduled hourly and removes the record a failed upload left behind once it is an hour old, counting it by id only', async () => {
-  expect(await db.queueSchedule.findUnique({ where: { name: 'uploads-housekeeping' }, select: { kind: true, everyMs: true } })).toEqual({ kind: 'uploads.housekeeping', everyMs: 3_600_000 });
+  const scheduled = new Queue('uploads.housekeeping', { connection: { url: REDIS_URL }, prefix: 'kluis' });
+  try {
+    expect(await scheduled.getJobScheduler('uploads-housekeeping')).toMatchObject({ every: 3_600_000, name: 'uploads.housekeeping' });
+  } finally {
+    await scheduled.close();
+  }
   const metricBefore = await leftoversRemovedMetric();
   expect(metricBefore).toBeDefined();
 
