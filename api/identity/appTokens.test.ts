@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import { isKluisError, type KluisError } from '../errors';
 import { startFakeEntraIssuer, type FakeEntraIssuer } from '../../tests/fakes/entraIssuer';
+import { kluisRejection } from '../../tests/support/errors';
 import { createAppTokens, type AppTokenOptions } from './appTokens';
 
 let issuer: FakeEntraIssuer;
@@ -30,14 +30,6 @@ function tokensFor(overrides: Partial<AppTokenOptions> = {}) {
   });
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<KluisError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isKluisError(error)) throw new Error(`expected a KluisError, got ${String(error)}`);
-  return error;
-}
 
 const requestsOf = (tenant: string) => issuer.tokenRequests.filter((r) => r.tenant === tenant && r.grantType === 'client_credentials');
 
@@ -74,7 +66,7 @@ describe('app-only Graph tokens', () => {
   test('a wrong secret is a configuration error whose detail and log never carry the secret', async () => {
     const warnings: unknown[] = [];
     const secret = `wrong~${randomUUID()}`;
-    const error = await failureOf(tokensFor({ clientSecret: secret, logger: { warn: (o: unknown) => warnings.push(o) } }).tokenFor(randomUUID()));
+    const error = await kluisRejection(tokensFor({ clientSecret: secret, logger: { warn: (o: unknown) => warnings.push(o) } }).tokenFor(randomUUID()));
     expect(error.id).toBe('config_invalid');
     expect(error.message).toContain('invalid_client');
     expect(JSON.stringify(warnings)).toContain('config_invalid');
@@ -83,7 +75,7 @@ describe('app-only Graph tokens', () => {
 
   test('429 with Retry-After is Entra unavailable, carrying the wait', async () => {
     issuer.enqueueTokenReply({ kind: 'throttled', retryAfterSeconds: 7 });
-    const error = await failureOf(tokensFor({ maxRetries: 0 }).tokenFor(randomUUID()));
+    const error = await kluisRejection(tokensFor({ maxRetries: 0 }).tokenFor(randomUUID()));
     expect(error.id).toBe('identity_provider_unavailable');
     expect(error.retryAfterSeconds).toBe(7);
   });
@@ -99,7 +91,7 @@ describe('app-only Graph tokens', () => {
   test('an endpoint that never answers costs one attempt timeout, then Entra counts as unavailable', async () => {
     const tenant = randomUUID();
     issuer.enqueueTokenReply({ kind: 'hang' });
-    const error = await failureOf(tokensFor({ attemptTimeoutMs: 300, maxRetries: 0 }).tokenFor(tenant));
+    const error = await kluisRejection(tokensFor({ attemptTimeoutMs: 300, maxRetries: 0 }).tokenFor(tenant));
     expect(error.id).toBe('identity_provider_unavailable');
     expect(requestsOf(tenant)).toHaveLength(1);
   });
@@ -108,10 +100,10 @@ describe('app-only Graph tokens', () => {
     const tenant = randomUUID();
     const tokens = tokensFor({ attemptTimeoutMs: 400, maxRetries: 1 });
     issuer.enqueueTokenReply({ kind: 'hang' });
-    const impatient = await failureOf(tokens.tokenFor(tenant, { waitMs: 50 }));
+    const impatient = await kluisRejection(tokens.tokenFor(tenant, { waitMs: 50 }));
     expect(impatient.message).toContain('no answer within 50 ms');
     // Joins the exchange still in flight, which ends at its attempt timeout (a timeout is not retried).
-    const joined = await failureOf(tokens.tokenFor(tenant));
+    const joined = await kluisRejection(tokens.tokenFor(tenant));
     expect(joined.id).toBe('identity_provider_unavailable');
     expect(joined.message).not.toContain('HTTP 200');
     expect(requestsOf(tenant)).toHaveLength(1);
@@ -124,7 +116,7 @@ describe('app-only Graph tokens', () => {
     expect(() => tokensFor({ clientId: 'kluis' })).toThrow(expect.objectContaining({ id: 'config_invalid' }));
     expect(() => tokensFor({ clientSecret: ' ' })).toThrow(expect.objectContaining({ id: 'config_invalid' }));
     for (const tenant of ['', '../common', "x' OR 1=1", 'common']) {
-      expect((await failureOf(tokensFor().tokenFor(tenant))).id).toBe('internal');
+      expect((await kluisRejection(tokensFor().tokenFor(tenant))).id).toBe('internal');
     }
   });
 });

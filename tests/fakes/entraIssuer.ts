@@ -19,11 +19,11 @@
  * MSAL and @azure/identity refuse any authority that is not https.
  */
 import { createHmac, generateKeyPair as generateNodeKeyPair, randomBytes, randomUUID, sign as signBytes, type KeyObject } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { decodeJwt, exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { closeServer, listenOnLoopback } from './fakeHttpService';
 
 /** The app id Microsoft Graph tokens carry as their audience ("Microsoft Graph" first-party app). */
 export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
@@ -143,8 +143,8 @@ export async function startFakeEntraIssuer(
   const tls = await selfSignedCertificate();
   const plain = createHttpServer((req, res) => dispatch(req, res, 'http'));
   const secure = createHttpsServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) => dispatch(req, res, 'https'));
-  const httpPort = await listen(plain);
-  const httpsPort = await listen(secure);
+  const httpPort = await listenOnLoopback(plain);
+  const httpsPort = await listenOnLoopback(secure);
   const authorityHost = `http://127.0.0.1:${httpPort}`;
   const tlsAuthorityHost = `https://127.0.0.1:${httpsPort}`;
 
@@ -320,52 +320,33 @@ export async function startFakeEntraIssuer(
     sendJson(res, 200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: await appTokenFor(tenant) });
   }
 
-  const appTokens = new Map<string, Promise<string>>();
-  function appTokenFor(tenant: string): Promise<string> {
-    let token = appTokens.get(tenant);
-    if (!token) {
-      const now = Math.floor(Date.now() / 1000);
-      token = new SignJWT({
-        aud: 'https://graph.microsoft.com',
-        iss: `https://sts.windows.net/${tenant}/`,
-        tid: tenant,
-        oid: randomUUID(),
-        roles: ['Files.Read.All', 'Sites.Read.All', 'GroupMember.Read.All'],
-        idtyp: 'app',
-        appid: clientId,
-        ver: '1.0',
-        uti: randomBytes(16).toString('base64url'),
-      })
-        .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: primary.kid })
-        .setIssuedAt(now)
-        .setNotBefore(now)
-        .setExpirationTime(now + 3599)
-        .sign(primary.privateKey);
-      appTokens.set(tenant, token);
-    }
-    return token;
-  }
-
-  async function downstreamToken(tenant: string, assertion: Record<string, unknown>, scope: string, expiresIn: number): Promise<string> {
+  /** A v1.0 Graph access token of this tenant, as Entra issues them for either grant. */
+  function graphToken(tenant: string, claims: Record<string, unknown>, expiresIn: number): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({
-      aud: 'https://graph.microsoft.com',
-      iss: `https://sts.windows.net/${tenant}/`,
-      tid: tenant,
-      oid: assertion.oid,
-      scp: scope
-        .split(' ')
-        .map((s) => s.replace(/^https:\/\/graph\.microsoft\.com\//, ''))
-        .join(' '),
-      appid: clientId,
-      ver: '1.0',
-      uti: randomBytes(16).toString('base64url'),
-    })
+    return new SignJWT({ aud: 'https://graph.microsoft.com', iss: `https://sts.windows.net/${tenant}/`, tid: tenant, ...claims, appid: clientId, ver: '1.0', uti: randomBytes(16).toString('base64url') })
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: primary.kid })
       .setIssuedAt(now)
       .setNotBefore(now)
       .setExpirationTime(now + expiresIn)
       .sign(primary.privateKey);
+  }
+
+  const appTokens = new Map<string, Promise<string>>();
+  function appTokenFor(tenant: string): Promise<string> {
+    let token = appTokens.get(tenant);
+    if (!token) {
+      token = graphToken(tenant, { oid: randomUUID(), roles: ['Files.Read.All', 'Sites.Read.All', 'GroupMember.Read.All'], idtyp: 'app' }, 3599);
+      appTokens.set(tenant, token);
+    }
+    return token;
+  }
+
+  function downstreamToken(tenant: string, assertion: Record<string, unknown>, scope: string, expiresIn: number): Promise<string> {
+    const scp = scope
+      .split(' ')
+      .map((s) => s.replace(/^https:\/\/graph\.microsoft\.com\//, ''))
+      .join(' ');
+    return graphToken(tenant, { oid: assertion.oid, scp }, expiresIn);
   }
 
   function publishedKeys(): SigningKey[] {
@@ -537,23 +518,7 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((error) => (error ? reject(error) : resolve()));
-    // Keep-alive sockets held by fetch and the Azure pipeline would otherwise hold close() open.
-    server.closeAllConnections();
-  });
-}
 
 // --- A throw-away self-signed TLS certificate for 127.0.0.1 (X.509 v3, ECDSA P-256 / SHA-256). ---
 // Node can verify certificates but not make them, so the DER is assembled here (RFC 5280 section 4.1)

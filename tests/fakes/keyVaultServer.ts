@@ -24,8 +24,9 @@
 import { constants, generateKeyPairSync, privateDecrypt, publicEncrypt, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { selfSignedCertificate } from './entraIssuer';
+import { closeServer, listenOnLoopback } from './fakeHttpService';
 
 export const KEY_VAULT_RESOURCE = 'https://vault.azure.net';
 
@@ -88,22 +89,7 @@ async function bodyOf(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}
 
 export async function startFakeKeyVault(): Promise<FakeKeyVault> {
   const tls = await selfSignedCertificate();
@@ -197,7 +183,7 @@ export async function startFakeKeyVault(): Promise<FakeKeyVault> {
   vault.on('connection', (socket: Socket) => {
     if (unreachable) socket.destroy();
   });
-  const vaultPort = await listen(vault);
+  const vaultPort = await listenOnLoopback(vault);
   vaultUrl = `https://127.0.0.1:${vaultPort}`;
 
   const identity = createHttpServer((req, res) => {
@@ -216,7 +202,7 @@ export async function startFakeKeyVault(): Promise<FakeKeyVault> {
     const expiresOn = Math.floor(Date.now() / 1000) + 3600;
     return send(res, 200, { access_token: accessToken, expires_on: String(expiresOn), resource, token_type: 'Bearer', client_id: clientId ?? randomUUID() });
   });
-  const identityPort = await listen(identity);
+  const identityPort = await listenOnLoopback(identity);
 
   return {
     vaultUrl,
