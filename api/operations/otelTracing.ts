@@ -7,14 +7,15 @@
  * Parent and child spans are linked through an AsyncLocalStorage of this tracer rather than
  * OpenTelemetry's global context manager: nothing global is registered, so a stopped instance
  * leaves no provider behind and two instances in one process do not share one. For the same
- * reason an incoming `traceparent` is read here (W3C Trace Context, the rules of the SDK's own
- * W3C propagator) rather than through a globally registered propagator; the sampler follows the
+ * reason an incoming `traceparent` is read here with the SDK's own W3C parser rather than through
+ * a globally registered propagator; the sampler follows the
  * caller's sampled flag, as a parent-based sampler does for any parent. Export runs in the
  * background: a collector that is down or slow costs the turn nothing (failed batches are dropped
  * and reported through `onExportFailed`), and `shutdown` waits at most the export timeout.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type SpanContext } from '@opentelemetry/api';
+import { parseTraceParent } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, ConsoleSpanExporter, ParentBasedSampler, TraceIdRatioBasedSampler, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -69,22 +70,14 @@ export function tracesUrl(endpoint: string): string {
 /** A traceparent longer than this is not read (version 00 is 55 characters; later versions may add fields). */
 const MAX_TRACEPARENT_LENGTH = 256;
 
-/**
- * `version-traceId-parentId-flags` (W3C Trace Context, section 3.2): lowercase hex, version ff
- * forbidden, version 00 exactly four fields, a later version possibly more after a `-`.
- */
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
-
 /** The caller's span from a traceparent header as received, or undefined unless it is well formed. */
 export function remoteParentOf(header: string | string[] | undefined): SpanContext | undefined {
   // A repeated header (two values, or Node's comma-joined pair) is invalid: no way to tell which one is meant.
   if (typeof header !== 'string' || header.length > MAX_TRACEPARENT_LENGTH) return undefined;
-  const match = TRACEPARENT.exec(header);
-  if (!match) return undefined;
-  const [, version, traceId, spanId, flags, rest] = match as unknown as [string, string, string, string, string, string | undefined];
-  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
-  const parent: SpanContext = { traceId, spanId, traceFlags: Number.parseInt(flags, 16) & TraceFlags.SAMPLED, isRemote: true };
-  // All-zero trace and span ids are invalid.
+  // The SDK's W3C parser: lowercase hex, no version ff, version 00 with exactly four fields, no all-zero ids.
+  const parsed = parseTraceParent(header);
+  if (!parsed) return undefined;
+  const parent: SpanContext = { ...parsed, traceFlags: parsed.traceFlags & TraceFlags.SAMPLED, isRemote: true };
   return isSpanContextValid(parent) ? parent : undefined;
 }
 
