@@ -245,16 +245,18 @@ export async function startKluis(config: Config, options: StartOptions = {}): Pr
       return createGraphDriveClient({ baseUrl: config.graph.baseUrl, maxDownloadBytes: config.knowledge.maxFileBytes, getToken: () => appTokens.tokenFor(tenantId) });
     };
     // A user waits on the group lookup: the token and each Graph attempt get a few seconds.
-    const membershipsFor = (tenantId: string) =>
-      createGraphDriveClient({
-        ...INTERACTIVE_GRAPH_BUDGET,
-        baseUrl: config.graph.baseUrl,
-        maxDownloadBytes: config.knowledge.maxFileBytes,
-        getToken: () => appTokens!.tokenFor(tenantId, { waitMs: INTERACTIVE_GRAPH_BUDGET.attemptTimeoutMs }),
-      });
+    const groupsOf = appTokens
+      ? (tenantId: string, oid: string) =>
+          createGraphDriveClient({
+            ...INTERACTIVE_GRAPH_BUDGET,
+            baseUrl: config.graph.baseUrl,
+            maxDownloadBytes: config.knowledge.maxFileBytes,
+            getToken: () => appTokens.tokenFor(tenantId, { waitMs: INTERACTIVE_GRAPH_BUDGET.attemptTimeoutMs }),
+          }).groupsOf(oid)
+      : undefined;
     const readers = createReaderResolver({
       entraObjectId: (workspaceId, userId) => directory.entraObjectId(workspaceId, userId),
-      groupsOf: appTokens ? (tenantId, oid) => membershipsFor(tenantId).groupsOf(oid) : undefined,
+      groupsOf,
       onGroupLookupFailed: (error) => logger.warn({ errorId: isKluisError(error) ? error.id : 'unexpected', err: error }, 'group memberships unavailable: group-shared passages withheld'),
     });
     const knowledge = createKnowledge(
